@@ -1,0 +1,52 @@
+# fleetmon: `make run` shows the agent publishing to a local broker; `make test` runs every test.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := mosquitto mosquitto-clients iputils-ping openssl
+BENCH_APT_PACKAGES := prometheus-node-exporter glances
+AGENT_SOURCES := agent/fleetmon/__init__.py agent/fleetmon/__main__.py agent/fleetmon/cli.py \
+	agent/fleetmon/config_reader.py agent/fleetmon/protocol agent/fleetmon/agent
+STAMP := $(VENV)/.installed
+
+.PHONY: help deps venv run test lint unit docs bench clean
+
+help:
+	@echo "make run    - a local mosquitto plus the agent; prints what the agent publishes"
+	@echo "make test   - lint, Python 3.8 check and all tests (what CI runs)"
+	@echo "make bench  - agent footprint beside node_exporter and glances (docs/benchmarks.md)"
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(STAMP)
+$(STAMP): requirements/dev.txt requirements/agent.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements/dev.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+run: deps venv
+	scripts/run-local.sh
+
+lint: venv
+	$(VENV)/bin/ruff check agent tests benchmarks
+	$(VENV)/bin/vermin -q -t=3.8- --no-tips --violations --eval-annotations --no-parse-comments $(AGENT_SOURCES)
+
+docs: venv
+	$(PY) -m fleetmon.protocol.catalog > docs/metrics.md
+
+test: deps venv lint
+	$(VENV)/bin/pytest -q
+
+bench: deps venv
+	@missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	$(PY) benchmarks/agent_footprint.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,326 @@
+"""The agent's configuration: one typed schema, loaded and validated here.
+
+``load_config`` reads a YAML file (or nothing: every key has a default), applies command-line
+overrides and returns an ``AgentConfig`` or raises ``ConfigError`` listing every problem by key path.
+docs/agent.md documents each key.
+"""
+
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+from urllib.parse import urlsplit
+
+import yaml
+
+from fleetmon.agent.checks.spec import CheckSpec, parse_checks
+from fleetmon.agent.thresholds import ThresholdRule, parse_thresholds
+from fleetmon.config_reader import ConfigError, Errors, Node
+from fleetmon.protocol import DEFAULT_PREFIX
+from fleetmon.protocol.topics import HOST_ID_PATTERN
+
+DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+DEFAULT_STATE_DIR = "/var/lib/fleetmon-agent"
+
+
+@dataclass
+class TlsConfig:
+    ca_file: Optional[str] = None
+    cert_file: Optional[str] = None
+    key_file: Optional[str] = None
+    insecure: bool = False  # skip hostname verification (lab use only)
+
+
+@dataclass
+class BrokerConfig:
+    url: str = DEFAULT_BROKER
+    protocol: str = "5"  # "5" or "3.1.1"
+    username: Optional[str] = None
+    password: Optional[str] = None
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    keepalive: float = 30.0
+    topic_prefix: str = DEFAULT_PREFIX
+    reconnect_min_delay: float = 1.0
+    reconnect_max_delay: float = 60.0
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def uses_tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+
+@dataclass
+class SpoolConfig:
+    max_samples: int = 86400
+    max_bytes: int = 64 * 1024 * 1024
+    drain_rate: float = 50.0  # back-filled samples per second
+
+
+@dataclass
+class SystemCollectorConfig:
+    enabled: bool = True
+    top_processes: int = 5
+    temperatures: bool = True
+    exclude_mounts: List[str] = field(default_factory=list)  # regexes over mount points
+    exclude_interfaces: List[str] = field(default_factory=lambda: ["lo"])  # regexes over names
+
+
+@dataclass
+class JetsonCollectorConfig:
+    enabled: str = "auto"  # "auto" (only where a Jetson source exists), "true", "false"
+    source: str = "auto"  # auto | jtop | tegrastats | replay
+    tegrastats_path: str = "/usr/bin/tegrastats"
+    replay_file: Optional[str] = None
+    replay_loop: bool = True
+
+
+@dataclass
+class NvmlCollectorConfig:
+    enabled: str = "auto"  # "auto": quietly skipped where NVML is absent
+
+
+@dataclass
+class ScrapeTarget:
+    name: str
+    url: str
+    timeout: float = 2.0
+    metrics: List[str] = field(default_factory=list)  # regexes over names; empty = all
+    labels: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PrometheusCollectorConfig:
+    targets: List[ScrapeTarget] = field(default_factory=list)
+
+
+@dataclass
+class CollectorsConfig:
+    system: SystemCollectorConfig = field(default_factory=SystemCollectorConfig)
+    jetson: JetsonCollectorConfig = field(default_factory=JetsonCollectorConfig)
+    nvml: NvmlCollectorConfig = field(default_factory=NvmlCollectorConfig)
+    prometheus: PrometheusCollectorConfig = field(default_factory=PrometheusCollectorConfig)
+
+
+@dataclass
+class AgentConfig:
+    host_id: str = field(default_factory=lambda: default_host_id())
+    interval: float = 10.0
+    groups: List[str] = field(default_factory=list)
+    labels: Dict[str, str] = field(default_factory=dict)
+    state_dir: str = DEFAULT_STATE_DIR
+    log_level: str = "info"
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    spool: SpoolConfig = field(default_factory=SpoolConfig)
+    collectors: CollectorsConfig = field(default_factory=CollectorsConfig)
+    checks: List[CheckSpec] = field(default_factory=list)
+    thresholds: List[ThresholdRule] = field(default_factory=list)
+    source_path: Optional[str] = None  # the file it came from, for reloads
+
+
+def default_host_id() -> str:
+    """The short hostname, made topic-safe."""
+    name = socket.gethostname().split(".")[0] or "localhost"
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in name)
+
+
+TOP_KEYS = ("host_id", "interval", "groups", "labels", "state_dir", "log_level", "broker", "spool",
+            "collectors", "checks", "thresholds")
+
+
+def parse_config(data: Any, overrides: Optional[Mapping[str, Any]] = None) -> AgentConfig:
+    """Validate a parsed document; ``overrides`` (from the command line) win over the document."""
+    errors = Errors()
+    doc = dict(data) if isinstance(data, dict) else data
+    if isinstance(doc, dict) and overrides:
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key == "broker_url":
+                doc["broker"] = dict(doc.get("broker") or {}, url=value)
+            else:
+                doc[key] = value
+    root = Node({} if doc is None else doc, "", errors).mapping(TOP_KEYS)
+    config = AgentConfig(
+        host_id=root.child("host_id").string(default_host_id(), pattern=HOST_ID_PATTERN),
+        interval=root.child("interval").duration(10.0, minimum=0.1),
+        groups=root.child("groups").string_list(),
+        labels=_labels(root.child("labels")),
+        state_dir=root.child("state_dir").string(os.environ.get("STATE_DIRECTORY") or DEFAULT_STATE_DIR),
+        log_level=root.child("log_level").string("info", choices=("debug", "info", "warning", "error")),
+        broker=_broker(root.child("broker")),
+        spool=_spool(root.child("spool")),
+        collectors=_collectors(root.child("collectors")),
+        checks=parse_checks(root.child("checks")),
+        thresholds=parse_thresholds(root.child("thresholds")),
+    )
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def load_config(path: Optional[str], overrides: Optional[Mapping[str, Any]] = None) -> AgentConfig:
+    data: Any = {}
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle)
+        except OSError as exc:
+            raise ConfigError(["{}: cannot read: {}".format(path, exc.strerror)]) from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(["{}: not valid YAML: {}".format(path, exc)]) from exc
+    config = parse_config(data if data is not None else {}, overrides)
+    config.source_path = path
+    return config
+
+
+def _labels(node: Node) -> Dict[str, str]:
+    labels = node.string_map()
+    for key in labels:
+        if not key.replace("_", "a").isalnum() or key[0].isdigit() or key.startswith("__"):
+            node.child(key).fail("label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+    return labels
+
+
+def _broker(node: Node) -> BrokerConfig:
+    node = node.mapping(("url", "protocol", "username", "password", "password_file", "tls", "keepalive",
+                         "topic_prefix", "reconnect"))
+    default = BrokerConfig()
+    url_node = node.child("url")
+    url = url_node.string(default.url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        url_node.fail("must look like mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (got {!r})".format(url))
+    else:
+        try:
+            parts.port  # noqa: B018 -- raises on a bad port
+        except ValueError:
+            url_node.fail("has a bad port: {!r}".format(url))
+    protocol_node = node.child("protocol")
+    protocol = "5" if protocol_node.missing else str(protocol_node.value)
+    if protocol not in ("5", "3.1.1", "5.0"):
+        protocol_node.fail("must be 5 or 3.1.1 (got {!r})".format(protocol))
+    password = node.child("password").string(None)
+    password_file_node = node.child("password_file")
+    password_file = password_file_node.string(None)
+    if password_file:
+        try:
+            with open(password_file, encoding="utf-8") as handle:
+                password = handle.read().strip()
+        except OSError as exc:
+            password_file_node.fail("cannot read {}: {}".format(password_file, exc.strerror))
+    tls_node = node.child("tls").mapping(("ca_file", "cert_file", "key_file", "insecure"))
+    tls = TlsConfig(*(_readable_file(tls_node.child(key)) for key in ("ca_file", "cert_file", "key_file")),
+                    insecure=tls_node.child("insecure").boolean(False))
+    if bool(tls.cert_file) != bool(tls.key_file):
+        tls_node.fail("cert_file and key_file go together")
+    reconnect = node.child("reconnect").mapping(("min_delay", "max_delay"))
+    config = BrokerConfig(
+        url=url, protocol="5" if protocol == "5.0" else protocol,
+        username=node.child("username").string(None), password=password, tls=tls,
+        keepalive=node.child("keepalive").duration(30.0, minimum=5),
+        topic_prefix=node.child("topic_prefix").string(DEFAULT_PREFIX),
+        reconnect_min_delay=reconnect.child("min_delay").duration(1.0, minimum=0.05),
+        reconnect_max_delay=reconnect.child("max_delay").duration(60.0, minimum=0.05),
+    )
+    if any(c in config.topic_prefix for c in "+#") or config.topic_prefix.endswith("/"):
+        node.child("topic_prefix").fail("must not contain + or # nor end in /")
+    return config
+
+
+def _readable_file(node: Node) -> Optional[str]:
+    path = node.string(None)
+    if path and not os.access(path, os.R_OK):
+        node.fail("cannot read {}".format(path))
+    return path
+
+
+def _spool(node: Node) -> SpoolConfig:
+    node = node.mapping(("max_samples", "max_bytes", "drain_rate"))
+    return SpoolConfig(
+        max_samples=node.child("max_samples").number(86400, minimum=1, integer=True),
+        max_bytes=node.child("max_bytes").size(64 * 1024 * 1024),
+        drain_rate=node.child("drain_rate").number(50.0, minimum=0.1),
+    )
+
+
+def _auto_flag(node: Node) -> str:
+    value = node.value
+    if node.missing:
+        return "auto"
+    if value in (True, False):
+        return "true" if value else "false"
+    if value == "auto":
+        return "auto"
+    node.fail("must be true, false or auto")
+    return "auto"
+
+
+def _collectors(node: Node) -> CollectorsConfig:
+    node = node.mapping(("system", "jetson", "nvml", "prometheus"))
+    system = node.child("system").mapping(("enabled", "top_processes", "temperatures", "exclude_mounts",
+                                           "exclude_interfaces"))
+    jetson = node.child("jetson").mapping(("enabled", "source", "tegrastats_path", "replay_file",
+                                           "replay_loop"))
+    jetson_config = JetsonCollectorConfig(
+        enabled=_auto_flag(jetson.child("enabled")),
+        source=jetson.child("source").string("auto", choices=("auto", "jtop", "tegrastats", "replay")),
+        tegrastats_path=jetson.child("tegrastats_path").string("/usr/bin/tegrastats"),
+        replay_file=_readable_file(jetson.child("replay_file")),
+        replay_loop=jetson.child("replay_loop").boolean(True),
+    )
+    if jetson_config.source == "replay" and not jetson_config.replay_file:
+        jetson.child("replay_file").fail("is required when source is replay")
+    nvml = node.child("nvml").mapping(("enabled",))
+    return CollectorsConfig(
+        system=SystemCollectorConfig(
+            enabled=system.child("enabled").boolean(True),
+            top_processes=system.child("top_processes").number(5, minimum=0, maximum=100, integer=True),
+            temperatures=system.child("temperatures").boolean(True),
+            exclude_mounts=_regex_list(system.child("exclude_mounts")),
+            exclude_interfaces=_regex_list(system.child("exclude_interfaces"), default=["lo"]),
+        ),
+        jetson=jetson_config,
+        nvml=NvmlCollectorConfig(enabled=_auto_flag(nvml.child("enabled"))),
+        prometheus=PrometheusCollectorConfig(targets=_scrape_targets(node.child("prometheus"))),
+    )
+
+
+def _regex_list(node: Node, default: Optional[List[str]] = None) -> List[str]:
+    import re
+
+    if node.missing:
+        return list(default or [])
+    patterns = node.string_list()
+    for index, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            node.errors.add("{}[{}]".format(node.path, index), "bad regular expression: {}".format(exc))
+    return patterns
+
+
+def _scrape_targets(node: Node) -> List[ScrapeTarget]:
+    node = node.mapping(("targets",))
+    targets = []
+    for item in node.child("targets").sequence():
+        item = item.mapping(("name", "url", "timeout", "metrics", "labels"))
+        url_node = item.child("url")
+        url = url_node.string("")
+        if not url.startswith(("http://", "https://")):
+            url_node.fail("must be an http:// or https:// URL")
+        name_node = item.child("name")
+        name = name_node.string("")
+        if not name:
+            name_node.fail("is required")
+        targets.append(ScrapeTarget(
+            name=name, url=url, timeout=item.child("timeout").duration(2.0, minimum=0.1),
+            metrics=_regex_list(item.child("metrics")), labels=_labels(item.child("labels"))))
+    return targets

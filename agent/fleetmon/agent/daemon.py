@@ -1,0 +1,321 @@
+"""The agent daemon: collect → evaluate thresholds → publish (or spool), plus checks and recovery.
+
+Threads: the main loop owns all state (scheduling, thresholds, sequence numbers); check probes run in a
+small pool and hand their results back through a queue; the MQTT network loop and the spool drain run in
+their own threads. Signals only set flags: SIGHUP reloads the config (a bad one is refused and the old one
+kept), SIGTERM/SIGINT stop cleanly with a retained 'offline' status.
+"""
+
+import json
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List, Optional, Tuple
+
+from fleetmon import __version__
+from fleetmon.agent.checks.probes import run_check
+from fleetmon.agent.checks.recovery import RecoveryGuard
+from fleetmon.agent.checks.results import CheckResult, result_metrics, result_to_json
+from fleetmon.agent.checks.spec import CheckSpec
+from fleetmon.agent.collectors.runner import CollectorRunner, build_collectors
+from fleetmon.agent.config import AgentConfig, load_config
+from fleetmon.agent.link import PUBLISH_ACK_TIMEOUT, MqttLink
+from fleetmon.agent.spool import Spool
+from fleetmon.agent.state import next_session, prepare_state_dir
+from fleetmon.agent.thresholds import ThresholdEvaluator, rule_to_json
+from fleetmon.config_reader import ConfigError
+from fleetmon.protocol import messages
+from fleetmon.protocol.metricset import MetricSet
+from fleetmon.protocol.topics import host_topics
+
+log = logging.getLogger("fleetmon.agent")
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, overrides: Optional[Dict[str, Any]] = None) -> None:
+        self.config = config
+        self._overrides = overrides or {}
+        self.state_dir = prepare_state_dir(config.state_dir)
+        self.session = next_session(self.state_dir)
+        self.started_at = time.time()
+        self._seq: Dict[str, int] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._reload_requested = False
+        self._results: "queue.Queue[Tuple[CheckSpec, Optional[CheckResult], str]]" = queue.Queue()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="check")
+        self._running_checks: Dict[str, bool] = {}
+        self._drain_wake = threading.Event()
+        self.spool = Spool(os.path.join(self.state_dir, "spool"), config.spool.max_samples,
+                           config.spool.max_bytes)
+        self._reported_drops = 0
+        self._pending_alerts: List[Dict[str, Any]] = []  # transitions taken while the broker was away
+        self.runner = CollectorRunner(build_collectors(config.collectors, config.interval))
+        self.facts = self.runner.facts()
+        self.evaluator = ThresholdEvaluator(config.thresholds, config.host_id, config.labels)
+        self._install_checks(config.checks, {})
+        self.link = self._new_link()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        for signum, handler in ((signal.SIGHUP, self._on_sighup), (signal.SIGTERM, self._on_stop),
+                                (signal.SIGINT, self._on_stop)):
+            signal.signal(signum, handler)
+        log.info("fleetmon agent %s starting: host %s, session %d, interval %gs, collectors %s, broker %s",
+                 __version__, self.config.host_id, self.session, self.config.interval,
+                 ",".join(c.name for c in self.runner.collectors) or "none", self.config.broker.url)
+        self.link.start()
+        drain = threading.Thread(target=self._drain_loop, name="drain", daemon=True)
+        drain.start()
+        try:
+            self._main_loop()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _main_loop(self) -> None:
+        next_sample = time.monotonic()
+        while not self._stop.is_set():
+            if self._reload_requested:
+                self._reload_requested = False
+                self._reload()
+            self._handle_check_results()
+            now = time.monotonic()
+            if now >= next_sample:
+                self._sample()
+                next_sample += self.config.interval
+                if next_sample <= time.monotonic():  # fell behind (suspend, slow collector): don't burst
+                    next_sample = time.monotonic() + self.config.interval
+            self._start_due_checks(now)
+            due = min([next_sample] + [c["next"] for c in self._checks.values()])
+            self._wake.wait(max(0.0, due - time.monotonic()))
+            self._wake.clear()
+
+    def _shutdown(self) -> None:
+        log.info("stopping")
+        self._pool.shutdown(wait=False)
+        offline = messages.status(self.config.host_id, self.session, self._next_seq("status"), time.time(),
+                                  "offline", reason="shutdown")
+        self.link.stop(self.topics.status, messages.encode(offline))
+        self.runner.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._drain_wake.set()
+
+    def _on_stop(self, signum, frame) -> None:
+        self.stop()
+
+    def _on_sighup(self, signum, frame) -> None:
+        self._reload_requested = True
+        self._wake.set()
+
+    # --- MQTT ------------------------------------------------------------------------------------
+
+    def _new_link(self) -> MqttLink:
+        self.topics = host_topics(self.config.host_id, self.config.broker.topic_prefix)
+        will = messages.status(self.config.host_id, self.session, 1, time.time(), "offline", reason="will")
+        return MqttLink(self.config.broker, "fleetmon-agent-" + self.config.host_id, self.topics.status,
+                        messages.encode(will), on_connected=self._on_connected, on_message=self._on_status,
+                        subscriptions=(self.topics.status,))
+
+    def _next_seq(self, kind: str) -> int:
+        self._seq[kind] = self._seq.get(kind, 0) + 1
+        return self._seq[kind]
+
+    def _birth(self) -> bytes:
+        config = self.config
+        checks = [{"name": c.name, "type": c.type, "interval_s": c.interval} for c in config.checks]
+        payload = messages.status(
+            config.host_id, self.session, self._next_seq("status"), time.time(), "online",
+            agent_version=__version__, started_at=self.started_at, interval_s=config.interval,
+            facts=self.facts, groups=config.groups, labels=config.labels,
+            thresholds=[rule_to_json(rule) for rule in config.thresholds], checks=checks)
+        return messages.encode(payload)
+
+    def _on_connected(self) -> None:
+        """Runs in the network thread on every (re)connect."""
+        self.link.publish(self.topics.status, self._birth(), qos=1, retain=True)
+        self._drain_wake.set()
+
+    def _on_status(self, topic: str, payload: bytes) -> None:
+        """Re-assert the birth when a will from an earlier session overwrote it (it can arrive late)."""
+        try:
+            status = json.loads(payload)
+            stale = status.get("state") == "offline" and int(status.get("session", 0)) < self.session
+        except (ValueError, TypeError, AttributeError):
+            stale = True  # garbage on our own retained topic: replace it
+        if stale:
+            log.info("an earlier session's offline status replaced ours; publishing the birth again")
+            self.link.publish(self.topics.status, self._birth(), qos=1, retain=True)
+
+    def _publish(self, topic: str, payload: Dict[str, Any]) -> bool:
+        return self.link.publish(topic, messages.encode(payload), qos=1) is not None
+
+    def _event(self, kind: str, message: str, details: Optional[Dict[str, Any]] = None) -> None:
+        payload = messages.event(self.config.host_id, self.session, self._next_seq("events"), time.time(),
+                                 kind, message, details)
+        if not self._publish(self.topics.events, payload):
+            log.info("event not published (broker away): %s: %s", kind, message)
+
+    # --- sampling --------------------------------------------------------------------------------
+
+    def _sample(self) -> None:
+        ts = time.time()
+        metrics, errors, duration = self.runner.collect()
+        metrics.add("fleetmon_agent_spool_samples", len(self.spool))
+        metrics.add("fleetmon_agent_spool_dropped_total", self.spool.dropped_total)
+        transitions = self.evaluator.evaluate(metrics, ts)
+        metrics.add("fleetmon_agent_alerts_firing", len(self.evaluator.firing()))
+        payload = messages.metrics(self.config.host_id, self.session, self._next_seq("metrics"), ts,
+                                   self.config.interval, duration, metrics.to_json(), errors)
+        encoded = messages.encode(payload)
+        if self.link.publish(self.topics.metrics, encoded, qos=1) is None:
+            dropped = self.spool.put(self.session, payload["seq"], encoded)
+            if dropped:
+                log.warning("spool full: dropped the %d oldest samples", dropped)
+        self._publish_alerts(transitions, ts)
+        self._report_drops()
+
+    def _publish_alerts(self, transitions: List[Dict[str, Any]], ts: float) -> None:
+        if not transitions:
+            return
+        for alert in transitions:
+            log.info("alert %s %s %s", alert["labels"].get("alertname"), alert["labels"].get("severity"),
+                     alert["status"])
+        payload = messages.alerts(self.config.host_id, self.session, self._next_seq("alerts"), ts, transitions)
+        if not self._publish(self.topics.alerts, payload):
+            # Alert transitions are state, not samples: keep them for when the broker is back.
+            self._pending_alerts.append(payload)
+
+    def _report_drops(self) -> None:
+        """Publish the drop count once the broker is reachable again; drops never pass silently."""
+        dropped = self.spool.dropped_total - self._reported_drops
+        if dropped and self.link.connected.is_set():
+            self._event("spool_dropped", "spool bound reached: {} oldest samples dropped".format(dropped),
+                        {"dropped": dropped, "dropped_total": self.spool.dropped_total,
+                         "max_samples": self.spool.max_samples, "max_bytes": self.spool.max_bytes})
+            self._reported_drops = self.spool.dropped_total
+        while self._pending_alerts and self.link.connected.is_set():
+            payload = self._pending_alerts[0]
+            if not self._publish(self.topics.alerts, payload):
+                break
+            self._pending_alerts.pop(0)
+
+    def _drain_loop(self) -> None:
+        """Send spooled samples, oldest first, onto the back-fill topic at a bounded rate."""
+        while not self._stop.is_set():
+            self._drain_wake.wait(1.0)
+            self._drain_wake.clear()
+            while not self._stop.is_set() and self.link.connected.is_set():
+                entry = self.spool.oldest()
+                if entry is None:
+                    break
+                name, payload = entry
+                info = self.link.publish(self.topics.backfill, payload, qos=1)
+                if info is None:
+                    break
+                try:
+                    info.wait_for_publish(timeout=PUBLISH_ACK_TIMEOUT)
+                except (RuntimeError, ValueError):
+                    break
+                if not info.is_published():
+                    break
+                self.spool.remove(name)
+                self._stop.wait(1.0 / self.config.spool.drain_rate)
+
+    # --- checks ----------------------------------------------------------------------------------
+
+    def _install_checks(self, specs: List[CheckSpec], previous: Dict[str, Dict[str, Any]]) -> None:
+        """(Re)build the check schedule, keeping failure streaks and guards of unchanged checks."""
+        now = time.monotonic()
+        self._checks: Dict[str, Dict[str, Any]] = {}
+        for spec in specs:
+            old = previous.get(spec.name)
+            if old is not None and old["spec"] == spec:
+                self._checks[spec.name] = old
+            else:
+                self._checks[spec.name] = {"spec": spec, "next": now, "failures": 0,
+                                           "guard": RecoveryGuard(spec) if spec.recovery else None}
+
+    def _start_due_checks(self, now: float) -> None:
+        for name, entry in self._checks.items():
+            if entry["next"] <= now and not self._running_checks.get(name):
+                entry["next"] = now + entry["spec"].interval
+                self._running_checks[name] = True
+                self._pool.submit(self._probe, entry["spec"])
+
+    def _probe(self, spec: CheckSpec) -> None:
+        try:
+            self._results.put((spec, run_check(spec), ""))
+        except Exception as exc:  # a probe bug must not kill the pool thread silently
+            log.exception("check %s crashed", spec.name)
+            self._results.put((spec, None, "{}: {}".format(type(exc).__name__, exc)))
+        self._wake.set()
+
+    def _handle_check_results(self) -> None:
+        batch = []
+        while True:
+            try:
+                spec, result, crash = self._results.get_nowait()
+            except queue.Empty:
+                break
+            self._running_checks[spec.name] = False
+            entry = self._checks.get(spec.name)
+            if entry is None or entry["spec"] != spec or result is None:
+                continue  # removed or changed by a reload meanwhile, or crashed (logged)
+            entry["failures"] = 0 if result.ok else entry["failures"] + 1
+            batch.append((entry, result))
+        if not batch:
+            return
+        ts = time.time()
+        metrics = MetricSet()
+        for entry, result in batch:
+            result_metrics(result, entry["failures"], metrics)
+            if entry["guard"] is not None:
+                for event in entry["guard"].observe(result, time.monotonic()):
+                    self._event(event["kind"], event["message"], event)
+        payload = messages.checks(self.config.host_id, self.session, self._next_seq("checks"), ts,
+                                  [result_to_json(result, entry["failures"]) for entry, result in batch])
+        self._publish(self.topics.checks, payload)
+        self._publish_alerts(self.evaluator.evaluate(metrics, ts), ts)
+
+    # --- reload ----------------------------------------------------------------------------------
+
+    def _reload(self) -> None:
+        path = self.config.source_path
+        try:
+            new = load_config(path, self._overrides)
+            collectors = None
+            if new.collectors != self.config.collectors or new.interval != self.config.interval:
+                collectors = build_collectors(new.collectors, new.interval)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running config:\n  %s", "\n  ".join(exc.errors))
+            self._event("config_rejected", "new config refused; the old one stays", {"errors": exc.errors})
+            return
+        old = self.config
+        if collectors is not None:
+            self.runner.close()
+            self.runner = CollectorRunner(collectors)
+            self.facts = self.runner.facts()
+        new.source_path = path
+        self.config = new
+        self.evaluator.replace_rules(new.thresholds, new.labels)
+        self._install_checks(new.checks, self._checks)
+        self.spool.max_samples, self.spool.max_bytes = new.spool.max_samples, new.spool.max_bytes
+        if new.broker != old.broker or new.host_id != old.host_id:
+            self.link.stop(self.topics.status, messages.encode(messages.status(
+                old.host_id, self.session, self._next_seq("status"), time.time(), "offline", reason="shutdown")))
+            self.link = self._new_link()
+            self.link.start()
+        else:
+            self.link.publish(self.topics.status, self._birth(), qos=1, retain=True)
+        logging.getLogger("fleetmon").setLevel(new.log_level.upper())
+        log.info("config reloaded from %s", path)
+        self._event("config_reloaded", "config reloaded", {"path": path})

@@ -1,0 +1,157 @@
+"""The `fleetmon` command."""
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from fleetmon import __version__
+
+EXIT_CONFIG = 2
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_CONFIG
+    return args.handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fleetmon", description="Fleet monitoring for Jetson devices and "
+                                     "Linux servers.")
+    parser.add_argument("--version", action="version", version="fleetmon " + __version__)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    agent = commands.add_parser("agent", help="the host agent", description="The host agent: collects "
+                                "metrics and health, evaluates the host's thresholds, publishes over MQTT.")
+    agent.set_defaults(handler=lambda _args: (agent.print_help(), EXIT_CONFIG)[1])
+    agent_commands = agent.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = agent_commands.add_parser("run", help="run the agent daemon",
+                                    description="Run the agent. Flags override the config file; with no "
+                                    "file every setting has a default (broker mqtt://127.0.0.1:1883).")
+    run.add_argument("--config", metavar="FILE", help="agent config (YAML)")
+    run.add_argument("--broker", metavar="URL", help="mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+    run.add_argument("--host-id", metavar="ID", help="host id (default: the short hostname)")
+    run.add_argument("--interval", metavar="SECONDS", type=float, help="seconds between samples")
+    run.add_argument("--state-dir", metavar="DIR", help="session counter and spool directory")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    run.set_defaults(handler=_agent_run)
+
+    collect = agent_commands.add_parser("collect", help="collect and print samples without a broker",
+                                        description="Collect a sample and print it, without a broker.")
+    collect.add_argument("--once", action="store_true", help="print one sample and exit (default: one "
+                         "per interval until interrupted)")
+    collect.add_argument("--config", metavar="FILE", help="agent config (YAML)")
+    collect.add_argument("--tegrastats-replay", metavar="FILE",
+                         help="read Jetson metrics from a recorded tegrastats log")
+    collect.add_argument("--format", choices=("json", "prometheus"), default="json")
+    collect.add_argument("--interval", metavar="SECONDS", type=float)
+    collect.set_defaults(handler=_agent_collect)
+
+    check = agent_commands.add_parser("check-config", help="validate an agent config file",
+                                      description="Validate an agent config; print every error with its "
+                                      "key path; exit 1 on any error.")
+    check.add_argument("file", metavar="FILE")
+    check.set_defaults(handler=_agent_check_config)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
+    return {"broker_url": getattr(args, "broker", None), "host_id": getattr(args, "host_id", None),
+            "interval": getattr(args, "interval", None), "state_dir": getattr(args, "state_dir", None),
+            "log_level": getattr(args, "log_level", None)}
+
+
+def _load(path: Optional[str], overrides: Dict[str, Any]):
+    from fleetmon.agent.config import load_config
+    from fleetmon.config_reader import ConfigError
+
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        sys.stderr.write("fleetmon: invalid configuration{}:\n".format(" in " + path if path else ""))
+        for line in exc.errors:
+            sys.stderr.write("  " + line + "\n")
+        return None
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stdout, level=level.upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def _agent_run(args: argparse.Namespace) -> int:
+    overrides = _overrides(args)
+    config = _load(args.config, overrides)
+    if config is None:
+        return EXIT_CONFIG
+    _setup_logging(config.log_level)
+    from fleetmon.agent.daemon import Agent
+    from fleetmon.config_reader import ConfigError
+
+    try:
+        agent = Agent(config, overrides)
+    except ConfigError as exc:  # e.g. a collector forced on that cannot run here
+        sys.stderr.write("fleetmon: cannot start:\n" + "".join("  " + e + "\n" for e in exc.errors))
+        return EXIT_CONFIG
+    except OSError as exc:
+        sys.stderr.write("fleetmon: cannot start: {}\n".format(exc))
+        return EXIT_CONFIG
+    return agent.run()
+
+
+def _agent_collect(args: argparse.Namespace) -> int:
+    overrides = {"interval": args.interval}
+    config = _load(args.config, overrides)
+    if config is None:
+        return EXIT_CONFIG
+    _setup_logging("warning")
+    if args.tegrastats_replay:
+        from fleetmon.agent.config import JetsonCollectorConfig
+
+        config.collectors.jetson = JetsonCollectorConfig(enabled="true", source="replay",
+                                                         replay_file=args.tegrastats_replay)
+    from fleetmon.agent.collectors.runner import CollectorRunner, build_collectors
+    from fleetmon.agent.exposition import render
+    from fleetmon.config_reader import ConfigError
+
+    try:
+        runner = CollectorRunner(build_collectors(config.collectors, config.interval))
+    except (ConfigError, OSError) as exc:
+        sys.stderr.write("fleetmon: cannot collect: {}\n".format(exc))
+        return EXIT_CONFIG
+    try:
+        while True:
+            started = time.monotonic()
+            metrics, errors, duration = runner.collect()
+            if args.format == "prometheus":
+                sys.stdout.write(render(metrics))
+            else:
+                sys.stdout.write(json.dumps({"host": config.host_id, "ts": round(time.time(), 3),
+                                             "duration_s": round(duration, 6), "metrics": metrics.to_json(),
+                                             "errors": errors}, indent=None if not args.once else 2) + "\n")
+            sys.stdout.flush()
+            for name, message in errors.items():
+                sys.stderr.write("fleetmon: collector {} failed: {}\n".format(name, message))
+            if args.once:
+                return 0
+            time.sleep(max(0.0, config.interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        runner.close()
+
+
+def _agent_check_config(args: argparse.Namespace) -> int:
+    config = _load(args.file, {})
+    if config is None:
+        return 1
+    print("{}: ok (host {}, {} thresholds, {} checks)".format(args.file, config.host_id,
+                                                              len(config.thresholds), len(config.checks)))
+    return 0

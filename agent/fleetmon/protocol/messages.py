@@ -1,0 +1,74 @@
+"""Payload builders for every agent message; docs/protocol.md and schemas/*.json describe them.
+
+Every payload carries the same envelope: ``v`` (schema version), ``type``, ``host``, ``session`` (grows by
+one each time the agent starts), ``seq`` (per type within a session, from 1) and ``ts`` (Unix seconds, UTC,
+when the content was produced). Consumers ignore a status whose session is lower than one they have seen:
+that is a late Last Will of an earlier run.
+"""
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Mapping, Optional
+
+from fleetmon.protocol import SCHEMA_VERSION
+
+#: Alertmanager's zero time, used as endsAt of a firing alert.
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def envelope(kind: str, host: str, session: int, seq: int, ts: float) -> Dict[str, Any]:
+    return {"v": SCHEMA_VERSION, "type": kind, "host": host, "session": session, "seq": seq,
+            "ts": round(ts, 3)}
+
+
+def encode(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def status(host: str, session: int, seq: int, ts: float, state: str, *, agent_version: str = "",
+           started_at: float = 0.0, interval_s: float = 0.0, facts: Optional[Mapping[str, Any]] = None,
+           groups: Optional[List[str]] = None, labels: Optional[Mapping[str, str]] = None,
+           thresholds: Optional[List[Mapping[str, Any]]] = None,
+           checks: Optional[List[Mapping[str, Any]]] = None, reason: str = "") -> Dict[str, Any]:
+    """Birth (state online) or death (state offline, reason 'will' or 'shutdown')."""
+    payload = envelope("status", host, session, seq, ts)
+    payload["state"] = state
+    if state == "offline":
+        payload["reason"] = reason
+        return payload
+    payload.update(agent={"version": agent_version}, started_at=round(started_at, 3),
+                   interval_s=interval_s, facts=dict(facts or {}), groups=list(groups or []),
+                   labels=dict(labels or {}), thresholds=list(thresholds or []), checks=list(checks or []))
+    return payload
+
+
+def metrics(host: str, session: int, seq: int, ts: float, interval_s: float, duration_s: float,
+            series: Mapping[str, Any], errors: Mapping[str, str]) -> Dict[str, Any]:
+    payload = envelope("metrics", host, session, seq, ts)
+    payload.update(interval_s=interval_s, duration_s=round(duration_s, 6), metrics=series)
+    if errors:
+        payload["errors"] = dict(errors)
+    return payload
+
+
+def checks(host: str, session: int, seq: int, ts: float, results: List[Mapping[str, Any]]) -> Dict[str, Any]:
+    payload = envelope("checks", host, session, seq, ts)
+    payload["results"] = list(results)
+    return payload
+
+
+def alerts(host: str, session: int, seq: int, ts: float, transitions: List[Mapping[str, Any]]) -> Dict[str, Any]:
+    payload = envelope("alerts", host, session, seq, ts)
+    payload["alerts"] = list(transitions)
+    return payload
+
+
+def event(host: str, session: int, seq: int, ts: float, kind: str, message: str,
+          details: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    payload = envelope("events", host, session, seq, ts)
+    payload["event"] = {"kind": kind, "message": message, "details": dict(details or {})}
+    return payload

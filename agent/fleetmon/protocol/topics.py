@@ -1,0 +1,47 @@
+"""The per-host MQTT topic tree: ``<prefix>/hosts/<host>/<kind>``."""
+
+import re
+from typing import NamedTuple, Optional
+
+from fleetmon.protocol import DEFAULT_PREFIX
+
+#: Message kinds an agent publishes, one topic each.
+KINDS = ("status", "metrics", "backfill", "checks", "alerts", "events")
+
+#: Host ids become topic levels and client ids, so they keep to a safe alphabet.
+HOST_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class HostTopics(NamedTuple):
+    status: str
+    metrics: str
+    backfill: str
+    checks: str
+    alerts: str
+    events: str
+
+
+def host_topics(host: str, prefix: str = DEFAULT_PREFIX) -> HostTopics:
+    base = "{}/hosts/{}".format(prefix, host)
+    return HostTopics(*("{}/{}".format(base, kind) for kind in KINDS))
+
+
+def host_subscription(prefix: str = DEFAULT_PREFIX) -> str:
+    """The wildcard a fleet-wide reader subscribes to."""
+    return "{}/hosts/+/+".format(prefix)
+
+
+class ParsedTopic(NamedTuple):
+    host: str
+    kind: str
+
+
+def parse_host_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Optional[ParsedTopic]:
+    """Split a host topic into (host, kind); None for anything else."""
+    head = prefix + "/hosts/"
+    if not topic.startswith(head):
+        return None
+    parts = topic[len(head):].split("/")
+    if len(parts) != 2 or parts[1] not in KINDS or not HOST_ID_PATTERN.match(parts[0]):
+        return None
+    return ParsedTopic(parts[0], parts[1])

@@ -1,0 +1,245 @@
+"""The agent end to end against a real mosquitto: what it publishes, how it lives and dies, how it
+spools, alerts, recovers and reloads."""
+
+import json
+import signal
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jsonschema
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.conftest import Recorder, wait_for
+
+PREFIX = "fleetmon/v1/hosts/test-host/"
+
+
+def validate(payload, schema):
+    jsonschema.validate(payload, schema, format_checker=jsonschema.FormatChecker())
+
+
+def publish_retained(broker, topic, payload):
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    client.publish(topic, json.dumps(payload), qos=1, retain=True).wait_for_publish(5)
+    client.loop_stop()
+    client.disconnect()
+
+
+def retained_status(broker):
+    """What a late subscriber sees on the status topic."""
+    late = Recorder(broker, PREFIX + "status")
+    try:
+        return late.wait("status", timeout=5)[-1]
+    finally:
+        late.close()
+
+
+class AppMetrics:
+    """A local application exposing Prometheus metrics whose value the test sets."""
+
+    def __init__(self):
+        self.value = 0.0
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = "# TYPE app_queue_depth gauge\napp_queue_depth {}\n".format(app.value).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:{}/metrics".format(self.server.server_port)
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def app_metrics():
+    app = AppMetrics()
+    yield app
+    app.close()
+
+
+def test_every_message_type_is_published_and_matches_its_schema(start_agent, recorder, schemas, tmp_path):
+    flag = tmp_path / "unhealthy"
+    flag.write_text("")
+    start_agent({
+        "groups": ["servers"], "labels": {"site": "lab"},
+        "checks": {"flaky": {"type": "command", "command": "test ! -e {}".format(flag), "interval": 0.5,
+                             "recovery": {"action": "command", "command": "rm -f {}".format(flag),
+                                          "after": 1, "max_actions": 1, "window": "1h"}}},
+        "thresholds": {"many_processes": {"metric": "fleetmon_processes", "warning": 1}},
+    })
+    birth = recorder.wait("status")[0]
+    validate(birth, schemas["status"])
+    assert birth["state"] == "online" and birth["groups"] == ["servers"] and birth["labels"] == {"site": "lab"}
+    assert birth["facts"]["cpus"] >= 1 and birth["thresholds"] and birth["checks"][0]["name"] == "flaky"
+
+    sample = recorder.wait("metrics")[0]
+    validate(sample, schemas["metrics"])
+    assert sample["metrics"]["fleetmon_memory_total_bytes"] > 0
+
+    checks = recorder.wait("checks")[0]
+    validate(checks, schemas["checks"])
+    assert checks["results"][0]["name"] == "flaky" and checks["results"][0]["ok"] is False
+
+    event = recorder.wait("events", where=lambda p: p["event"]["kind"] == "recovery_action")[0]
+    validate(event, schemas["events"])
+    assert not flag.exists(), "the recovery command ran"
+    recorder.wait("checks", where=lambda p: p["results"][0]["ok"])
+
+    alert = recorder.wait("alerts")[0]
+    validate(alert, schemas["alerts"])
+    fired = alert["alerts"][0]
+    assert fired["status"] == "firing"
+    assert fired["labels"]["host"] == "test-host" and fired["labels"]["site"] == "lab"
+    assert fired["labels"]["severity"] == "warning"
+    alerts_qos = [m.qos for m in recorder.messages if m.topic.endswith("/alerts")]
+    assert alerts_qos and all(q == 1 for q in alerts_qos)
+
+
+def test_birth_will_and_session_numbers(start_agent, recorder, broker):
+    agent = start_agent({"broker": {"keepalive": 5}})
+    first = recorder.wait("status")[0]
+    assert first["state"] == "online"
+    session = first["session"]
+
+    agent.stop(kill=True)  # no clean disconnect: the broker must deliver the Last Will
+    will = recorder.wait("status", where=lambda p: p["state"] == "offline", timeout=20)[0]
+    assert will["session"] == session and will["reason"] == "will"
+    assert retained_status(broker)["state"] == "offline"
+
+    agent.start()
+    reborn = recorder.wait("status", where=lambda p: p["state"] == "online" and p["session"] > session)[0]
+    assert reborn["session"] == session + 1
+
+    # A will of the earlier session arriving late must not mark the live session dead.
+    publish_retained(broker, PREFIX + "status", dict(will, ts=time.time()))
+    wait_for(lambda: retained_status(broker)["state"] == "online", timeout=10,
+             message="the agent to re-assert its birth")
+    assert retained_status(broker)["session"] == session + 1
+
+    agent.stop()
+    clean = recorder.wait("status", where=lambda p: p["state"] == "offline" and p["session"] == session + 1)[0]
+    assert clean["reason"] == "shutdown"
+
+
+def test_broker_outage_is_backfilled_in_order(start_agent, recorder, broker, schemas):
+    start_agent()
+    recorder.wait("metrics", count=2)
+    recorder.close()
+    broker.stop()
+    time.sleep(30)
+    broker.start()
+    late = Recorder(broker)
+    try:
+        backfill = late.wait("backfill", count=25, timeout=60)
+        live = late.wait("metrics", count=2)
+        for payload in backfill:
+            validate(payload, schemas["metrics"])
+        seqs = [p["seq"] for p in backfill]
+        assert seqs == sorted(seqs), "back-filled samples arrive in order"
+        # Every sample taken during the outage arrives: the sequence has no holes up to the live stream.
+        wait_for(lambda: late.payloads("backfill")[-1]["seq"] + 1 >= min(p["seq"] for p in late.payloads("metrics")),
+                 timeout=30, message="the spool to drain up to the live samples")
+        seqs = [p["seq"] for p in late.payloads("backfill")]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        assert not any(m.topic.endswith("/alerts") for m in late.messages)
+        assert live[0]["seq"] > seqs[0]
+    finally:
+        late.close()
+
+
+def test_spool_bound_drops_oldest_and_says_so(start_agent, recorder, broker):
+    start_agent({"spool": {"max_samples": 5}})
+    recorder.wait("metrics")
+    recorder.close()
+    broker.stop()
+    time.sleep(12)
+    broker.start()
+    late = Recorder(broker)
+    try:
+        dropped = late.wait("events", where=lambda p: p["event"]["kind"] == "spool_dropped", timeout=30)[0]
+        assert dropped["event"]["details"]["dropped"] >= 5
+        backfill = late.wait("backfill", count=5, timeout=30)
+        seqs = [p["seq"] for p in backfill]
+        assert len(seqs) == 5 and seqs == list(range(seqs[0], seqs[0] + 5)), "the newest five survive"
+        live_seq = late.wait("metrics")[0]["seq"]
+        assert seqs[-1] >= live_seq - 3, "the oldest were dropped, not the newest"
+    finally:
+        late.close()
+
+
+def test_threshold_fires_once_and_resolves_once_with_hysteresis(start_agent, recorder, app_metrics):
+    app_metrics.value = 5
+    start_agent({
+        "collectors": {"prometheus": {"targets": [{"name": "app", "url": app_metrics.url}]}},
+        "thresholds": {"queue": {"metric": "app_queue_depth", "scraped": True, "warning": 10,
+                                 "hysteresis": 3, "for": "2s"}},
+    })
+    recorder.wait("metrics", count=2)
+    app_metrics.value = 15
+    fired = recorder.wait("alerts", timeout=15)[0]["alerts"][0]
+    assert fired["status"] == "firing" and fired["labels"]["alertname"]
+    time.sleep(2)
+    app_metrics.value = 8  # below the level, inside the hysteresis band: still firing
+    time.sleep(3)
+    app_metrics.value = 12
+    time.sleep(2)
+    assert len(recorder.payloads("alerts")) == 1
+    app_metrics.value = 4
+    resolved = recorder.wait("alerts", count=2, timeout=10)[1]["alerts"][0]
+    assert resolved["status"] == "resolved" and resolved["fingerprint"] == fired["fingerprint"]
+    time.sleep(3)
+    assert len(recorder.payloads("alerts")) == 2, "one firing, one resolved, nothing more"
+
+
+def test_recovery_runs_at_most_m_times_per_window(start_agent, recorder, tmp_path):
+    actions = tmp_path / "actions.log"
+    start_agent({"checks": {"broken": {
+        "type": "command", "command": "false", "interval": 0.2,
+        "recovery": {"action": "command", "command": "echo restarted >> {}".format(actions),
+                     "after": 2, "max_actions": 2, "window": "1h"}}}})
+    recorder.wait("events", where=lambda p: p["event"]["kind"] == "recovery_suppressed", timeout=20)
+    time.sleep(2)
+    assert actions.read_text().count("restarted") == 2
+    kinds = [p["event"]["kind"] for p in recorder.payloads("events")]
+    assert kinds.count("recovery_action") == 2
+
+
+def test_bad_config_at_start_names_the_key_and_exits(start_agent, tmp_path):
+    agent = start_agent({"thresholds": {"cpu": {"warning": "high"}}, "interval": -1})
+    assert agent.process.wait(timeout=20) == 2
+    assert "thresholds.cpu.warning" in agent.log and "interval: must be at least" in agent.log
+
+
+def test_bad_reload_keeps_the_old_config_and_good_reload_applies(start_agent, recorder):
+    agent = start_agent({"labels": {"site": "a"}})
+    recorder.wait("metrics")
+    good = agent.config
+    agent.write_config(dict(good, interval="soon", broker={"url": "http://nope"}))
+    agent.signal(signal.SIGHUP)
+    rejected = recorder.wait("events", where=lambda p: p["event"]["kind"] == "config_rejected")[0]
+    errors = "\n".join(rejected["event"]["details"]["errors"])
+    assert "interval" in errors and "broker.url" in errors
+    before = len(recorder.payloads("metrics"))
+    recorder.wait("metrics", count=before + 2)
+    assert agent.process.poll() is None, "the agent is still running"
+
+    agent.write_config(dict(good, labels={"site": "b"}))
+    agent.signal(signal.SIGHUP)
+    recorder.wait("events", where=lambda p: p["event"]["kind"] == "config_reloaded")
+    birth = recorder.wait("status", where=lambda p: p.get("labels") == {"site": "b"})[0]
+    assert birth["session"] == recorder.payloads("status")[0]["session"]

@@ -1,0 +1,194 @@
+"""Fixtures shared by all tests: a real mosquitto on a free loopback port, an MQTT recorder, the agent
+as a real subprocess."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import paho.mqtt.client as mqtt
+import pytest
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENT_SRC = ROOT / "agent"
+SCHEMAS = AGENT_SRC / "fleetmon" / "protocol" / "schemas"
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after {}s waiting for {}".format(timeout, message))
+
+
+class Broker:
+    """A mosquitto process the test can stop and start again on the same port."""
+
+    def __init__(self, workdir: Path, extra_config: str = "") -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.config = workdir / "mosquitto.conf"
+        self.config.write_text("listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                               "log_dest stdout\n{}".format(self.port, extra_config))
+        self.process: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return "mqtt://127.0.0.1:{}".format(self.port)
+
+    def start(self) -> None:
+        if not os.path.exists(MOSQUITTO):
+            pytest.fail("mosquitto is not installed: run `make deps`")
+        self.log = open(self.workdir / "mosquitto.log", "ab")
+        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        wait_for(self._listening, message="mosquitto on port {}".format(self.port))
+
+    def _listening(self) -> bool:
+        assert self.process.poll() is None, "mosquitto exited: {}".format(
+            (self.workdir / "mosquitto.log").read_text()[-2000:])
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def broker(tmp_path):
+    instance = Broker(tmp_path)
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+class Recorder:
+    """A real MQTT subscriber that keeps every message it sees."""
+
+    def __init__(self, broker: Broker, topic: str = "fleetmon/#") -> None:
+        self.messages: List[mqtt.MQTTMessage] = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
+        self.client.connect("127.0.0.1", broker.port)
+        self.client.loop_start()
+        assert self._subscribed.wait(10), "recorder could not subscribe"
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append(message)
+
+    def payloads(self, suffix: str) -> List[Dict]:
+        with self._lock:
+            return [json.loads(m.payload) for m in self.messages if m.topic.endswith("/" + suffix)]
+
+    def wait(self, suffix: str, count: int = 1, timeout: float = 20.0, where=None) -> List[Dict]:
+        def enough():
+            found = [p for p in self.payloads(suffix) if where is None or where(p)]
+            return found if len(found) >= count else None
+
+        return wait_for(enough, timeout, message="{} message(s) on */{}".format(count, suffix))
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def recorder(broker):
+    instance = Recorder(broker)
+    yield instance
+    instance.close()
+
+
+class AgentProcess:
+    """`fleetmon agent run` as a real process, with its config file and state directory."""
+
+    def __init__(self, tmp_path: Path, broker: Broker, config: Dict, name: str = "agent") -> None:
+        self.dir = tmp_path / name
+        self.dir.mkdir(exist_ok=True)
+        self.config_path = self.dir / "agent.yml"
+        base = {"host_id": "test-host", "interval": 1, "state_dir": str(self.dir / "state"),
+                "broker": {"url": broker.url, "reconnect": {"min_delay": 0.2, "max_delay": 1}},
+                "collectors": {"system": {"top_processes": 2}}}
+        self.write_config(_merge(base, config))
+        self.process: Optional[subprocess.Popen] = None
+
+    def write_config(self, config: Dict) -> None:
+        self.config = config
+        self.config_path.write_text(yaml.safe_dump(config))
+
+    def start(self, *extra: str) -> "AgentProcess":
+        env = dict(os.environ, PYTHONPATH=str(AGENT_SRC), PYTHONUNBUFFERED="1")
+        self.log_path = self.dir / "agent.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fleetmon", "agent", "run", "--config", str(self.config_path), *extra],
+            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, env=env)
+        return self
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self, kill: bool = False) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        code = self.process.wait(timeout=15)
+        self.process = None
+        return code
+
+
+def _merge(base: Dict, override: Dict) -> Dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@pytest.fixture
+def start_agent(tmp_path, broker):
+    agents: List[AgentProcess] = []
+
+    def start(config: Optional[Dict] = None, name: str = "agent", *extra: str) -> AgentProcess:
+        agent = AgentProcess(tmp_path, broker, config or {}, name)
+        agents.append(agent)
+        return agent.start(*extra)
+
+    yield start
+    for agent in agents:
+        agent.stop(kill=True)
+
+
+@pytest.fixture(scope="session")
+def schemas() -> Dict[str, Dict]:
+    return {path.stem: json.loads(path.read_text()) for path in SCHEMAS.glob("*.json")}
