@@ -35,7 +35,7 @@ class MetricSet:
         for name, series in other._metrics.items():
             self._metrics.setdefault(name, {}).update(series)
 
-    def get(self, name: str, **labels: str) -> Optional[float]:
+    def get(self, name: str, /, **labels: str) -> Optional[float]:
         return self._metrics.get(name, {}).get(tuple(sorted(labels.items())))
 
     def names(self) -> List[str]:
