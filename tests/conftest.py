@@ -37,7 +37,7 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: 
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError("timed out after {}s waiting for {}".format(timeout, message))
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 class Broker:
@@ -47,13 +47,13 @@ class Broker:
         self.port = free_port()
         self.workdir = workdir
         self.config = workdir / "mosquitto.conf"
-        self.config.write_text("listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                               "log_dest stdout\n{}".format(self.port, extra_config))
+        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                               f"log_dest stdout\n{extra_config}")
         self.process: Optional[subprocess.Popen] = None
 
     @property
     def url(self) -> str:
-        return "mqtt://127.0.0.1:{}".format(self.port)
+        return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         if not os.path.exists(MOSQUITTO):
@@ -61,7 +61,7 @@ class Broker:
         self.log = open(self.workdir / "mosquitto.log", "ab")
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=self.log,
                                         stderr=subprocess.STDOUT)
-        wait_for(self._listening, message="mosquitto on port {}".format(self.port))
+        wait_for(self._listening, message=f"mosquitto on port {self.port}")
 
     def _listening(self) -> bool:
         assert self.process.poll() is None, "mosquitto exited: {}".format(
@@ -112,7 +112,7 @@ class Recorder:
             found = [p for p in self.payloads(suffix) if where is None or where(p)]
             return found if len(found) >= count else None
 
-        return wait_for(enough, timeout, message="{} message(s) on */{}".format(count, suffix))
+        return wait_for(enough, timeout, message=f"{count} message(s) on */{suffix}")
 
     def close(self) -> None:
         self.client.loop_stop()
@@ -187,6 +187,7 @@ def start_agent(tmp_path, broker):
     yield start
     for agent in agents:
         agent.stop(kill=True)
+        print(f"--- log of {agent.dir.name} ---\n{agent.log}")  # shown when a test fails
 
 
 @pytest.fixture(scope="session")

@@ -101,7 +101,7 @@ def _agent_run(args: argparse.Namespace) -> int:
         sys.stderr.write("fleetmon: cannot start:\n" + "".join("  " + e + "\n" for e in exc.errors))
         return EXIT_CONFIG
     except OSError as exc:
-        sys.stderr.write("fleetmon: cannot start: {}\n".format(exc))
+        sys.stderr.write(f"fleetmon: cannot start: {exc}\n")
         return EXIT_CONFIG
     return agent.run()
 
@@ -124,7 +124,7 @@ def _agent_collect(args: argparse.Namespace) -> int:
     try:
         runner = CollectorRunner(build_collectors(config.collectors, config.interval))
     except (ConfigError, OSError) as exc:
-        sys.stderr.write("fleetmon: cannot collect: {}\n".format(exc))
+        sys.stderr.write(f"fleetmon: cannot collect: {exc}\n")
         return EXIT_CONFIG
     try:
         while True:
@@ -138,7 +138,7 @@ def _agent_collect(args: argparse.Namespace) -> int:
                                              "errors": errors}, indent=None if not args.once else 2) + "\n")
             sys.stdout.flush()
             for name, message in errors.items():
-                sys.stderr.write("fleetmon: collector {} failed: {}\n".format(name, message))
+                sys.stderr.write(f"fleetmon: collector {name} failed: {message}\n")
             if args.once:
                 return 0
             time.sleep(max(0.0, config.interval - (time.monotonic() - started)))
@@ -152,6 +152,5 @@ def _agent_check_config(args: argparse.Namespace) -> int:
     config = _load(args.file, {})
     if config is None:
         return 1
-    print("{}: ok (host {}, {} thresholds, {} checks)".format(args.file, config.host_id,
-                                                              len(config.thresholds), len(config.checks)))
+    print(f"{args.file}: ok (host {config.host_id}, {len(config.thresholds)} thresholds, {len(config.checks)} checks)")
     return 0

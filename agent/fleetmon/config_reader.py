@@ -47,7 +47,7 @@ class Node:
 
     def child(self, key: str) -> "Node":
         value = self.value.get(key, MISSING) if isinstance(self.value, dict) else MISSING
-        return Node(value, "{}.{}".format(self.path, key) if self.path else key, self.errors)
+        return Node(value, f"{self.path}.{key}" if self.path else key, self.errors)
 
     def mapping(self, allowed: Optional[Sequence[str]] = None) -> "Node":
         """Expect a mapping (missing reads as empty); unknown keys are errors, never ignored."""
@@ -78,10 +78,10 @@ class Node:
         if not isinstance(self.value, list):
             self.fail("must be a list")
             return []
-        return [Node(v, "{}[{}]".format(self.path, i), self.errors) for i, v in enumerate(self.value)]
+        return [Node(v, f"{self.path}[{i}]", self.errors) for i, v in enumerate(self.value)]
 
     def _join(self, key: Any) -> str:
-        return "{}.{}".format(self.path, key) if self.path else str(key)
+        return f"{self.path}.{key}" if self.path else str(key)
 
     def _typed(self, default: T, ok: Callable[[Any], bool], convert: Callable[[Any], T], what: str) -> T:
         if self.missing:
@@ -100,7 +100,7 @@ class Node:
             self.fail("must be one of: {} (got {!r})".format(", ".join(choices), value))
             return default
         if pattern is not None and not pattern.match(value):
-            self.fail("{!r} does not match {}".format(value, pattern.pattern))
+            self.fail(f"{value!r} does not match {pattern.pattern}")
             return default
         return value
 
@@ -168,7 +168,7 @@ class Node:
         if self.missing or not isinstance(value, (int, float)):
             return value
         if minimum is not None and value < minimum:
-            self.fail("must be at least {:g} (got {:g})".format(minimum, value))
+            self.fail(f"must be at least {minimum:g} (got {value:g})")
         elif maximum is not None and value > maximum:
-            self.fail("must be at most {:g} (got {:g})".format(maximum, value))
+            self.fail(f"must be at most {maximum:g} (got {value:g})")
         return value

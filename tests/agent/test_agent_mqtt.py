@@ -48,7 +48,7 @@ class AppMetrics:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                body = "# TYPE app_queue_depth gauge\napp_queue_depth {}\n".format(app.value).encode()
+                body = f"# TYPE app_queue_depth gauge\napp_queue_depth {app.value}\n".encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.end_headers()
@@ -59,7 +59,7 @@ class AppMetrics:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = "http://127.0.0.1:{}/metrics".format(self.server.server_port)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/metrics"
 
     def close(self):
         self.server.shutdown()
@@ -77,8 +77,8 @@ def test_every_message_type_is_published_and_matches_its_schema(start_agent, rec
     flag.write_text("")
     start_agent({
         "groups": ["servers"], "labels": {"site": "lab"},
-        "checks": {"flaky": {"type": "command", "command": "test ! -e {}".format(flag), "interval": 0.5,
-                             "recovery": {"action": "command", "command": "rm -f {}".format(flag),
+        "checks": {"flaky": {"type": "command", "command": f"test ! -e {flag}", "interval": 1,
+                             "recovery": {"action": "command", "command": f"rm -f {flag}",
                                           "after": 1, "max_actions": 1, "window": "1h"}}},
         "thresholds": {"many_processes": {"metric": "fleetmon_processes", "warning": 1}},
     })
@@ -136,8 +136,12 @@ def test_birth_will_and_session_numbers(start_agent, recorder, broker):
     assert clean["reason"] == "shutdown"
 
 
+# The agent waits 1.5-3 s before reconnecting, so the test's subscriber is back on the broker first.
+SLOW_RECONNECT = {"broker": {"reconnect": {"min_delay": 3, "max_delay": 3}}}
+
+
 def test_broker_outage_is_backfilled_in_order(start_agent, recorder, broker, schemas):
-    start_agent()
+    start_agent(SLOW_RECONNECT)
     recorder.wait("metrics", count=2)
     recorder.close()
     broker.stop()
@@ -163,7 +167,7 @@ def test_broker_outage_is_backfilled_in_order(start_agent, recorder, broker, sch
 
 
 def test_spool_bound_drops_oldest_and_says_so(start_agent, recorder, broker):
-    start_agent({"spool": {"max_samples": 5}})
+    start_agent(dict(SLOW_RECONNECT, spool={"max_samples": 5}))
     recorder.wait("metrics")
     recorder.close()
     broker.stop()
@@ -209,11 +213,11 @@ def test_threshold_fires_once_and_resolves_once_with_hysteresis(start_agent, rec
 def test_recovery_runs_at_most_m_times_per_window(start_agent, recorder, tmp_path):
     actions = tmp_path / "actions.log"
     start_agent({"checks": {"broken": {
-        "type": "command", "command": "false", "interval": 0.2,
-        "recovery": {"action": "command", "command": "echo restarted >> {}".format(actions),
+        "type": "command", "command": "false", "interval": 1,
+        "recovery": {"action": "command", "command": f"echo restarted >> {actions}",
                      "after": 2, "max_actions": 2, "window": "1h"}}}})
-    recorder.wait("events", where=lambda p: p["event"]["kind"] == "recovery_suppressed", timeout=20)
-    time.sleep(2)
+    recorder.wait("events", where=lambda p: p["event"]["kind"] == "recovery_suppressed", timeout=30)
+    time.sleep(3)
     assert actions.read_text().count("restarted") == 2
     kinds = [p["event"]["kind"] for p in recorder.payloads("events")]
     assert kinds.count("recovery_action") == 2

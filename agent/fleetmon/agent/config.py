@@ -173,9 +173,9 @@ def load_config(path: Optional[str], overrides: Optional[Mapping[str, Any]] = No
             with open(path, encoding="utf-8") as handle:
                 data = yaml.safe_load(handle)
         except OSError as exc:
-            raise ConfigError(["{}: cannot read: {}".format(path, exc.strerror)]) from exc
+            raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(["{}: not valid YAML: {}".format(path, exc)]) from exc
+            raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
     config = parse_config(data if data is not None else {}, overrides)
     config.source_path = path
     return config
@@ -197,16 +197,16 @@ def _broker(node: Node) -> BrokerConfig:
     url = url_node.string(default.url)
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        url_node.fail("must look like mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (got {!r})".format(url))
+        url_node.fail(f"must look like mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (got {url!r})")
     else:
         try:
             parts.port  # noqa: B018 -- raises on a bad port
         except ValueError:
-            url_node.fail("has a bad port: {!r}".format(url))
+            url_node.fail(f"has a bad port: {url!r}")
     protocol_node = node.child("protocol")
     protocol = "5" if protocol_node.missing else str(protocol_node.value)
     if protocol not in ("5", "3.1.1", "5.0"):
-        protocol_node.fail("must be 5 or 3.1.1 (got {!r})".format(protocol))
+        protocol_node.fail(f"must be 5 or 3.1.1 (got {protocol!r})")
     password = node.child("password").string(None)
     password_file_node = node.child("password_file")
     password_file = password_file_node.string(None)
@@ -215,7 +215,7 @@ def _broker(node: Node) -> BrokerConfig:
             with open(password_file, encoding="utf-8") as handle:
                 password = handle.read().strip()
         except OSError as exc:
-            password_file_node.fail("cannot read {}: {}".format(password_file, exc.strerror))
+            password_file_node.fail(f"cannot read {password_file}: {exc.strerror}")
     tls_node = node.child("tls").mapping(("ca_file", "cert_file", "key_file", "insecure"))
     tls = TlsConfig(*(_readable_file(tls_node.child(key)) for key in ("ca_file", "cert_file", "key_file")),
                     insecure=tls_node.child("insecure").boolean(False))
@@ -238,7 +238,7 @@ def _broker(node: Node) -> BrokerConfig:
 def _readable_file(node: Node) -> Optional[str]:
     path = node.string(None)
     if path and not os.access(path, os.R_OK):
-        node.fail("cannot read {}".format(path))
+        node.fail(f"cannot read {path}")
     return path
 
 
@@ -303,7 +303,7 @@ def _regex_list(node: Node, default: Optional[List[str]] = None) -> List[str]:
         try:
             re.compile(pattern)
         except re.error as exc:
-            node.errors.add("{}[{}]".format(node.path, index), "bad regular expression: {}".format(exc))
+            node.errors.add(f"{node.path}[{index}]", f"bad regular expression: {exc}")
     return patterns
 
 

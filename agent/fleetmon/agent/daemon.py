@@ -46,7 +46,7 @@ class Agent:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._reload_requested = False
-        self._results: "queue.Queue[Tuple[CheckSpec, Optional[CheckResult], str]]" = queue.Queue()
+        self._results: queue.Queue[Tuple[CheckSpec, Optional[CheckResult], str]] = queue.Queue()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="check")
         self._running_checks: Dict[str, bool] = {}
         self._drain_wake = threading.Event()
@@ -198,7 +198,7 @@ class Agent:
         """Publish the drop count once the broker is reachable again; drops never pass silently."""
         dropped = self.spool.dropped_total - self._reported_drops
         if dropped and self.link.connected.is_set():
-            self._event("spool_dropped", "spool bound reached: {} oldest samples dropped".format(dropped),
+            self._event("spool_dropped", f"spool bound reached: {dropped} oldest samples dropped",
                         {"dropped": dropped, "dropped_total": self.spool.dropped_total,
                          "max_samples": self.spool.max_samples, "max_bytes": self.spool.max_bytes})
             self._reported_drops = self.spool.dropped_total
@@ -242,7 +242,11 @@ class Agent:
                 self._checks[spec.name] = old
             else:
                 self._checks[spec.name] = {"spec": spec, "next": now, "failures": 0,
-                                           "guard": RecoveryGuard(spec) if spec.recovery else None}
+                                           "guard": RecoveryGuard(spec.name, spec.recovery)
+                                           if spec.recovery else None}
+        for name in previous:
+            if name not in self._checks:  # its results stop; end its alerts instead of leaving them firing
+                self.evaluator.resolve_series({"check": name})
 
     def _start_due_checks(self, now: float) -> None:
         for name, entry in self._checks.items():
@@ -256,14 +260,14 @@ class Agent:
             self._results.put((spec, run_check(spec), ""))
         except Exception as exc:  # a probe bug must not kill the pool thread silently
             log.exception("check %s crashed", spec.name)
-            self._results.put((spec, None, "{}: {}".format(type(exc).__name__, exc)))
+            self._results.put((spec, None, f"{type(exc).__name__}: {exc}"))
         self._wake.set()
 
     def _handle_check_results(self) -> None:
         batch = []
         while True:
             try:
-                spec, result, crash = self._results.get_nowait()
+                spec, result = self._results.get_nowait()
             except queue.Empty:
                 break
             self._running_checks[spec.name] = False

@@ -4,6 +4,7 @@ paho's own loop reconnects with a fixed doubling delay; a fleet of agents that l
 then come back in lock-step. This module runs the network loop itself so every wait is jittered.
 """
 
+import contextlib
 import logging
 import random
 import ssl
@@ -12,8 +13,8 @@ from typing import Callable, Optional
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from fleetmon.agent.config import BrokerConfig
 
@@ -92,10 +93,9 @@ class MqttLink:
         if final_topic and self.connected.is_set():
             info = self.publish(final_topic, final_payload or b"", qos=1, retain=True)
             if info is not None:
-                try:
+                # Losing the connection meanwhile is fine: the broker then sends the will instead.
+                with contextlib.suppress(RuntimeError, ValueError):
                     info.wait_for_publish(timeout=3.0)
-                except (RuntimeError, ValueError):
-                    pass  # lost connection meanwhile: the broker will send the will instead
         self._stop.set()
         self._client.disconnect()
         self._thread.join(timeout=5.0)
@@ -110,7 +110,7 @@ class MqttLink:
                 else:
                     self._client.reconnect()
             except (OSError, ssl.SSLError, mqtt.WebsocketConnectionError) as exc:
-                self._note_failure("cannot connect to {}: {}".format(self.config.url, exc))
+                self._note_failure(f"cannot connect to {self.config.url}: {exc}")
                 continue
             while not self._stop.is_set():
                 rc = self._client.loop(timeout=0.5)
@@ -118,7 +118,7 @@ class MqttLink:
                     break
             self.connected.clear()
             if not self._stop.is_set():
-                self._note_failure("connection to {} lost".format(self.config.url))
+                self._note_failure(f"connection to {self.config.url} lost")
 
     def _note_failure(self, message: str) -> None:
         if message != self.last_error:
@@ -128,7 +128,7 @@ class MqttLink:
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self.last_error = "broker refused the connection: {}".format(reason_code)
+            self.last_error = f"broker refused the connection: {reason_code}"
             log.error("%s", self.last_error)
             return
         self._backoff.reset()

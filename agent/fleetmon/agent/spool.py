@@ -6,6 +6,7 @@ so a crash never leaves half a sample. At the bound (count or bytes) the oldest 
 counted; the agent publishes that count as an event, so data is never lost silently.
 """
 
+import contextlib
 import logging
 import os
 import threading
@@ -47,7 +48,7 @@ class Spool:
 
     def put(self, session: int, seq: int, payload: bytes) -> int:
         """Store one sample; returns how many of the oldest were dropped to stay within the bound."""
-        name = "{:010d}-{:012d}{}".format(session, seq, SUFFIX)
+        name = f"{session:010d}-{seq:012d}{SUFFIX}"
         path = os.path.join(self.directory, name)
         with open(path + ".tmp", "wb") as handle:
             handle.write(payload)
@@ -86,10 +87,8 @@ class Spool:
                 del self._entries[index]
                 self._bytes -= size
                 break
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.directory, name))
-        except FileNotFoundError:
-            pass
 
     def names(self) -> List[str]:
         with self._lock:

@@ -38,7 +38,7 @@ def next_session(state_dir: str) -> int:
         previous = int(time.time())
     session = previous + 1
     with open(path + ".tmp", "w", encoding="ascii") as handle:
-        handle.write("{}\n".format(session))
+        handle.write(f"{session}\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(path + ".tmp", path)

@@ -371,17 +371,16 @@ class ThresholdEvaluator:
         if present.isdisjoint(self._by_metric):
             return transitions
         seen: Dict[str, Set[SeriesKey]] = {}
-        for series in metrics:
-            compiled_rules = self._by_metric.get(series.name)
-            if not compiled_rules:
-                continue
-            key: SeriesKey = tuple(sorted(series.labels.items()))
-            for compiled in compiled_rules:
-                if compiled.matches(series.labels):
-                    seen.setdefault(compiled.rule.name, set()).add(key)
-                    for severity, level in compiled.levels:
-                        self._step(compiled.rule, severity, level, key, series.labels, series.value, now,
-                                   transitions)
+        for metric in present.intersection(self._by_metric):
+            compiled_rules = self._by_metric[metric]
+            for series in metrics.series(metric):
+                key: SeriesKey = tuple(sorted(series.labels.items()))
+                for compiled in compiled_rules:
+                    if compiled.matches(series.labels):
+                        seen.setdefault(compiled.rule.name, set()).add(key)
+                        for severity, level in compiled.levels:
+                            self._step(compiled.rule, severity, level, key, series.labels, series.value,
+                                       now, transitions)
         for compiled in self._rules:
             if compiled.rule.metric in present and compiled.rule.metric not in PARTIAL_METRICS:
                 self._drop_missing(compiled.rule, seen.get(compiled.rule.name, set()), now, transitions)

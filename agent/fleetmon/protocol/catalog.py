@@ -157,7 +157,7 @@ def markdown() -> str:
     for title, specs in (("System (psutil)", SYSTEM), ("Jetson (jtop or tegrastats)", JETSON),
                          ("NVIDIA GPUs (NVML)", NVML), ("Health checks", CHECKS), ("The agent itself", AGENT)):
         lines += ["", "## " + title, "", "| metric | type | labels | meaning |", "|---|---|---|---|"]
-        lines += ["| `{}` | {} | {} | {} |".format(s.name, s.type, ", ".join("`%s`" % x for x in s.labels) or "-",
+        lines += ["| `{}` | {} | {} | {} |".format(s.name, s.type, ", ".join(f"`{x}`" for x in s.labels) or "-",
                                                   s.help) for s in specs]
     lines += ["", "## Application metrics", "", APP_METRICS_NOTE, ""]
     return "\n".join(lines)

@@ -38,6 +38,11 @@ class MetricSet:
     def get(self, name: str, /, **labels: str) -> Optional[float]:
         return self._metrics.get(name, {}).get(tuple(sorted(labels.items())))
 
+    def series(self, name: str) -> Iterator[Series]:
+        """The series of one metric, without walking the others."""
+        for key, value in self._metrics.get(name, {}).items():
+            yield Series(name, dict(key), value)
+
     def names(self) -> List[str]:
         return list(self._metrics)
 
@@ -71,10 +76,10 @@ class MetricSet:
                 for pair in entry:
                     if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], dict)
                             and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool)):
-                        raise ValueError("metric {!r}: each series must be [labels, number]".format(name))
+                        raise ValueError(f"metric {name!r}: each series must be [labels, number]")
                     metrics.add(name, pair[1], pair[0])
             else:
-                raise ValueError("metric {!r}: must be a number or a list of [labels, number]".format(name))
+                raise ValueError(f"metric {name!r}: must be a number or a list of [labels, number]")
         return metrics
 
 

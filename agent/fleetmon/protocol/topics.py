@@ -22,13 +22,13 @@ class HostTopics(NamedTuple):
 
 
 def host_topics(host: str, prefix: str = DEFAULT_PREFIX) -> HostTopics:
-    base = "{}/hosts/{}".format(prefix, host)
-    return HostTopics(*("{}/{}".format(base, kind) for kind in KINDS))
+    base = f"{prefix}/hosts/{host}"
+    return HostTopics(*(f"{base}/{kind}" for kind in KINDS))
 
 
 def host_subscription(prefix: str = DEFAULT_PREFIX) -> str:
     """The wildcard a fleet-wide reader subscribes to."""
-    return "{}/hosts/+/+".format(prefix)
+    return f"{prefix}/hosts/+/+"
 
 
 class ParsedTopic(NamedTuple):

@@ -354,10 +354,7 @@ def _recovery(node: Node, settings: Settings) -> Optional[RecoverySpec]:
     node = node.mapping(("action", target_key, "after", "max_actions", "window", "timeout"))
     if kind == "restart_unit":
         unit_node = node.child("unit")
-        if unit_node.missing and isinstance(settings, SystemdSettings):
-            unit = settings.unit
-        else:
-            unit = _unit(unit_node)
+        unit = settings.unit if unit_node.missing and isinstance(settings, SystemdSettings) else _unit(unit_node)
         argv: Tuple[str, ...] = ("systemctl", "restart", "--", unit)
         target = unit
     else:

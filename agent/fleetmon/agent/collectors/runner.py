@@ -34,7 +34,7 @@ def build_collectors(config: CollectorsConfig, interval: float) -> List[Collecto
             collectors.append(factory())
         except CollectorUnavailable as exc:
             if enabled == "true":
-                raise ConfigError(["{}.enabled: is true, but {}".format(path, exc)]) from exc
+                raise ConfigError([f"{path}.enabled: is true, but {exc}"]) from exc
             log.debug("%s left out: %s", path, exc)
     if config.prometheus.targets:
         from fleetmon.agent.collectors.prometheus import PrometheusScrapeCollector
@@ -85,7 +85,7 @@ class CollectorRunner:
             try:
                 collector.collect(part)
             except Exception as exc:  # a plugin boundary: see the module docstring
-                message = "{}: {}".format(type(exc).__name__, exc) if str(exc) else type(exc).__name__
+                message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 errors[collector.name] = message
                 if self._last_error.get(collector.name) != message:
                     log.error("collector %s failed: %s", collector.name, message,

@@ -1,0 +1,148 @@
+"""Footprint of the fleetmon agent beside prometheus-node-exporter and glances, measured in one run.
+
+All three sample the same machine once a second for the same duration:
+- the agent at `interval: 1s` publishing to a local mosquitto (default collectors: system; Jetson/NVML
+  are absent here), optionally with the tegrastats replay source to include the Jetson parser;
+- node_exporter (default collectors) scraped once a second over HTTP by this script;
+- glances in quiet mode refreshing every second (`glances -q -t 1`).
+CPU is utime+stime from /proc/<pid>/stat (children included, so check subprocesses count), reported as
+CPU milliseconds per wall-clock second; RSS and PSS from /proc/<pid>/smaps_rollup at the end.
+
+Usage: python benchmarks/agent_footprint.py [--duration 60] [--jetson-replay FILE] [--json OUT]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime + cutime + cstime) / TICKS
+
+
+def memory_kib(pid: int) -> dict:
+    out = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("Rss", "Pss"):
+            out[key.lower()] = int(rest.split()[0])
+    return out
+
+
+def scrape_loop(url: str, stop: threading.Event, counter: list) -> None:
+    while not stop.is_set():
+        started = time.monotonic()
+        with urllib.request.urlopen(url, timeout=5) as response:
+            response.read()
+        counter[0] += 1
+        stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--jetson-replay", metavar="FILE")
+    parser.add_argument("--json", metavar="OUT")
+    args = parser.parse_args()
+    for tool in ("mosquitto", "prometheus-node-exporter", "glances"):
+        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
+            sys.exit(f"{tool} is not installed (make bench installs it)")
+
+    work = Path(tempfile.mkdtemp(prefix="fleetmon-bench-"))
+    mqtt_port, exporter_port = free_port(), free_port()
+    (work / "mosquitto.conf").write_text(f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\n")
+    jetson = ({"jetson": {"source": "replay", "replay_file": os.path.abspath(args.jetson_replay)}}
+              if args.jetson_replay else {})
+    (work / "agent.yml").write_text(json.dumps({
+        "host_id": "bench", "interval": 1, "state_dir": str(work / "state"),
+        "broker": {"url": f"mqtt://127.0.0.1:{mqtt_port}"}, "collectors": jetson}))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "agent"))
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    processes = {}
+    try:
+        processes["mosquitto"] = subprocess.Popen([mosquitto, "-c", str(work / "mosquitto.conf")],
+                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(mqtt_port)
+        processes["fleetmon agent"] = subprocess.Popen(
+            [sys.executable, "-m", "fleetmon", "agent", "run", "--config", str(work / "agent.yml")],
+            env=env, stdout=open(work / "agent.log", "wb"), stderr=subprocess.STDOUT)
+        processes["node_exporter"] = subprocess.Popen(
+            ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{exporter_port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes["glances"] = subprocess.Popen(["glances", "-q", "-t", "1"], stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        wait_port(exporter_port)
+        stop, scrapes = threading.Event(), [0]
+        scraper = threading.Thread(target=scrape_loop, args=(f"http://127.0.0.1:{exporter_port}/metrics",
+                                                             stop, scrapes), daemon=True)
+        scraper.start()
+        time.sleep(args.warmup)
+        measured = {name: p for name, p in processes.items() if name != "mosquitto"}
+        start_cpu = {name: cpu_seconds(p.pid) for name, p in measured.items()}
+        started = time.monotonic()
+        time.sleep(args.duration)
+        elapsed = time.monotonic() - started
+        results = {}
+        for name, process in measured.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited during the run")
+            cpu = cpu_seconds(process.pid) - start_cpu[name]
+            results[name] = dict(cpu_ms_per_s=round(1000 * cpu / elapsed, 2), **memory_kib(process.pid))
+        stop.set()
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+    report = {"duration_s": round(elapsed, 1), "node_exporter_scrapes": scrapes[0], "cpus": os.cpu_count(),
+              "python": sys.version.split()[0], "jetson_replay": bool(args.jetson_replay), "results": results}
+    print("| process | CPU ms/s | RSS MiB | PSS MiB |\n|---|---|---|---|")
+    for name, row in results.items():
+        print("| {} | {:.2f} | {:.1f} | {:.1f} |".format(name, row["cpu_ms_per_s"], row["rss"] / 1024,
+                                                       row["pss"] / 1024))
+    print("\n{} s measured after {} s warm-up; node_exporter scraped {} times.".format(
+        report["duration_s"], args.warmup, scrapes[0]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
