@@ -8,7 +8,10 @@ AGENT_SOURCES := agent/fleetmon/__init__.py agent/fleetmon/__main__.py agent/fle
 	agent/fleetmon/config_reader.py agent/fleetmon/protocol agent/fleetmon/agent
 STAMP := $(VENV)/.installed
 
-.PHONY: help deps venv run test lint unit docs bench clean
+# A Python 3.8 (JetPack 5's) to run the agent's tests on, when this machine has one.
+PY38 ?= $(firstword $(foreach c,$(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python /usr/bin/python3.8 /usr/local/bin/python3.8),$(c)))
+
+.PHONY: help deps venv run test test-py38 lint docs bench clean
 
 help:
 	@echo "make run    - a local mosquitto plus the agent; prints what the agent publishes"
@@ -42,6 +45,14 @@ docs: venv
 
 test: deps venv lint
 	$(VENV)/bin/pytest -q
+	$(MAKE) --no-print-directory test-py38
+
+# The agent runs on JetPack 5's Python 3.8: besides vermin's static check, run its tests on a real 3.8.
+test-py38:
+	@if [ -z "$(PY38)" ]; then echo "test-py38: no Python 3.8 on this machine; the static vermin check still ran"; exit 0; fi; \
+	set -e; [ -x .venv38/bin/pytest ] || { $(PY38) -m venv .venv38 && .venv38/bin/pip install -q -r requirements/py38.txt; }; \
+	echo "agent tests on $$(.venv38/bin/python --version)"; \
+	.venv38/bin/python -m pytest -q -p no:cacheprovider tests/agent
 
 bench: deps venv
 	@missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -49,4 +60,4 @@ bench: deps venv
 	$(PY) benchmarks/agent_footprint.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv38 .pytest_cache .ruff_cache

@@ -46,7 +46,7 @@ class Agent:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._reload_requested = False
-        self._results: queue.Queue[Tuple[CheckSpec, Optional[CheckResult], str]] = queue.Queue()
+        self._results: queue.Queue[Tuple[CheckSpec, Optional[CheckResult]]] = queue.Queue()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="check")
         self._running_checks: Dict[str, bool] = {}
         self._drain_wake = threading.Event()
@@ -257,10 +257,10 @@ class Agent:
 
     def _probe(self, spec: CheckSpec) -> None:
         try:
-            self._results.put((spec, run_check(spec), ""))
-        except Exception as exc:  # a probe bug must not kill the pool thread silently
+            self._results.put((spec, run_check(spec)))
+        except Exception:  # a probe bug must not kill the pool thread silently
             log.exception("check %s crashed", spec.name)
-            self._results.put((spec, None, f"{type(exc).__name__}: {exc}"))
+            self._results.put((spec, None))
         self._wake.set()
 
     def _handle_check_results(self) -> None:
