@@ -8,7 +8,8 @@ All three sample the same machine once a second for the same duration:
 CPU is utime+stime from /proc/<pid>/stat (children included, so check subprocesses count), reported as
 CPU milliseconds per wall-clock second; RSS and PSS from /proc/<pid>/smaps_rollup at the end.
 
-Usage: python benchmarks/agent_footprint.py [--duration 60] [--jetson-replay FILE] [--json OUT]
+Usage: python benchmarks/agent_footprint.py [--duration 60] [--jetson-replay FILE] [--python EXE] [--json OUT]
+(--python runs the agent on another interpreter, e.g. .venv38/bin/python for JetPack 5's Python 3.8.)
 """
 
 import argparse
@@ -73,6 +74,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--jetson-replay", metavar="FILE")
+    parser.add_argument("--python", metavar="EXE", default=sys.executable, help="interpreter for the agent")
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args()
     for tool in ("mosquitto", "prometheus-node-exporter", "glances"):
@@ -95,7 +97,7 @@ def main() -> int:
                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(mqtt_port)
         processes["fleetmon agent"] = subprocess.Popen(
-            [sys.executable, "-m", "fleetmon", "agent", "run", "--config", str(work / "agent.yml")],
+            [args.python, "-m", "fleetmon", "agent", "run", "--config", str(work / "agent.yml")],
             env=env, stdout=open(work / "agent.log", "wb"), stderr=subprocess.STDOUT)
         processes["node_exporter"] = subprocess.Popen(
             ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{exporter_port}"],
@@ -132,13 +134,14 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     report = {"duration_s": round(elapsed, 1), "node_exporter_scrapes": scrapes[0], "cpus": os.cpu_count(),
-              "python": sys.version.split()[0], "jetson_replay": bool(args.jetson_replay), "results": results}
+              "agent_python": subprocess.check_output([args.python, "--version"], text=True).split()[1],
+              "jetson_replay": bool(args.jetson_replay), "results": results}
     print("| process | CPU ms/s | RSS MiB | PSS MiB |\n|---|---|---|---|")
     for name, row in results.items():
         print("| {} | {:.2f} | {:.1f} | {:.1f} |".format(name, row["cpu_ms_per_s"], row["rss"] / 1024,
                                                        row["pss"] / 1024))
-    print("\n{} s measured after {} s warm-up; node_exporter scraped {} times.".format(
-        report["duration_s"], args.warmup, scrapes[0]))
+    print("\n{} s measured after {} s warm-up; node_exporter scraped {} times; agent on Python {}.".format(
+        report["duration_s"], args.warmup, scrapes[0], report["agent_python"]))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import psutil
 import pytest
+
 from fleetmon.agent.checks.probes import certificate_not_after, run_check
 from fleetmon.agent.checks.results import (
     CheckResult,

@@ -4,6 +4,7 @@ import textwrap
 
 import pytest
 import yaml
+
 from fleetmon.agent.checks.spec import (
     CommandSettings,
     DnsSettings,

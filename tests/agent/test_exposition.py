@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from fleetmon.agent.collectors.system import SystemCollector
 from fleetmon.agent.config import SystemCollectorConfig
 from fleetmon.agent.exposition import ExpositionError, format_value, parse, render

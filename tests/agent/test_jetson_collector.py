@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import pytest
+
 from fleetmon.agent.collectors.base import CollectorUnavailable
 from fleetmon.agent.collectors.jetson import JetsonCollector
 from fleetmon.agent.collectors.jetson.board import parse_nv_tegra_release, read_board_info

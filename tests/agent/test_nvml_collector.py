@@ -5,6 +5,7 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+
 from fleetmon.agent.collectors.base import CollectorUnavailable
 from fleetmon.agent.collectors.nvml import NvmlCollector
 from fleetmon.agent.config import NvmlCollectorConfig

@@ -5,6 +5,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from fleetmon.agent.collectors.prometheus import MAX_SERIES_PER_TARGET, PrometheusScrapeCollector, ScrapeError
 from fleetmon.agent.collectors.runner import CollectorRunner
 from fleetmon.agent.config import PrometheusCollectorConfig, ScrapeTarget

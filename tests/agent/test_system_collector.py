@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import psutil
 import pytest
+
 from fleetmon.agent.collectors.system import (
     CpuTimes,
     Mount,
@@ -336,3 +337,13 @@ def test_thermal_zones_are_read_once_each_and_implausible_values_skipped(tmp_pat
     assert [name for _, name in zones] == ["cpu_therm", "gpu_therm", "acpitz", "soc0_therm", "cpu_therm_2"]
     assert read_thermal_zones(zones, skip={"acpitz": 27.8}) == {"cpu_therm": 45.5, "cpu_therm_2": 47.0}
     assert thermal_zones(str(tmp_path / "missing")) == []
+
+
+def test_the_process_scan_runs_once_per_process_interval():
+    collector = SystemCollector(SystemCollectorConfig(process_interval=0.5))
+    first, second = collect(collector), collect(collector)
+    assert first.names().count("fleetmon_top_process_resident_memory_bytes") == 1
+    assert "fleetmon_top_process_resident_memory_bytes" not in second.names(), "within the interval: no scan"
+    assert second.get("fleetmon_processes") > 0, "the process count is in every sample"
+    time.sleep(0.6)
+    assert "fleetmon_top_process_resident_memory_bytes" in collect(collector).names()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 import pytest
+
 from fleetmon.agent.collectors.jetson.reading import Core, Engine, Rail, Temperature
 from fleetmon.agent.collectors.jetson.tegrastats import parse_line
 

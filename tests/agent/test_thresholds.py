@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+
 from fleetmon.agent.thresholds import ThresholdEvaluator, format_value, parse_thresholds
 from fleetmon.config_reader import Errors, Node
 from fleetmon.protocol import messages

@@ -4,6 +4,7 @@ import json
 import textwrap
 
 import pytest
+
 from fleetmon.agent.config import load_config, parse_config
 from fleetmon.agent.thresholds import (
     ALIAS_NAMES,

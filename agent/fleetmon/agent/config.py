@@ -68,6 +68,7 @@ class SpoolConfig:
 class SystemCollectorConfig:
     enabled: bool = True
     top_processes: int = 5
+    process_interval: float = 10.0  # the top-process scan reads every /proc/PID: not every sample
     temperatures: bool = True
     exclude_mounts: List[str] = field(default_factory=list)  # regexes over mount points
     exclude_interfaces: List[str] = field(default_factory=lambda: ["lo"])  # regexes over names
@@ -265,8 +266,8 @@ def _auto_flag(node: Node) -> str:
 
 def _collectors(node: Node) -> CollectorsConfig:
     node = node.mapping(("system", "jetson", "nvml", "prometheus"))
-    system = node.child("system").mapping(("enabled", "top_processes", "temperatures", "exclude_mounts",
-                                           "exclude_interfaces"))
+    system = node.child("system").mapping(("enabled", "top_processes", "process_interval", "temperatures",
+                                           "exclude_mounts", "exclude_interfaces"))
     jetson = node.child("jetson").mapping(("enabled", "source", "tegrastats_path", "replay_file",
                                            "replay_loop"))
     jetson_config = JetsonCollectorConfig(
@@ -283,6 +284,7 @@ def _collectors(node: Node) -> CollectorsConfig:
         system=SystemCollectorConfig(
             enabled=system.child("enabled").boolean(True),
             top_processes=system.child("top_processes").number(5, minimum=0, maximum=100, integer=True),
+            process_interval=system.child("process_interval").duration(10.0, minimum=0),
             temperatures=system.child("temperatures").boolean(True),
             exclude_mounts=_regex_list(system.child("exclude_mounts")),
             exclude_interfaces=_regex_list(system.child("exclude_interfaces"), default=["lo"]),

@@ -211,7 +211,7 @@ class Agent:
     def _drain_loop(self) -> None:
         """Send spooled samples, oldest first, onto the back-fill topic at a bounded rate."""
         while not self._stop.is_set():
-            self._drain_wake.wait(1.0)
+            self._drain_wake.wait()  # set on every (re)connect and on stop
             self._drain_wake.clear()
             while not self._stop.is_set() and self.link.connected.is_set():
                 entry = self.spool.oldest()

@@ -113,7 +113,7 @@ class MqttLink:
                 self._note_failure(f"cannot connect to {self.config.url}: {exc}")
                 continue
             while not self._stop.is_set():
-                rc = self._client.loop(timeout=0.5)
+                rc = self._client.loop(timeout=1.0)
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     break
             self.connected.clear()

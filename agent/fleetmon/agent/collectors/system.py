@@ -319,6 +319,7 @@ class SystemCollector(Collector):
         self._cpu = self._read_proc_stat()
         self._processes: Dict[Tuple[int, int], int] = {}
         self._processes_at = time.monotonic()
+        self._scanned_at: Optional[float] = None
         if config.top_processes:
             self._processes = {(p.pid, p.start): p.cpu_ticks for p in scan_processes(PROC, self._page_size)}
 
@@ -454,10 +455,12 @@ class SystemCollector(Collector):
 
     def _collect_processes(self, out: MetricSet) -> None:
         count = self.config.top_processes
-        if not count:
+        now = time.monotonic()
+        if not count or (self._scanned_at is not None
+                         and now - self._scanned_at < self.config.process_interval):
             out.add("fleetmon_processes", sum(1 for entry in os.listdir(PROC) if entry.isdigit()))
             return
-        now = time.monotonic()
+        self._scanned_at = now
         samples = scan_processes(PROC, self._page_size)
         # CPU time grows in clock ticks; over a few ticks (a collect right after the constructor) a
         # ratio would be mostly rounding, so rank by memory only and keep measuring from the old base.
