@@ -1,6 +1,7 @@
 """Fixtures shared by all tests: a real mosquitto on a free loopback port, an MQTT recorder, the agent
 as a real subprocess."""
 
+import getpass
 import json
 import os
 import shutil
@@ -43,17 +44,20 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: 
 class Broker:
     """A mosquitto process the test can stop and start again on the same port."""
 
-    def __init__(self, workdir: Path, extra_config: str = "") -> None:
+    def __init__(self, workdir: Path, listener_options: str = "allow_anonymous true\n",
+                 scheme: str = "mqtt") -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.scheme = scheme
         self.config = workdir / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                               f"log_dest stdout\n{extra_config}")
+        # `user` keeps mosquitto from dropping root privileges to a user that cannot read tmp files.
+        self.config.write_text(f"per_listener_settings true\nuser {getpass.getuser()}\npersistence false\nlog_dest stdout\n"
+                               f"listener {self.port} 127.0.0.1\n{listener_options}")
         self.process: Optional[subprocess.Popen] = None
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         if not os.path.exists(MOSQUITTO):
@@ -87,7 +91,8 @@ def broker(tmp_path):
 class Recorder:
     """A real MQTT subscriber that keeps every message it sees."""
 
-    def __init__(self, broker: Broker, topic: str = "fleetmon/#") -> None:
+    def __init__(self, broker: Broker, topic: str = "fleetmon/#", tls_ca: Optional[str] = None,
+                 username: Optional[str] = None, password: Optional[str] = None) -> None:
         self.messages: List[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
@@ -95,6 +100,10 @@ class Recorder:
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
+        if tls_ca:
+            self.client.tls_set(ca_certs=tls_ca)
+        if username:
+            self.client.username_pw_set(username, password)
         self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
         assert self._subscribed.wait(10), "recorder could not subscribe"

@@ -1,0 +1,79 @@
+"""The agent against a broker as deployed: TLS, a password per host, an ACL, MQTT 3.1.1 or 5."""
+
+import subprocess
+
+import pytest
+
+from tests.conftest import Broker, Recorder, wait_for
+
+HOST = "tls-host"
+
+
+@pytest.fixture
+def secure_broker(tmp_path):
+    """mosquitto with a TLS listener, no anonymous access, one password per host and the fleet ACL."""
+    pki = tmp_path / "pki"
+    pki.mkdir()
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=pki, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=fleet test CA",
+            "-keyout", "ca.key", "-out", "ca.crt")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key",
+            "-out", "server.csr")
+    (pki / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "server.crt")
+    passwords = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), HOST, "host-secret"], check=True)
+    subprocess.run(["mosquitto_passwd", "-b", str(passwords), "reader", "reader-secret"], check=True)
+    acl = tmp_path / "acl"
+    acl.write_text("user reader\ntopic read fleetmon/#\n\n"
+                   "pattern write fleetmon/v1/hosts/%u/#\npattern read fleetmon/v1/hosts/%u/status\n")
+    broker = Broker(tmp_path, scheme="mqtts", listener_options=(
+        f"cafile {pki / 'ca.crt'}\ncertfile {pki / 'server.crt'}\nkeyfile {pki / 'server.key'}\n"
+        f"allow_anonymous false\npassword_file {passwords}\nacl_file {acl}\n"))
+    broker.start()
+    broker.ca_file = str(pki / "ca.crt")
+    yield broker
+    broker.stop()
+
+
+def reader(broker):
+    return Recorder(broker, tls_ca=broker.ca_file, username="reader", password="reader-secret")
+
+
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_agent_publishes_over_tls_with_its_own_credential(start_agent, secure_broker, protocol, tmp_path):
+    password_file = tmp_path / "agent.pass"
+    password_file.write_text("host-secret\n")
+    watcher = reader(secure_broker)
+    try:
+        start_agent({"host_id": HOST, "broker": {
+            "url": secure_broker.url, "protocol": protocol, "username": HOST,
+            "password_file": str(password_file), "tls": {"ca_file": secure_broker.ca_file}}})
+        birth = watcher.wait("status")[0]
+        assert birth["host"] == HOST and birth["state"] == "online"
+        watcher.wait("metrics")
+    finally:
+        watcher.close()
+
+
+def test_a_wrong_password_is_reported_and_retried_not_fatal(start_agent, secure_broker):
+    agent = start_agent({"host_id": HOST, "broker": {
+        "url": secure_broker.url, "username": HOST, "password": "wrong",
+        "tls": {"ca_file": secure_broker.ca_file}}})
+    wait_for(lambda: "refused" in agent.log, timeout=15, message="the refusal in the agent's log")
+    assert agent.process.poll() is None
+
+
+def test_a_broker_certificate_from_another_ca_is_refused(start_agent, secure_broker, tmp_path):
+    other = tmp_path / "other-ca.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=someone else", "-keyout", str(tmp_path / "other.key"), "-out", str(other)],
+                   check=True, capture_output=True)
+    agent = start_agent({"host_id": HOST, "broker": {
+        "url": secure_broker.url, "username": HOST, "password": "host-secret", "tls": {"ca_file": str(other)}}})
+    wait_for(lambda: "certificate verify failed" in agent.log, timeout=15, message="a TLS verification error")
+    assert agent.process.poll() is None
