@@ -51,7 +51,8 @@ class Broker:
         self.scheme = scheme
         self.config = workdir / "mosquitto.conf"
         # `user` keeps mosquitto from dropping root privileges to a user that cannot read tmp files.
-        self.config.write_text(f"per_listener_settings true\nuser {getpass.getuser()}\npersistence false\nlog_dest stdout\n"
+        self.config.write_text(f"per_listener_settings true\nuser {getpass.getuser()}\npersistence false\n"
+                               "log_dest stdout\n"
                                f"listener {self.port} 127.0.0.1\n{listener_options}")
         self.process: Optional[subprocess.Popen] = None
 
