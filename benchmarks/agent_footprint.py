@@ -8,7 +8,8 @@ All three sample the same machine once a second for the same duration:
 CPU is utime+stime from /proc/<pid>/stat (children included, so check subprocesses count), reported as
 CPU milliseconds per wall-clock second; RSS and PSS from /proc/<pid>/smaps_rollup at the end.
 
-Usage: python benchmarks/agent_footprint.py [--duration 60] [--jetson-replay FILE] [--python EXE] [--json OUT]
+Usage: python benchmarks/agent_footprint.py [--duration 60] [--repeat N] [--jetson-replay FILE] [--python EXE]
+       [--json OUT]
 (--python runs the agent on another interpreter, e.g. .venv38/bin/python for JetPack 5's Python 3.8.)
 """
 
@@ -17,6 +18,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,18 +71,8 @@ def scrape_loop(url: str, stop: threading.Event, counter: list) -> None:
         stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=60.0)
-    parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--jetson-replay", metavar="FILE")
-    parser.add_argument("--python", metavar="EXE", default=sys.executable, help="interpreter for the agent")
-    parser.add_argument("--json", metavar="OUT")
-    args = parser.parse_args()
-    for tool in ("mosquitto", "prometheus-node-exporter", "glances"):
-        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
-            sys.exit(f"{tool} is not installed (make bench installs it)")
-
+def measure(args: argparse.Namespace) -> dict:
+    """One run: the three side by side for ``args.duration`` seconds."""
     work = Path(tempfile.mkdtemp(prefix="fleetmon-bench-"))
     mqtt_port, exporter_port = free_port(), free_port()
     (work / "mosquitto.conf").write_text(f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\n")
@@ -92,6 +84,7 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "agent"))
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     processes = {}
+    stop, scrapes = threading.Event(), [0]
     try:
         processes["mosquitto"] = subprocess.Popen([mosquitto, "-c", str(work / "mosquitto.conf")],
                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -105,7 +98,6 @@ def main() -> int:
         processes["glances"] = subprocess.Popen(["glances", "-q", "-t", "1"], stdout=subprocess.DEVNULL,
                                                 stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         wait_port(exporter_port)
-        stop, scrapes = threading.Event(), [0]
         scraper = threading.Thread(target=scrape_loop, args=(f"http://127.0.0.1:{exporter_port}/metrics",
                                                              stop, scrapes), daemon=True)
         scraper.start()
@@ -121,8 +113,8 @@ def main() -> int:
                 raise RuntimeError(f"{name} exited during the run")
             cpu = cpu_seconds(process.pid) - start_cpu[name]
             results[name] = dict(cpu_ms_per_s=round(1000 * cpu / elapsed, 2), **memory_kib(process.pid))
-        stop.set()
     finally:
+        stop.set()
         for process in processes.values():
             if process.poll() is None:
                 process.terminate()
@@ -132,16 +124,36 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
         shutil.rmtree(work, ignore_errors=True)
+    return {"duration_s": round(elapsed, 1), "node_exporter_scrapes": scrapes[0], "results": results}
 
-    report = {"duration_s": round(elapsed, 1), "node_exporter_scrapes": scrapes[0], "cpus": os.cpu_count(),
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--repeat", type=int, default=1, help="runs; the table shows the median of each figure")
+    parser.add_argument("--jetson-replay", metavar="FILE")
+    parser.add_argument("--python", metavar="EXE", default=sys.executable, help="interpreter for the agent")
+    parser.add_argument("--json", metavar="OUT")
+    args = parser.parse_args()
+    for tool in ("mosquitto", "prometheus-node-exporter", "glances"):
+        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
+            sys.exit(f"{tool} is not installed (make bench installs it)")
+    runs = [measure(args) for _ in range(args.repeat)]
+    names = list(runs[0]["results"])
+    median = {name: {key: statistics.median(run["results"][name][key] for run in runs)
+                     for key in ("cpu_ms_per_s", "rss", "pss")} for name in names}
+    report = {"runs": runs, "median": median, "cpus": os.cpu_count(), "duration_s": args.duration,
               "agent_python": subprocess.check_output([args.python, "--version"], text=True).split()[1],
-              "jetson_replay": bool(args.jetson_replay), "results": results}
+              "jetson_replay": bool(args.jetson_replay)}
     print("| process | CPU ms/s | RSS MiB | PSS MiB |\n|---|---|---|---|")
-    for name, row in results.items():
+    for name, row in median.items():
         print("| {} | {:.2f} | {:.1f} | {:.1f} |".format(name, row["cpu_ms_per_s"], row["rss"] / 1024,
                                                        row["pss"] / 1024))
-    print("\n{} s measured after {} s warm-up; node_exporter scraped {} times; agent on Python {}.".format(
-        report["duration_s"], args.warmup, scrapes[0], report["agent_python"]))
+    print("\nMedian of {} run(s) of {:g} s after {:g} s warm-up; agent on Python {}{}; CPU ms/s per run: {}".format(
+        args.repeat, args.duration, args.warmup, report["agent_python"],
+        ", Jetson replay" if args.jetson_replay else "",
+        "; ".join(", ".join("{} {}".format(n, run["results"][n]["cpu_ms_per_s"]) for n in names) for run in runs)))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -34,6 +34,9 @@ from fleetmon.protocol.topics import host_topics
 
 log = logging.getLogger("fleetmon.agent")
 
+#: Alert messages kept in memory while the broker is away (a flapping rule must not grow it forever).
+MAX_PENDING_ALERT_MESSAGES = 1000
+
 
 class Agent:
     def __init__(self, config: AgentConfig, overrides: Optional[Dict[str, Any]] = None) -> None:
@@ -43,6 +46,7 @@ class Agent:
         self.session = next_session(self.state_dir)
         self.started_at = time.time()
         self._seq: Dict[str, int] = {}
+        self._seq_lock = threading.Lock()  # status messages are also built in the MQTT thread
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._reload_requested = False
@@ -81,6 +85,7 @@ class Agent:
     def _main_loop(self) -> None:
         next_sample = time.monotonic()
         while not self._stop.is_set():
+            self._wake.clear()  # before the work, so a wake-up that arrives during it is not lost
             if self._reload_requested:
                 self._reload_requested = False
                 self._reload()
@@ -94,7 +99,6 @@ class Agent:
             self._start_due_checks(now)
             due = min([next_sample] + [c["next"] for c in self._checks.values()])
             self._wake.wait(max(0.0, due - time.monotonic()))
-            self._wake.clear()
 
     def _shutdown(self) -> None:
         log.info("stopping")
@@ -120,14 +124,16 @@ class Agent:
 
     def _new_link(self) -> MqttLink:
         self.topics = host_topics(self.config.host_id, self.config.broker.topic_prefix)
-        will = messages.status(self.config.host_id, self.session, 1, time.time(), "offline", reason="will")
+        will = messages.status(self.config.host_id, self.session, self._next_seq("status"), time.time(),
+                               "offline", reason="will")
         return MqttLink(self.config.broker, "fleetmon-agent-" + self.config.host_id, self.topics.status,
                         messages.encode(will), on_connected=self._on_connected, on_message=self._on_status,
                         subscriptions=(self.topics.status,))
 
     def _next_seq(self, kind: str) -> int:
-        self._seq[kind] = self._seq.get(kind, 0) + 1
-        return self._seq[kind]
+        with self._seq_lock:
+            self._seq[kind] = self._seq.get(kind, 0) + 1
+            return self._seq[kind]
 
     def _birth(self) -> bytes:
         config = self.config
@@ -193,6 +199,9 @@ class Agent:
         if not self._publish(self.topics.alerts, payload):
             # Alert transitions are state, not samples: keep them for when the broker is back.
             self._pending_alerts.append(payload)
+            if len(self._pending_alerts) > MAX_PENDING_ALERT_MESSAGES:
+                log.warning("broker away for long: dropping the oldest unsent alert transitions")
+                del self._pending_alerts[0]
 
     def _report_drops(self) -> None:
         """Publish the drop count once the broker is reachable again; drops never pass silently."""
@@ -284,7 +293,8 @@ class Agent:
             result_metrics(result, entry["failures"], metrics)
             if entry["guard"] is not None:
                 for event in entry["guard"].observe(result, time.monotonic()):
-                    self._event(event["kind"], event["message"], event)
+                    details = {k: v for k, v in event.items() if k not in ("kind", "message")}
+                    self._event(event["kind"], event["message"], details)
         payload = messages.checks(self.config.host_id, self.session, self._next_seq("checks"), ts,
                                   [result_to_json(result, entry["failures"]) for entry, result in batch])
         self._publish(self.topics.checks, payload)
