@@ -50,7 +50,7 @@ class Agent:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._reload_requested = False
-        self._results: queue.Queue[Tuple[CheckSpec, Optional[CheckResult]]] = queue.Queue()
+        self._results: "queue.Queue[Tuple[CheckSpec, Optional[CheckResult]]]" = queue.Queue()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="check")
         self._running_checks: Dict[str, bool] = {}
         self._drain_wake = threading.Event()
