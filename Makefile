@@ -37,7 +37,7 @@ run: deps venv
 	scripts/run-local.sh
 
 lint: venv
-	$(VENV)/bin/ruff check agent tests benchmarks
+	$(VENV)/bin/ruff check agent tests benchmarks scripts
 	$(VENV)/bin/vermin -q -t=3.8- --no-tips --violations --eval-annotations --no-parse-comments $(AGENT_SOURCES)
 
 docs: venv

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: a private mosquitto on 127.0.0.1, the agent publishing to it every 2 s (with Jetson metrics
 # replayed from a recorded Orin Nano log, so a laptop shows the Jetson side too), and a subscriber printing
-# every message. Ctrl-C stops all three.
+# one line per message. Ctrl-C stops all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${FLEETMON_DEMO_PORT:-18830}
@@ -33,6 +33,4 @@ echo "broker:     mqtt://127.0.0.1:$port   (follow it yourself: mosquitto_sub -p
 echo "agent:      .venv/bin/fleetmon agent run --config $work/agent.yml"
 echo "messages:   (Ctrl-C to stop)"
 .venv/bin/fleetmon agent run --config "$work/agent.yml" > "$work/agent.log" 2>&1 &
-mosquitto_sub -p "$port" -t 'fleetmon/#' -v | while read -r topic payload; do
-  printf '%-46s %s\n' "$topic" "$(printf '%s' "$payload" | cut -c1-150)"
-done
+.venv/bin/python scripts/show_messages.py --port "$port"
