@@ -6,6 +6,7 @@ docs/agent.md documents each key.
 """
 
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
@@ -21,6 +22,7 @@ from fleetmon.protocol.topics import HOST_ID_PATTERN
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 DEFAULT_STATE_DIR = "/var/lib/fleetmon-agent"
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")  # Prometheus and Alertmanager label names
 
 
 @dataclass
@@ -185,8 +187,8 @@ def load_config(path: Optional[str], overrides: Optional[Mapping[str, Any]] = No
 def _labels(node: Node) -> Dict[str, str]:
     labels = node.string_map()
     for key in labels:
-        if not key.replace("_", "a").isalnum() or key[0].isdigit() or key.startswith("__"):
-            node.child(key).fail("label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+        if not LABEL_NAME.match(key) or key.startswith("__"):
+            node.child(key).fail("label names must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __")
     return labels
 
 
@@ -296,8 +298,6 @@ def _collectors(node: Node) -> CollectorsConfig:
 
 
 def _regex_list(node: Node, default: Optional[List[str]] = None) -> List[str]:
-    import re
-
     if node.missing:
         return list(default or [])
     patterns = node.string_list()
