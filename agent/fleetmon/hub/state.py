@@ -1,0 +1,232 @@
+"""The fleet state: one record per host, updated by decoded messages and by the passage of time.
+
+Pure: the caller passes hub times in, takes the state changes out (to store and to alert on). Liveness
+rules are in fleetmon.hub.model's docstring; the health score is ``health_score`` below.
+"""
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from fleetmon.hub.ingest import Message
+from fleetmon.hub.model import MISSING, OFFLINE, ONLINE, SILENT, HostView
+
+#: Gaps between samples kept per host, for the heartbeat-degradation rule.
+GAP_HISTORY = 20
+#: Unlabelled gauges of the last sample copied into HostView.metrics for fleet rules and rollups.
+VIEW_METRICS = ("fleetmon_cpu_usage_ratio", "fleetmon_memory_usage_ratio", "fleetmon_swap_usage_ratio",
+                "fleetmon_load1", "fleetmon_jetson_gpu_load_ratio", "fleetmon_jetson_power_total_watts")
+
+
+class StateChange(NamedTuple):
+    host: str
+    old: str
+    new: str
+    at: float
+    reason: str
+
+
+@dataclass(slots=True)
+class HostRecord:
+    host: str
+    state: str
+    since: float
+    expected: bool = False
+    reason: str = ""
+    session: int = 0
+    agent_version: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    thresholds: list[Any] = field(default_factory=list)
+    declared_checks: list[Any] = field(default_factory=list)
+    interval_s: float = 10.0
+    last_sample: dict[str, Any] | None = None  # the metrics wire form of the last live sample
+    last_sample_ts: float | None = None  # its timestamp on the host's clock
+    last_sample_at: float | None = None  # when the hub received it
+    last_seq: int = 0
+    samples_total: int = 0
+    clock_skew_s: float | None = None  # hub receive time minus host timestamp of the last sample
+    gaps: deque = field(default_factory=lambda: deque(maxlen=GAP_HISTORY))
+    edge_alerts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by fingerprint
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest result by check name
+
+
+class FleetState:
+    def __init__(self, expected: Mapping[str, Sequence[str]] | None = None, silent_after: float = 3.0,
+                 skew_tolerance: float = 30.0, now: float = 0.0) -> None:
+        self.silent_after = silent_after  # intervals without a sample before an online host is silent
+        self.skew_tolerance = skew_tolerance
+        self.hosts: dict[str, HostRecord] = {}
+        self.stale_statuses = 0
+        self.set_expected(expected or {}, now)
+
+    def set_expected(self, expected: Mapping[str, Sequence[str]], now: float) -> list[str]:
+        """Declare the inventory's hosts and their groups; returns the hosts that left the inventory.
+
+        A host that left is forgotten if it was never seen; one that was seen stays, no longer expected.
+        """
+        left = []
+        for host, record in list(self.hosts.items()):
+            if record.expected and host not in expected:
+                left.append(host)
+            record.expected = host in expected
+            if not record.expected and record.state == MISSING:
+                del self.hosts[host]
+        for host, groups in expected.items():
+            record = self.hosts.get(host)
+            if record is None:
+                self.hosts[host] = HostRecord(host, MISSING, now, expected=True, groups=tuple(groups))
+            elif record.state == MISSING:
+                record.groups = tuple(groups)
+        return left
+
+    def apply(self, message: Message) -> list[StateChange]:
+        record = self.hosts.get(message.host)
+        if record is None:
+            record = self.hosts[message.host] = HostRecord(message.host, MISSING, message.received)
+        handler = _HANDLERS.get(message.kind)
+        return handler(self, record, message) if handler else []
+
+    def tick(self, now: float) -> list[StateChange]:
+        """Mark online hosts silent once no sample came for ``silent_after`` of their intervals."""
+        changes = []
+        for record in self.hosts.values():
+            if record.state != ONLINE:
+                continue
+            last = max(record.last_sample_at or 0.0, record.since)
+            if now - last > self.silent_after * record.interval_s:
+                changes.append(_move(record, SILENT, now, f"no sample for {now - last:.0f}s"))
+        return changes
+
+    def views(self) -> list[HostView]:
+        return [view(record) for record in self.hosts.values()]
+
+    def skewed(self, record: HostRecord) -> bool:
+        return record.clock_skew_s is not None and abs(record.clock_skew_s) > self.skew_tolerance
+
+    # --- per kind ---------------------------------------------------------------------------------
+
+    def _status(self, record: HostRecord, message: Message) -> list[StateChange]:
+        body = message.body
+        if message.session < record.session:
+            self.stale_statuses += 1  # a late will of an earlier run: the host has moved on
+            return []
+        record.session = message.session
+        if body["state"] == "offline":
+            if record.state == OFFLINE:
+                return []
+            return [_move(record, OFFLINE, message.received, body["reason"])]
+        record.agent_version = str(body.get("agent", {}).get("version", ""))
+        record.facts = body["facts"]
+        record.groups = tuple(body["groups"])
+        record.labels = dict(body["labels"])
+        record.thresholds = body["thresholds"]
+        record.declared_checks = body["checks"]
+        record.interval_s = float(body["interval_s"])
+        if record.state == ONLINE:
+            return []
+        return [_move(record, ONLINE, message.received, "birth")]
+
+    def _metrics(self, record: HostRecord, message: Message) -> list[StateChange]:
+        if message.session < record.session:
+            return []  # an earlier run's sample still in flight: history only
+        changes = []
+        if message.session > record.session or record.state in (SILENT, MISSING):
+            record.session = message.session
+            changes.append(_move(record, ONLINE, message.received, "samples"))
+        elif record.state == OFFLINE:
+            return []  # a sample of the session that just died, delivered after its will
+        if record.last_sample_at is not None:
+            record.gaps.append(message.received - record.last_sample_at)
+        record.last_sample = message.body["metrics"]
+        record.last_sample_ts = message.ts
+        record.last_sample_at = message.received
+        record.last_seq = message.seq
+        record.samples_total += 1
+        record.clock_skew_s = message.received - message.ts
+        interval = message.body.get("interval_s")
+        if isinstance(interval, (int, float)) and interval > 0:
+            record.interval_s = float(interval)
+        return changes
+
+    def _checks(self, record: HostRecord, message: Message) -> list[StateChange]:
+        for result in message.body["results"]:
+            record.checks[result["name"]] = result
+        return []
+
+    def _alerts(self, record: HostRecord, message: Message) -> list[StateChange]:
+        for alert in message.body["alerts"]:
+            if alert["status"] == "firing":
+                record.edge_alerts[alert["fingerprint"]] = alert
+            else:
+                record.edge_alerts.pop(alert["fingerprint"], None)
+        return []
+
+
+_HANDLERS = {"status": FleetState._status, "metrics": FleetState._metrics, "checks": FleetState._checks,
+             "alerts": FleetState._alerts}
+
+
+def _move(record: HostRecord, state: str, at: float, reason: str) -> StateChange:
+    change = StateChange(record.host, record.state, state, at, reason)
+    record.state, record.since, record.reason = state, at, reason
+    return change
+
+
+def view(record: HostRecord) -> HostView:
+    sample = record.last_sample or {}
+    metrics = {name: float(sample[name]) for name in VIEW_METRICS
+               if isinstance(sample.get(name), (int, float)) and not isinstance(sample.get(name), bool)}
+    return HostView(host=record.host, state=record.state, since=record.since, groups=record.groups,
+                    labels=record.labels, interval_s=record.interval_s, session=record.session,
+                    last_sample_at=record.last_sample_at, gaps=tuple(record.gaps), metrics=metrics,
+                    reason=record.reason)
+
+
+def health_score(record: HostRecord, skewed: bool) -> int:
+    """0..100, documented in docs/hub.md: liveness first, then alerts, checks, pressure and clock.
+
+    offline or missing: 0; silent: 10. An online host starts at 100 and loses 30 per firing critical edge
+    alert, 10 per warning, 15 per failing check, 10 per resource above 90% (CPU, memory, worst disk) and 5
+    for a skewed clock; never below 0.
+    """
+    if record.state in (OFFLINE, MISSING):
+        return 0
+    if record.state == SILENT:
+        return 10
+    score = 100
+    for alert in record.edge_alerts.values():
+        score -= 30 if alert["labels"].get("severity") == "critical" else 10
+    score -= 15 * sum(1 for result in record.checks.values() if not result.get("ok"))
+    score -= 10 * sum(1 for value in _pressure(record.last_sample or {}) if value > 0.9)
+    if skewed:
+        score -= 5
+    return max(0, score)
+
+
+def _pressure(sample: dict[str, Any]) -> list[float]:
+    values = [sample.get("fleetmon_cpu_usage_ratio"), sample.get("fleetmon_memory_usage_ratio")]
+    disks = sample.get("fleetmon_filesystem_usage_ratio")
+    if isinstance(disks, list):
+        values.append(max((pair[1] for pair in disks if isinstance(pair, list) and len(pair) == 2
+                           and isinstance(pair[1], (int, float))), default=None))
+    return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def group_rollups(state: FleetState) -> dict[str, dict[str, Any]]:
+    """Per inventory group: host counts by state and the mean health score (missing hosts count as 0)."""
+    groups: dict[str, dict[str, Any]] = {}
+    for record in state.hosts.values():
+        score = health_score(record, state.skewed(record))
+        for group in record.groups or ("ungrouped",):
+            entry = groups.setdefault(group, {"hosts": 0, "scores": [], **{s: 0 for s in (ONLINE, SILENT, OFFLINE,
+                                                                                       MISSING)}})
+            entry["hosts"] += 1
+            entry[record.state] += 1
+            entry["scores"].append(score)
+    for entry in groups.values():
+        scores = entry.pop("scores")
+        entry["health"] = round(sum(scores) / len(scores)) if scores else 0
+    return groups

@@ -1,0 +1,97 @@
+"""Fleet state: liveness transitions, stale wills, silence, skew, alerts, health and rollups."""
+
+from fleetmon.hub.ingest import Message
+from fleetmon.hub.model import MISSING, OFFLINE, ONLINE, SILENT
+from fleetmon.hub.state import FleetState, group_rollups, health_score
+from fleetmon.protocol import messages
+
+
+def birth(host, session, at, groups=("servers",), interval=10):
+    body = messages.status(host, session, 1, at, "online", agent_version="0.1.0", started_at=at,
+                           interval_s=interval, facts={"cpus": 4}, groups=list(groups), labels={"site": "a"})
+    return Message("status", host, session, 1, at, body, at)
+
+
+def death(host, session, at, reason="will"):
+    return Message("status", host, session, 2, at, messages.status(host, session, 2, at, "offline", reason=reason), at)
+
+
+def sample(host, session, seq, at, metrics=None, skew=0.0):
+    body = messages.metrics(host, session, seq, at - skew, 10, 0.001, metrics or {"fleetmon_cpu_usage_ratio": 0.2}, {})
+    return Message("metrics", host, session, seq, at - skew, body, at)
+
+
+def states(changes):
+    return [(c.host, c.old, c.new) for c in changes]
+
+
+def test_expected_hosts_start_missing_and_come_online_with_their_birth():
+    fleet = FleetState({"a": ["servers"], "b": ["jetsons"]}, now=0)
+    assert {h: r.state for h, r in fleet.hosts.items()} == {"a": MISSING, "b": MISSING}
+    assert states(fleet.apply(birth("a", 1, 5))) == [("a", MISSING, ONLINE)]
+    record = fleet.hosts["a"]
+    assert record.groups == ("servers",) and record.labels == {"site": "a"} and record.facts == {"cpus": 4}
+
+
+def test_a_late_will_of_an_older_session_does_not_kill_the_new_one():
+    fleet = FleetState()
+    fleet.apply(birth("a", 1, 0))
+    fleet.apply(birth("a", 2, 10))
+    assert fleet.apply(death("a", 1, 20)) == [] and fleet.hosts["a"].state == ONLINE
+    assert fleet.stale_statuses == 1
+    assert states(fleet.apply(death("a", 2, 30))) == [("a", ONLINE, OFFLINE)]
+    assert fleet.hosts["a"].reason == "will"
+
+
+def test_silent_is_not_dead_and_samples_bring_it_back():
+    fleet = FleetState(silent_after=3)
+    fleet.apply(birth("a", 1, 0))
+    fleet.apply(sample("a", 1, 1, 10))
+    assert fleet.tick(35) == []
+    assert states(fleet.tick(41)) == [("a", ONLINE, SILENT)]
+    assert fleet.tick(100) == [], "silent once, not every tick"
+    assert states(fleet.apply(sample("a", 1, 2, 101))) == [("a", SILENT, ONLINE)]
+
+
+def test_samples_of_a_dead_session_do_not_resurrect_it_but_a_new_session_does():
+    fleet = FleetState()
+    fleet.apply(birth("a", 1, 0))
+    fleet.apply(death("a", 1, 5))
+    assert fleet.apply(sample("a", 1, 9, 6)) == [] and fleet.hosts["a"].state == OFFLINE
+    assert states(fleet.apply(sample("a", 2, 1, 20))) == [("a", OFFLINE, ONLINE)]
+    assert fleet.hosts["a"].session == 2
+
+
+def test_gaps_skew_checks_and_edge_alerts_are_tracked():
+    fleet = FleetState(skew_tolerance=30)
+    fleet.apply(birth("a", 1, 0))
+    for seq, at in enumerate((10, 20, 35), start=1):
+        fleet.apply(sample("a", 1, seq, at, skew=120))
+    record = fleet.hosts["a"]
+    assert list(record.gaps) == [10, 15] and record.clock_skew_s == 120 and fleet.skewed(record)
+    fleet.apply(Message("checks", "a", 1, 1, 36, messages.checks("a", 1, 1, 36, [{"name": "web", "ok": False}]), 36))
+    firing = {"status": "firing", "labels": {"alertname": "HostCpuHigh", "severity": "critical"}, "fingerprint": "f1"}
+    fleet.apply(Message("alerts", "a", 1, 1, 37, messages.alerts("a", 1, 1, 37, [firing]), 37))
+    assert set(record.edge_alerts) == {"f1"} and record.checks["web"]["ok"] is False
+    assert health_score(record, fleet.skewed(record)) == 100 - 30 - 15 - 5
+    fleet.apply(Message("alerts", "a", 1, 2, 38, messages.alerts("a", 1, 2, 38, [dict(firing, status="resolved")]), 38))
+    assert record.edge_alerts == {}
+
+
+def test_health_and_group_rollups():
+    fleet = FleetState({"a": ["servers"], "b": ["servers"], "c": ["jetsons"]})
+    fleet.apply(birth("a", 1, 0))
+    fleet.apply(sample("a", 1, 1, 1, {"fleetmon_cpu_usage_ratio": 0.95, "fleetmon_memory_usage_ratio": 0.5,
+                                      "fleetmon_filesystem_usage_ratio": [[{"mount": "/"}, 0.97]]}))
+    assert health_score(fleet.hosts["a"], False) == 80
+    rollups = group_rollups(fleet)
+    assert rollups["servers"] == {"hosts": 2, ONLINE: 1, SILENT: 0, OFFLINE: 0, MISSING: 1, "health": 40}
+    assert rollups["jetsons"]["missing"] == 1 and rollups["jetsons"]["health"] == 0
+
+
+def test_inventory_changes_forget_unseen_hosts_and_keep_seen_ones():
+    fleet = FleetState({"a": ["servers"], "b": ["servers"]})
+    fleet.apply(birth("a", 1, 0))
+    left = fleet.set_expected({"c": ["servers"]}, now=5)
+    assert sorted(left) == ["a", "b"]
+    assert "b" not in fleet.hosts and fleet.hosts["a"].expected is False and fleet.hosts["c"].state == MISSING
