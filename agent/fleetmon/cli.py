@@ -59,6 +59,29 @@ def _parser() -> argparse.ArgumentParser:
                                       "key path; exit 1 on any error.")
     check.add_argument("file", metavar="FILE")
     check.set_defaults(handler=_agent_check_config)
+
+    hub = commands.add_parser("hub", help="the central hub (Python 3.10+)",
+                              description="The hub: subscribes to the fleet, keeps state and history, runs fleet "
+                              "rules, serves /metrics, health probes and a JSON API.")
+    hub.set_defaults(handler=lambda _args: (hub.print_help(), EXIT_CONFIG)[1])
+    hub_commands = hub.add_subparsers(title="commands", metavar="COMMAND")
+    hub_run = hub_commands.add_parser("run", help="run the hub", description="Run the hub. Flags override the "
+                                      "config file.")
+    hub_run.add_argument("--config", metavar="FILE", help="hub config (YAML)")
+    hub_run.add_argument("--broker", metavar="URL", help="mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+    hub_run.add_argument("--db", metavar="PATH", help="SQLite history file")
+    hub_run.add_argument("--listen", metavar="HOST:PORT", help="HTTP address (default 127.0.0.1:9180)")
+    hub_run.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    hub_run.set_defaults(handler=_hub_run)
+    hub_check = hub_commands.add_parser("check-config", help="validate a hub config file",
+                                        description="Validate a hub config; print every error with its key "
+                                        "path; exit 1 on any error.")
+    hub_check.add_argument("file", metavar="FILE")
+    hub_check.set_defaults(handler=_hub_check_config)
+
+    from fleetmon import simulate
+
+    simulate.register(commands)
     return parser
 
 
@@ -146,6 +169,42 @@ def _agent_collect(args: argparse.Namespace) -> int:
         return 0
     finally:
         runner.close()
+
+
+def _load_hub(path: Optional[str], overrides: Dict[str, Any]):
+    from fleetmon.config_reader import ConfigError
+    from fleetmon.hub.config import load_config
+
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        sys.stderr.write("fleetmon: invalid hub configuration{}:\n".format(" in " + path if path else ""))
+        sys.stderr.write("".join("  " + line + "\n" for line in exc.errors))
+        return None
+
+
+def _hub_run(args: argparse.Namespace) -> int:
+    config = _load_hub(args.config, {"broker_url": args.broker, "db": args.db, "listen": args.listen,
+                                     "log_level": args.log_level})
+    if config is None:
+        return EXIT_CONFIG
+    _setup_logging(config.log_level)
+    from fleetmon.hub.service import Hub
+
+    try:
+        hub = Hub(config)
+    except OSError as exc:
+        sys.stderr.write(f"fleetmon: cannot start the hub: {exc}\n")
+        return EXIT_CONFIG
+    return hub.run()
+
+
+def _hub_check_config(args: argparse.Namespace) -> int:
+    config = _load_hub(args.file, {})
+    if config is None:
+        return 1
+    print(f"{args.file}: ok ({len(config.expected_hosts)} expected hosts, listening on {config.listen})")
+    return 0
 
 
 def _agent_check_config(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ def sample(host, session, seq, at, metrics=None, skew=0.0):
 
 
 def states(changes):
-    return [(c.host, c.old, c.new) for c in changes]
+    return [(c.host, c.from_state, c.to_state) for c in changes]
 
 
 def test_expected_hosts_start_missing_and_come_online_with_their_birth():

@@ -158,7 +158,7 @@ def parse_config(data: Any, overrides: Optional[Mapping[str, Any]] = None) -> Ag
         labels=_labels(root.child("labels")),
         state_dir=root.child("state_dir").string(os.environ.get("STATE_DIRECTORY") or DEFAULT_STATE_DIR),
         log_level=root.child("log_level").string("info", choices=("debug", "info", "warning", "error")),
-        broker=_broker(root.child("broker")),
+        broker=parse_broker(root.child("broker")),
         spool=_spool(root.child("spool")),
         collectors=_collectors(root.child("collectors")),
         checks=parse_checks(root.child("checks")),
@@ -192,7 +192,8 @@ def _labels(node: Node) -> Dict[str, str]:
     return labels
 
 
-def _broker(node: Node) -> BrokerConfig:
+def parse_broker(node: Node) -> BrokerConfig:
+    """The broker section; the hub config reads the same shape."""
     node = node.mapping(("url", "protocol", "username", "password", "password_file", "tls", "keepalive",
                          "topic_prefix", "reconnect"))
     default = BrokerConfig()

@@ -43,7 +43,9 @@ class Backoff:
 class MqttLink:
     def __init__(self, config: BrokerConfig, client_id: str, will_topic: str, will_payload: bytes,
                  on_connected: Callable[[], None], on_message: Optional[Callable[[str, bytes], None]] = None,
-                 subscriptions: tuple = ()) -> None:
+                 subscriptions: tuple = (), session_expiry: int = 0) -> None:
+        """``session_expiry`` > 0 asks the broker to keep the session (subscriptions and queued QoS 1
+        messages) that many seconds across disconnects: the hub uses it to miss nothing while it restarts."""
         self.config = config
         self.connected = threading.Event()
         self._stop = threading.Event()
@@ -55,7 +57,11 @@ class MqttLink:
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
             protocol=mqtt.MQTTv5 if self._mqtt5 else mqtt.MQTTv311,
-            clean_session=None if self._mqtt5 else True)
+            clean_session=None if self._mqtt5 else not session_expiry)
+        self._connect_properties = None
+        if self._mqtt5 and session_expiry:
+            self._connect_properties = Properties(PacketTypes.CONNECT)
+            self._connect_properties.SessionExpiryInterval = int(session_expiry)
         self._client.max_queued_messages_set(1000)
         if config.username:
             self._client.username_pw_set(config.username, config.password)
@@ -105,7 +111,9 @@ class MqttLink:
         while not self._stop.is_set():
             try:
                 if first:
-                    self._client.connect(self.config.host, self.config.port, keepalive=int(self.config.keepalive))
+                    clean_start = self._connect_properties is None if self._mqtt5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY
+                    self._client.connect(self.config.host, self.config.port, keepalive=int(self.config.keepalive),
+                                         clean_start=clean_start, properties=self._connect_properties)
                     first = False
                 else:
                     self._client.reconnect()

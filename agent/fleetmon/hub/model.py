@@ -11,7 +11,7 @@ a separate flag: the host's own timestamps are too far from the hub's receive ti
 """
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 ONLINE, SILENT, OFFLINE, MISSING = "online", "silent", "offline", "missing"
 STATES = (ONLINE, SILENT, OFFLINE, MISSING)
@@ -32,3 +32,13 @@ class HostView:
     gaps: tuple[float, ...] = ()  # recent gaps between live samples, seconds, oldest first
     metrics: Mapping[str, float] = field(default_factory=dict)  # unlabelled gauges of the last sample
     reason: str = ""  # offline: "will" or "shutdown"
+
+
+class StateChange(NamedTuple):
+    """A host moving between liveness states, as the fleet state reports it and the history keeps it."""
+
+    host: str
+    ts: float  # hub time
+    from_state: str
+    to_state: str
+    reason: str

@@ -7,24 +7,16 @@ rules are in fleetmon.hub.model's docstring; the health score is ``health_score`
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from fleetmon.hub.ingest import Message
-from fleetmon.hub.model import MISSING, OFFLINE, ONLINE, SILENT, HostView
+from fleetmon.hub.model import MISSING, OFFLINE, ONLINE, SILENT, HostView, StateChange
 
 #: Gaps between samples kept per host, for the heartbeat-degradation rule.
 GAP_HISTORY = 20
 #: Unlabelled gauges of the last sample copied into HostView.metrics for fleet rules and rollups.
 VIEW_METRICS = ("fleetmon_cpu_usage_ratio", "fleetmon_memory_usage_ratio", "fleetmon_swap_usage_ratio",
                 "fleetmon_load1", "fleetmon_jetson_gpu_load_ratio", "fleetmon_jetson_power_total_watts")
-
-
-class StateChange(NamedTuple):
-    host: str
-    old: str
-    new: str
-    at: float
-    reason: str
 
 
 @dataclass(slots=True)
@@ -100,6 +92,13 @@ class FleetState:
                 changes.append(_move(record, SILENT, now, f"no sample for {now - last:.0f}s"))
         return changes
 
+    def restore_edge_alert(self, host: str, alert: dict[str, Any]) -> None:
+        """An edge alert a previous hub run saw firing: the agent will not announce it again."""
+        record = self.hosts.get(host)
+        if record is None:
+            record = self.hosts[host] = HostRecord(host, MISSING, 0.0)
+        record.edge_alerts[alert["fingerprint"]] = alert
+
     def views(self) -> list[HostView]:
         return [view(record) for record in self.hosts.values()]
 
@@ -170,7 +169,7 @@ _HANDLERS = {"status": FleetState._status, "metrics": FleetState._metrics, "chec
 
 
 def _move(record: HostRecord, state: str, at: float, reason: str) -> StateChange:
-    change = StateChange(record.host, record.state, state, at, reason)
+    change = StateChange(record.host, at, record.state, state, reason)
     record.state, record.since, record.reason = state, at, reason
     return change
 
@@ -207,12 +206,9 @@ def health_score(record: HostRecord, skewed: bool) -> int:
 
 
 def _pressure(sample: dict[str, Any]) -> list[float]:
-    values = [sample.get("fleetmon_cpu_usage_ratio"), sample.get("fleetmon_memory_usage_ratio")]
-    disks = sample.get("fleetmon_filesystem_usage_ratio")
-    if isinstance(disks, list):
-        values.append(max((pair[1] for pair in disks if isinstance(pair, list) and len(pair) == 2
-                           and isinstance(pair[1], (int, float))), default=None))
-    return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    values = (_scalar(sample, "fleetmon_cpu_usage_ratio"), _scalar(sample, "fleetmon_memory_usage_ratio"),
+              _worst(sample, "fleetmon_filesystem_usage_ratio"))
+    return [value for value in values if value is not None]
 
 
 def group_rollups(state: FleetState) -> dict[str, dict[str, Any]]:
@@ -230,3 +226,38 @@ def group_rollups(state: FleetState) -> dict[str, dict[str, Any]]:
         scores = entry.pop("scores")
         entry["health"] = round(sum(scores) / len(scores)) if scores else 0
     return groups
+
+
+def host_summary(record: HostRecord, skewed: bool) -> dict[str, Any]:
+    """The one-line view of a host, as the API, the retained fleet view and `fleetmon status` show it."""
+    sample = record.last_sample or {}
+    return {
+        "host": record.host, "state": record.state, "since": record.since, "reason": record.reason,
+        "expected": record.expected, "session": record.session, "agent_version": record.agent_version,
+        "groups": list(record.groups), "labels": record.labels,
+        "health": health_score(record, skewed),
+        "cpu": _scalar(sample, "fleetmon_cpu_usage_ratio"),
+        "memory": _scalar(sample, "fleetmon_memory_usage_ratio"),
+        "disk": _worst(sample, "fleetmon_filesystem_usage_ratio"),
+        "gpu": _scalar(sample, "fleetmon_jetson_gpu_load_ratio") or _worst(sample, "fleetmon_gpu_utilization_ratio"),
+        "temperature": _worst(sample, "fleetmon_jetson_temperature_celsius") or _worst(
+            sample, "fleetmon_temperature_celsius"),
+        "power_watts": _scalar(sample, "fleetmon_jetson_power_total_watts"),
+        "alerts": sorted(a["labels"].get("alertname", "") for a in record.edge_alerts.values()),
+        "failing_checks": sorted(name for name, result in record.checks.items() if not result.get("ok")),
+        "last_sample_at": record.last_sample_at, "clock_skew_s": record.clock_skew_s, "clock_skewed": skewed,
+    }
+
+
+def _scalar(sample: dict[str, Any], name: str) -> float | None:
+    value = sample.get(name)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _worst(sample: dict[str, Any], name: str) -> float | None:
+    entry = sample.get(name)
+    if not isinstance(entry, list):
+        return _scalar(sample, name)
+    values = [pair[1] for pair in entry if isinstance(pair, list) and len(pair) == 2
+              and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool)]
+    return float(max(values)) if values else None

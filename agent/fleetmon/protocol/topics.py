@@ -45,3 +45,23 @@ def parse_host_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Optional[Parse
     if len(parts) != 2 or parts[1] not in KINDS or not HOST_ID_PATTERN.match(parts[0]):
         return None
     return ParsedTopic(parts[0], parts[1])
+
+
+def fleet_host_topic(host: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The hub's retained one-line view of a host."""
+    return f"{prefix}/fleet/hosts/{host}"
+
+
+def fleet_summary_topic(prefix: str = DEFAULT_PREFIX) -> str:
+    """The hub's retained fleet summary: hosts by state, groups with their health."""
+    return f"{prefix}/fleet/summary"
+
+
+def fleet_alerts_topic(prefix: str = DEFAULT_PREFIX) -> str:
+    """Fleet alert transitions (HostDown, predictive, patterns), QoS 1, not retained."""
+    return f"{prefix}/fleet/alerts"
+
+
+def hub_status_topic(prefix: str = DEFAULT_PREFIX) -> str:
+    """The hub's own retained birth and Last Will."""
+    return f"{prefix}/hub/status"

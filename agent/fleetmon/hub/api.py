@@ -1,0 +1,84 @@
+"""The hub's HTTP side: Prometheus /metrics, health probes and a small JSON API (Starlette)."""
+
+import time
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from fleetmon.hub.exposition import FleetCollector
+from fleetmon.hub.state import group_rollups, host_summary
+
+if TYPE_CHECKING:
+    from fleetmon.hub.service import Hub
+
+
+def build_app(hub: "Hub") -> Starlette:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector(hub.state, hub.lock, hub.counters))
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def live(request: Request) -> Response:
+        problem = hub.liveness_problem()
+        return JSONResponse({"ok": not problem, "problem": problem}, status_code=503 if problem else 200)
+
+    async def ready(request: Request) -> Response:
+        problem = hub.readiness_problem()
+        return JSONResponse({"ok": not problem, "problem": problem}, status_code=503 if problem else 200)
+
+    async def startup(request: Request) -> Response:
+        done = hub.started.is_set()
+        return JSONResponse({"ok": done, "problem": "" if done else "still reading the retained fleet state"},
+                            status_code=200 if done else 503)
+
+    async def hosts(request: Request) -> Response:
+        with hub.lock:
+            rows = [host_summary(r, hub.state.skewed(r)) for r in sorted(hub.state.hosts.values(),
+                                                                           key=lambda r: r.host)]
+        return JSONResponse({"hosts": rows})
+
+    async def host(request: Request) -> Response:
+        name = request.path_params["host"]
+        with hub.lock:
+            record = hub.state.hosts.get(name)
+            if record is None:
+                return JSONResponse({"error": f"unknown host {name!r}"}, status_code=404)
+            body = host_summary(record, hub.state.skewed(record))
+            body.update(facts=record.facts, thresholds=record.thresholds, checks=record.checks,
+                        edge_alerts=list(record.edge_alerts.values()), last_sample=record.last_sample)
+        return JSONResponse(body)
+
+    async def groups(request: Request) -> Response:
+        with hub.lock:
+            return JSONResponse({"groups": group_rollups(hub.state)})
+
+    async def alerts(request: Request) -> Response:
+        with hub.lock:
+            return JSONResponse({"alerts": hub.active.firing()})
+
+    async def query(request: Request) -> Response:
+        params = request.query_params
+        if "host" not in params or "metric" not in params:
+            return JSONResponse({"error": "host and metric are required"}, status_code=400)
+        try:
+            end = float(params.get("end", time.time()))
+            start = float(params.get("start", end - 3600))
+        except ValueError:
+            return JSONResponse({"error": "start and end are Unix seconds"}, status_code=400)
+        matchers = dict(item.split("=", 1) for item in params.getlist("match") if "=" in item)
+        try:
+            result = hub.store.query(params["host"], params["metric"], matchers, start, end, params.get("tier"))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"series": [s._asdict() for s in result]})
+
+    return Starlette(routes=[
+        Route("/metrics", metrics), Route("/health/live", live), Route("/health/ready", ready),
+        Route("/health/startup", startup), Route("/api/v1/hosts", hosts), Route("/api/v1/hosts/{host}", host),
+        Route("/api/v1/groups", groups), Route("/api/v1/alerts", alerts), Route("/api/v1/query", query),
+    ])

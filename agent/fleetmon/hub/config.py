@@ -1,0 +1,154 @@
+"""The hub's configuration: one typed schema, validated here with key paths (docs/hub.md lists every key).
+
+The Ansible hub role renders it from the inventory: the broker credentials of the hub, the expected hosts
+with their groups, fleet rules, history retention.
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from fleetmon.agent.config import BrokerConfig, parse_broker
+from fleetmon.config_reader import ConfigError, Errors, Node
+from fleetmon.hub.rules.config import RulesConfig, parse_rules
+from fleetmon.hub.store.config import StoreConfig
+from fleetmon.protocol.topics import HOST_ID_PATTERN
+
+DEFAULT_LISTEN = "127.0.0.1:9180"
+DEFAULT_DB = "/var/lib/fleetmon-hub/history.db"
+_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
+
+
+@dataclass(slots=True)
+class LivenessConfig:
+    silent_after: float = 3.0  # intervals without a sample before an online host is silent
+    skew_tolerance: float = 30.0  # seconds between host and hub clocks before the clock counts as skewed
+
+
+@dataclass(slots=True)
+class RepublishConfig:
+    enabled: bool = True
+    interval: float = 10.0  # seconds between retained fleet-view updates
+    expiry: float = 300.0  # MQTT 5 message expiry of the retained fleet view
+
+
+@dataclass(slots=True)
+class HubConfig:
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    listen: str = DEFAULT_LISTEN
+    db: str = DEFAULT_DB
+    max_message_bytes: int = 256 * 1024
+    expected_hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    liveness: LivenessConfig = field(default_factory=LivenessConfig)
+    history: StoreConfig = field(default_factory=StoreConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    republish: RepublishConfig = field(default_factory=RepublishConfig)
+    rules_interval: float = 5.0
+    log_level: str = "info"
+    source_path: str | None = None
+
+    @property
+    def listen_host(self) -> str:
+        return _LISTEN.match(self.listen)["host"].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(_LISTEN.match(self.listen)["port"])
+
+
+TOP_KEYS = ("broker", "listen", "db", "max_message_bytes", "expected_hosts", "liveness", "history", "rules",
+            "republish", "rules_interval", "log_level")
+
+
+def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfig:
+    errors = Errors()
+    doc = dict(data) if isinstance(data, dict) else data
+    if isinstance(doc, dict):
+        for key, value in (overrides or {}).items():
+            if value is None:
+                continue
+            if key == "broker_url":
+                doc["broker"] = dict(doc.get("broker") or {}, url=value)
+            else:
+                doc[key] = value
+    root = Node({} if doc is None else doc, "", errors).mapping(TOP_KEYS)
+    listen_node = root.child("listen")
+    listen = listen_node.string(DEFAULT_LISTEN)
+    match = _LISTEN.match(listen)
+    if not match or not 0 < int(match["port"]) < 65536:
+        listen_node.fail(f"must be HOST:PORT (got {listen!r})")
+        listen = DEFAULT_LISTEN
+    config = HubConfig(
+        broker=parse_broker(root.child("broker")),
+        listen=listen,
+        db=root.child("db").string(DEFAULT_DB),
+        max_message_bytes=root.child("max_message_bytes").size(256 * 1024),
+        expected_hosts=_expected_hosts(root.child("expected_hosts")),
+        liveness=_liveness(root.child("liveness")),
+        history=_history(root.child("history")),
+        rules=parse_rules(root.child("rules")),
+        republish=_republish(root.child("republish")),
+        rules_interval=root.child("rules_interval").duration(5.0, minimum=0.1),
+        log_level=root.child("log_level").string("info", choices=("debug", "info", "warning", "error")),
+    )
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> HubConfig:
+    data: Any = {}
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle)
+        except OSError as exc:
+            raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
+    config = parse_config(data if data is not None else {}, overrides)
+    config.source_path = path
+    return config
+
+
+def _expected_hosts(node: Node) -> dict[str, tuple[str, ...]]:
+    """``{host: [group, ...]}``: the inventory's hosts; one never seen is reported missing."""
+    hosts = {}
+    for host, groups in node.items():
+        if not HOST_ID_PATTERN.match(host):
+            groups.fail("not a valid host id")
+            continue
+        hosts[host] = tuple(groups.string_list())
+    return hosts
+
+
+def _liveness(node: Node) -> LivenessConfig:
+    node = node.mapping(("silent_after", "skew_tolerance"))
+    return LivenessConfig(silent_after=node.child("silent_after").number(3.0, minimum=1.0),
+                          skew_tolerance=node.child("skew_tolerance").duration(30.0, minimum=0))
+
+
+def _history(node: Node) -> StoreConfig:
+    keys = {"raw_window": "duration", "minute_retention": "duration", "hour_retention": "duration",
+            "record_retention": "duration", "batch_size": "integer", "flush_interval": "duration",
+            "queue_size": "integer", "rollup_interval": "duration", "prune_interval": "duration",
+            "raw_max_span": "duration", "minute_max_span": "duration"}
+    node = node.mapping(tuple(keys))
+    defaults = StoreConfig()
+    values = {}
+    for key, kind in keys.items():
+        child = node.child(key)
+        if kind == "duration":
+            values[key] = child.duration(getattr(defaults, key), minimum=0.001)
+        else:
+            values[key] = child.number(getattr(defaults, key), minimum=1, integer=True)
+    return StoreConfig(**values)
+
+
+def _republish(node: Node) -> RepublishConfig:
+    node = node.mapping(("enabled", "interval", "expiry"))
+    return RepublishConfig(enabled=node.child("enabled").boolean(True),
+                           interval=node.child("interval").duration(10.0, minimum=0.5),
+                           expiry=node.child("expiry").duration(300.0, minimum=1))

@@ -1,0 +1,115 @@
+"""The hub's /metrics: every host's latest sample with `host` and inventory labels, liveness, and the
+hub's own counters, through prometheus_client."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from fleetmon.hub.model import STATES
+from fleetmon.hub.state import FleetState, health_score
+from fleetmon.protocol import catalog
+
+RESERVED = ("host",)
+
+
+class FleetCollector(Collector):
+    """Renders the fleet state at scrape time; ``lock`` guards the state against the ingest thread."""
+
+    def __init__(self, state: FleetState, lock: Any, hub_metrics: "HubCounters") -> None:
+        self.state, self.lock, self.hub = state, lock, hub_metrics
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        up = GaugeMetricFamily("fleetmon_host_up", "1 while the host is online (birth seen, samples arriving).",
+                               labels=["host"])
+        state = GaugeMetricFamily("fleetmon_host_state", "1 for the host's current liveness state.",
+                                  labels=["host", "state"])
+        health = GaugeMetricFamily("fleetmon_host_health_score", "Health score 0..100 (docs/hub.md).",
+                                   labels=["host"])
+        with self.lock:
+            for record in self.state.hosts.values():
+                up.add_metric([record.host], 1.0 if record.state == "online" else 0.0)
+                for name in STATES:
+                    state.add_metric([record.host, name], 1.0 if record.state == name else 0.0)
+                health.add_metric([record.host], health_score(record, self.state.skewed(record)))
+                if record.last_sample:
+                    self._add_sample(families, record.host, record.labels, record.last_sample)
+        yield up
+        yield state
+        yield health
+        yield from families.values()
+        yield from self.hub.families()
+
+    def _add_sample(self, families: dict[str, Metric], host: str, host_labels: dict[str, str],
+                    sample: dict[str, Any]) -> None:
+        base = {"host": host, **{k: v for k, v in host_labels.items() if k not in RESERVED}}
+        for name, entry in sample.items():
+            for pair in entry if isinstance(entry, list) else [[{}, entry]]:
+                if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], dict)
+                        and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool)):
+                    continue  # malformed series: the store counts them; exposition just skips
+                labels, value = pair
+                merged = {**base, **{k: str(v) for k, v in labels.items() if k not in base}}
+                family = families.get(name)
+                if family is None:
+                    family = families[name] = _family(name)
+                family.add_sample(family.name + ("_total" if family.type == "counter" else ""), merged,
+                                  float(value))
+
+
+def _family(name: str) -> Metric:
+    spec = catalog.BY_NAME.get(name)
+    if spec is not None and spec.type == "counter":
+        return Metric(name[: -len("_total")], spec.help, "counter")
+    return Metric(name, spec.help if spec else "Scraped by the agent from a local endpoint.", "gauge")
+
+
+class HubCounters:
+    """The hub's own metrics, updated from several threads (int += is atomic enough under the GIL for
+    counters that only grow; readers tolerate a sample being one behind)."""
+
+    def __init__(self) -> None:
+        self.ingested = 0
+        self.backfilled = 0
+        self.rejected: dict[str, int] = {}
+        self.lag_seconds = 0.0  # hub receive time minus host timestamp of the latest live sample
+        self.store: Any = None  # the Store, for its write counters
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    def families(self) -> Iterator[Metric]:
+        ingested = CounterMetricFamily("fleetmon_hub_samples_ingested",
+                                       "Live host samples applied to the fleet state.")
+        ingested.add_metric([], self.ingested)
+        yield ingested
+        backfilled = CounterMetricFamily("fleetmon_hub_backfill_samples", "Back-filled samples received.")
+        backfilled.add_metric([], self.backfilled)
+        yield backfilled
+        rejected = CounterMetricFamily("fleetmon_hub_messages_rejected", "Messages dropped, by reason.",
+                                       labels=["reason"])
+        for reason, count in sorted(self.rejected.items()):
+            rejected.add_metric([reason], count)
+        yield rejected
+        lag = GaugeMetricFamily("fleetmon_hub_ingest_lag_seconds",
+                                "Receive time minus sample time of the latest live sample.")
+        lag.add_metric([], self.lag_seconds)
+        yield lag
+        yield from _store_families(self.store)
+
+
+def _store_families(store: Any) -> Iterator[Metric]:
+    if store is None:
+        return
+    written = CounterMetricFamily("fleetmon_hub_db_samples_written", "Samples written to the history store.")
+    written.add_metric([], store.samples_written)
+    yield written
+    dropped = CounterMetricFamily("fleetmon_hub_db_samples_dropped",
+                                  "Samples the history store dropped because its write queue was full.")
+    dropped.add_metric([], store.samples_dropped)
+    yield dropped
+    seconds = CounterMetricFamily("fleetmon_hub_db_write_seconds", "Time spent writing batches to SQLite.")
+    seconds.add_metric([], store.write_seconds_total)
+    yield seconds

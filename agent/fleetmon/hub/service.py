@@ -1,0 +1,227 @@
+"""The hub process: MQTT ingest → fleet state → history and fleet rules → alerts, fleet view, HTTP.
+
+Threads: paho's network loop runs ingest inline (decode, apply to the state under ``lock``, queue the
+history write) so there is no hand-off on the hot path; a rules thread ticks liveness, evaluates fleet
+rules and republishes the fleet view; the history store has its own writer thread; uvicorn serves HTTP
+on the main thread and owns the signals.
+"""
+
+import logging
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+from fleetmon import __version__
+from fleetmon.agent.link import MqttLink
+from fleetmon.hub.api import build_app
+from fleetmon.hub.config import HubConfig
+from fleetmon.hub.exposition import HubCounters
+from fleetmon.hub.ingest import Message, Rejected, decode
+from fleetmon.hub.model import StateChange
+from fleetmon.hub.republish import cleared, fleet_view
+from fleetmon.hub.rules import ActiveAlerts, Series, evaluate
+from fleetmon.hub.state import FleetState
+from fleetmon.hub.store import Store
+from fleetmon.hub.store.records import AlertRecord, CheckResult, Event
+from fleetmon.protocol import SCHEMA_VERSION
+from fleetmon.protocol.messages import encode
+from fleetmon.protocol.topics import fleet_alerts_topic, host_subscription, hub_status_topic
+
+log = logging.getLogger("fleetmon.hub")
+
+#: Seconds after connecting during which retained messages are still arriving (startup probe).
+RETAINED_SETTLE = 2.0
+#: History-based rules (line fits) cost far more than liveness: they run at most this often.
+HISTORY_RULES_INTERVAL = 60.0
+#: The broker keeps the hub's session (and QoS 1 messages for it) this long across hub restarts.
+SESSION_EXPIRY = 3600
+
+
+class Hub:
+    def __init__(self, config: HubConfig) -> None:
+        self.config = config
+        self.prefix = config.broker.topic_prefix
+        self.lock = threading.Lock()
+        self.started = threading.Event()
+        self._stop = threading.Event()
+        now = time.time()
+        self.state = FleetState(config.expected_hosts, config.liveness.silent_after,
+                                config.liveness.skew_tolerance, now)
+        self.counters = HubCounters()
+        self.store = Store(config.db, config.history)
+        self.counters.store = self.store.counters
+        self.active = ActiveAlerts()
+        self._restore()
+        self._series: list[Series] = []
+        self._history_at = 0.0
+        self._connected_at = 0.0
+        will = encode({"v": SCHEMA_VERSION, "type": "hub_status", "state": "offline", "ts": round(now, 3)})
+        self.link = MqttLink(config.broker, "fleetmon-hub", hub_status_topic(self.prefix), will,
+                             on_connected=self._on_connected, on_message=self._on_message,
+                             subscriptions=(host_subscription(self.prefix),), session_expiry=SESSION_EXPIRY)
+        self._rules_thread = threading.Thread(target=self._rules_loop, name="rules", daemon=True)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.store.start()
+        self.link.start()
+        self._rules_thread.start()
+        log.info("fleetmon hub %s: broker %s, http://%s, history %s, %d expected hosts", __version__,
+                 self.config.broker.url, self.config.listen, self.config.db, len(self.config.expected_hosts))
+        server = uvicorn.Server(uvicorn.Config(build_app(self), host=self.config.listen_host,
+                                               port=self.config.listen_port, log_level="warning",
+                                               access_log=False, lifespan="off"))
+        try:
+            server.run()
+        finally:
+            self.stop()
+        return 0
+
+    def stop(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        offline = encode({"v": SCHEMA_VERSION, "type": "hub_status", "state": "offline", "ts": round(time.time(), 3)})
+        self.link.stop(hub_status_topic(self.prefix), offline)
+        self._rules_thread.join(timeout=10)
+        self.store.close()
+
+    def liveness_problem(self) -> str:
+        if not self._rules_thread.is_alive() and not self._stop.is_set():
+            return "the rules thread stopped"
+        if not self.store.running:
+            return "the history writer stopped"
+        return ""
+
+    def readiness_problem(self) -> str:
+        if not self.link.connected.is_set():
+            return "not connected to the broker: " + (self.link.last_error or "connecting")
+        return self.liveness_problem()
+
+    def _restore(self) -> None:
+        """Firing alerts of the previous run, so a restart neither re-raises nor forgets them."""
+        fleet, edge = [], []
+        for record in self.store.latest_alerts():
+            if record.status != "firing":
+                continue
+            alert = {"status": "firing", "labels": record.labels, "annotations": {}, "startsAt": record.starts_at,
+                     "endsAt": record.ends_at, "fingerprint": record.fingerprint}
+            (edge if record.source == "edge" else fleet).append(alert)
+            host = record.labels.get("host")
+            if record.source == "edge" and host:
+                self.state.restore_edge_alert(host, alert)
+        self.active.restore(fleet=fleet, edge=edge)
+        if fleet or edge:
+            log.info("restored %d fleet and %d edge alerts from the history", len(fleet), len(edge))
+
+    # --- ingest (paho's thread) ------------------------------------------------------------------
+
+    def _on_connected(self) -> None:
+        self._connected_at = time.monotonic()
+        birth = {"v": SCHEMA_VERSION, "type": "hub_status", "state": "online", "version": __version__,
+                 "ts": round(time.time(), 3)}
+        self.link.publish(hub_status_topic(self.prefix), encode(birth), qos=1, retain=True)
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        received = time.time()
+        message = decode(topic, payload, received, self.prefix, self.config.max_message_bytes)
+        if isinstance(message, Rejected):
+            self.counters.reject(message.reason)
+            log.debug("rejected %s: %s (%s)", topic, message.reason, message.detail)
+            return
+        if message.kind == "backfill":
+            self.counters.backfilled += 1
+            self.store.write_sample(message.host, message.session, message.seq, message.ts,
+                                    message.body["metrics"], backfill=True)
+            return
+        with self.lock:
+            changes = self.state.apply(message)
+            edge = [t for t in map(self.active.edge, message.body["alerts"]) if t] if message.kind == "alerts" else []
+        self._record(message, changes, edge)
+
+    def _record(self, message: Message, changes: list[StateChange], edge: list[dict[str, Any]]) -> None:
+        """History writes and counters for one accepted message (outside the state lock)."""
+        body = message.body
+        if message.kind == "metrics":
+            self.counters.ingested += 1
+            self.counters.lag_seconds = message.received - message.ts
+            self.store.write_sample(message.host, message.session, message.seq, message.ts, body["metrics"])
+        elif message.kind == "checks":
+            for result in body["results"]:
+                value = result.get("value")
+                self.store.write_check(CheckResult(message.host, message.ts, result["name"], result["ok"],
+                                                   value if isinstance(value, (int, float)) else None,
+                                                   str(result.get("message", ""))))
+        elif message.kind == "events":
+            event = body["event"]
+            self.store.write_event(Event(message.host, message.ts, event["kind"], str(event.get("message", "")),
+                                         event.get("details") if isinstance(event.get("details"), dict) else {}))
+        for transition in edge:
+            self._store_alert(transition, "edge", message.received)
+        for change in changes:
+            self._store_change(change)
+
+    # --- rules (their own thread) -----------------------------------------------------------------
+
+    def _rules_loop(self) -> None:
+        while not self._stop.wait(self.config.rules_interval):
+            try:
+                self._evaluate(time.time())
+            except Exception:  # one bad evaluation must not stop fleet rules for good; it is logged
+                log.exception("fleet rule evaluation failed")
+
+    def _evaluate(self, now: float) -> None:
+        if not self.started.is_set() and self._connected_at and \
+                time.monotonic() - self._connected_at > RETAINED_SETTLE:
+            self.started.set()
+        if now - self._history_at >= HISTORY_RULES_INTERVAL:
+            self._series = self._history(now)
+            self._history_at = now
+        with self.lock:
+            changes = self.state.tick(now)
+            views = self.state.views()
+        transitions = self.active.update(evaluate(self.config.rules, views, self._series, now), now)
+        for change in changes:
+            self._store_change(change)
+        if transitions:
+            self.link.publish(fleet_alerts_topic(self.prefix),
+                              encode({"v": SCHEMA_VERSION, "type": "alerts", "ts": round(now, 3),
+                                      "alerts": transitions}), qos=1)
+            for transition in transitions:
+                log.info("fleet alert %s %s", transition["labels"].get("alertname"), transition["status"])
+                self._store_alert(transition, "fleet", now)
+        if self.config.republish.enabled:
+            self._republish(now)
+
+    def _history(self, now: float) -> list[Series]:
+        series = []
+        with self.lock:
+            hosts = [h for h, r in self.state.hosts.items() if r.last_sample is not None]
+        for metric, window in self.config.rules.history().items():
+            for host in hosts:
+                for found in self.store.query(host, metric, None, now - window, now):
+                    points = [(p[0], p[2] if len(p) == 4 else p[1]) for p in found.points]  # rollups: avg
+                    series.append(Series(host, metric, found.labels, points))
+        return series
+
+    def _republish(self, now: float) -> None:
+        with self.lock:
+            publications = fleet_view(self.state, self.prefix, now)
+        expiry = int(self.config.republish.expiry)
+        for publication in publications:
+            self.link.publish(publication.topic, publication.payload, qos=1, retain=True, expiry=expiry)
+
+    def forget_hosts(self, hosts: list[str]) -> None:
+        for publication in cleared(hosts, self.prefix):
+            self.link.publish(publication.topic, publication.payload, qos=1, retain=True)
+
+    def _store_change(self, change: StateChange) -> None:
+        log.info("host %s: %s -> %s (%s)", change.host, change.from_state, change.to_state, change.reason)
+        self.store.write_state_change(change)
+
+    def _store_alert(self, transition: dict[str, Any], source: str, now: float) -> None:
+        self.store.write_alert(AlertRecord(transition["fingerprint"], transition["labels"], transition["status"],
+                                           transition["startsAt"], transition["endsAt"], now, source))

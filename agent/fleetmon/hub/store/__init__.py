@@ -1,0 +1,15 @@
+"""The hub's history store: SQLite (WAL) with a raw tier and minute/hour tiers (docs/hub.md "History").
+
+    store = Store("/var/lib/fleetmon/hub.db", StoreConfig())
+    store.start()
+    store.write_sample(host, session, seq, ts, metrics_wire, backfill=False)   # never blocks
+    store.query("srv-01", "fleetmon_cpu_usage_ratio", {}, start, end)          # tier picked by range
+"""
+
+from fleetmon.hub.store.config import HOUR, MINUTE, RAW, TIERS, StoreConfig, pick_tier
+from fleetmon.hub.store.history import Store
+from fleetmon.hub.store.records import AlertRecord, CheckResult, Event, Series, StateChange
+from fleetmon.hub.store.writer import Counters
+
+__all__ = ["HOUR", "MINUTE", "RAW", "TIERS", "AlertRecord", "CheckResult", "Counters", "Event", "Series",
+           "StateChange", "Store", "StoreConfig", "pick_tier"]

@@ -1,0 +1,47 @@
+"""How long each tier keeps data, how writes are batched, and which tier answers a query."""
+
+from dataclasses import dataclass
+
+RAW, MINUTE, HOUR = "raw", "1m", "1h"
+TIERS = (RAW, MINUTE, HOUR)
+BUCKET_SECONDS = {MINUTE: 60, HOUR: 3600}
+
+DAY = 86400.0
+
+
+@dataclass(slots=True, frozen=True)
+class StoreConfig:
+    raw_window: float = DAY  # seconds of raw samples kept
+    minute_retention: float = 14 * DAY
+    hour_retention: float = 365 * DAY
+    record_retention: float = 30 * DAY  # checks, events, state changes, alert history
+    batch_size: int = 2000  # samples and records per write transaction, at most
+    flush_interval: float = 1.0  # longest a queued write waits for its batch to fill
+    queue_size: int = 100_000  # writes waiting for the writer; beyond it they are dropped and counted
+    rollup_interval: float = 60.0  # how often open minute/hour aggregates are written
+    prune_interval: float = 600.0
+    raw_max_span: float = 2 * 3600.0  # auto tier: raw answers ranges up to this long ...
+    minute_max_span: float = 3 * DAY  # ... the minute tier up to this long, the hour tier beyond
+
+    def __post_init__(self) -> None:
+        for name in ("raw_window", "minute_retention", "hour_retention", "record_retention", "flush_interval",
+                     "rollup_interval", "prune_interval", "raw_max_span", "minute_max_span"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.batch_size < 1 or self.queue_size < 1:
+            raise ValueError("batch_size and queue_size must be at least 1")
+
+
+def pick_tier(config: StoreConfig, start: float, end: float, now: float) -> str:
+    """The finest tier that still holds the whole range and keeps the answer small.
+
+    raw      the range is at most ``raw_max_span`` long and starts inside the raw window;
+    1m       the range is at most ``minute_max_span`` long and starts inside the minute retention;
+    1h       anything else.
+    """
+    span = end - start
+    if span <= config.raw_max_span and start >= now - config.raw_window:
+        return RAW
+    if span <= config.minute_max_span and start >= now - config.minute_retention:
+        return MINUTE
+    return HOUR

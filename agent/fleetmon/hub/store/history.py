@@ -1,0 +1,156 @@
+"""Store: the hub's history, the one object the rest of the hub talks to.
+
+Writes are queued and never block the caller: when the queue is full the write is dropped and counted
+(``counters.samples_dropped``). A single writer thread batches them into SQLite; queries run on their own
+read-only connections. See ``schema`` for the tables and ``writer`` for how the tiers stay exact.
+"""
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Mapping
+
+from fleetmon.hub.store.config import TIERS, StoreConfig, pick_tier
+from fleetmon.hub.store.query import Reader
+from fleetmon.hub.store.records import AlertRecord, CheckResult, Event, Series, StateChange
+from fleetmon.hub.store.schema import connect, migrate
+from fleetmon.hub.store.writer import ALERT, CHECK, EVENT, SAMPLE, STATE_CHANGE, Control, Counters, Writer
+
+_POLL = 0.5  # how often a caller waiting on the writer checks that it is still alive
+
+
+class Store:
+    def __init__(self, path: str, config: StoreConfig | None = None) -> None:
+        self.path = path
+        self.config = config or StoreConfig()
+        conn = connect(path)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        self.counters = Counters()
+        self._queue: queue.Queue = queue.Queue(maxsize=self.config.queue_size)
+        self._writer = Writer(path, self.config, self._queue, self.counters)
+        self._reader = Reader(path)
+        self._drop_lock = threading.Lock()
+
+    # -- lifecycle
+
+    def start(self) -> None:
+        """Start the writer; returns once pending aggregates from an earlier run are recovered."""
+        self._writer.start()
+        self._writer.ready.wait()
+        if self._writer.startup_error is not None:
+            raise self._writer.startup_error
+
+    @property
+    def running(self) -> bool:
+        return self._writer.is_alive()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    def flush(self) -> None:
+        """Block until everything queued so far is written, aggregates included."""
+        self._control(Control("flush"))
+
+    def prune(self, now: float | None = None) -> None:
+        """Enforce retention now (the writer also does it every ``prune_interval``)."""
+        self._control(Control("prune", now))
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer, close every connection."""
+        if self._writer.is_alive():
+            self._control(Control("stop"))
+            self._writer.join()
+        self._reader.close()
+
+    def _control(self, control: Control) -> None:
+        while True:
+            if not self._writer.is_alive():
+                raise RuntimeError("the history store writer is not running")
+            try:
+                self._queue.put(control, timeout=_POLL)
+                break
+            except queue.Full:
+                continue
+        while not control.done.wait(_POLL):
+            if not self._writer.is_alive():
+                raise RuntimeError("the history store writer stopped")
+        if control.error is not None:
+            raise control.error
+
+    # -- writes (never block)
+
+    def write_sample(self, host: str, session: int, seq: int, ts: float, metrics: Mapping[str, object],
+                     backfill: bool = False) -> bool:
+        """Queue one sample (``metrics`` in the wire form, not modified afterwards); False when dropped.
+
+        Malformed entries inside ``metrics`` are skipped and counted by the writer, not raised here.
+        """
+        return self._put((SAMPLE, host, session, seq, ts, metrics, backfill), sample=True)
+
+    def write_check(self, result: CheckResult) -> bool:
+        return self._put((CHECK, (result.host, float(result.ts), result.name, int(bool(result.ok)),
+                                  None if result.value is None else float(result.value), str(result.message))))
+
+    def write_event(self, event: Event) -> bool:
+        return self._put((EVENT, (event.host, float(event.ts), event.kind, str(event.message),
+                                  json.dumps(event.details, sort_keys=True, separators=(",", ":")))))
+
+    def write_state_change(self, change: StateChange) -> bool:
+        return self._put((STATE_CHANGE, (change.host, float(change.ts), change.from_state, change.to_state,
+                                         change.reason)))
+
+    def write_alert(self, record: AlertRecord) -> bool:
+        return self._put((ALERT, (record.fingerprint, json.dumps(record.labels, sort_keys=True), record.status,
+                                  record.starts_at, record.ends_at, float(record.ts), record.source)))
+
+    def _put(self, item: tuple, sample: bool = False) -> bool:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            with self._drop_lock:
+                if sample:
+                    self.counters.samples_dropped += 1
+                else:
+                    self.counters.records_dropped += 1
+            return False
+        return True
+
+    # -- reads
+
+    def query(self, host: str, metric: str, matchers: Mapping[str, str] | None = None, start: float = 0.0,
+              end: float | None = None, tier: str | None = None) -> list[Series]:
+        """Series of ``metric`` on ``host`` whose labels equal every matcher, between ``start`` and ``end``
+        (Unix seconds, inclusive; ``end`` defaults to now). The tier is picked by ``pick_tier`` unless given."""
+        now = time.time()
+        end = now if end is None else end
+        if tier is None:
+            tier = pick_tier(self.config, start, end, now)
+        elif tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
+        return self._reader.query(host, metric, matchers or {}, start, end, tier)
+
+    def hosts(self) -> list[str]:
+        return self._reader.hosts()
+
+    def series_names(self, host: str) -> list[str]:
+        return self._reader.series_names(host)
+
+    def latest_state_changes(self, host: str, limit: int = 20) -> list[StateChange]:
+        return self._reader.latest_state_changes(host, limit)
+
+    def check_history(self, host: str, name: str, start: float, end: float) -> list[CheckResult]:
+        return self._reader.check_history(host, name, start, end)
+
+    def events(self, host: str, start: float, end: float) -> list[Event]:
+        return self._reader.events(host, start, end)
+
+    def alert_history(self, start: float, end: float) -> list[AlertRecord]:
+        return self._reader.alert_history(start, end)
+
+    def latest_alerts(self) -> list[AlertRecord]:
+        return self._reader.latest_alerts()

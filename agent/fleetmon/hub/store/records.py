@@ -1,0 +1,47 @@
+"""The values the store keeps and returns besides metric samples."""
+
+from typing import Any, NamedTuple
+
+from fleetmon.hub.model import StateChange  # noqa: F401 -- part of the store's vocabulary
+
+
+class Series(NamedTuple):
+    """One series of a query answer.
+
+    ``points`` are ``(ts, value)`` from the raw tier, or ``(bucket_start, min, avg, max)`` from a rollup
+    tier; ``tier`` says which answered.
+    """
+
+    name: str
+    labels: dict[str, str]
+    tier: str
+    points: list[tuple[float, ...]]
+
+
+class CheckResult(NamedTuple):
+    host: str
+    ts: float
+    name: str
+    ok: bool
+    value: float | None
+    message: str
+
+
+class Event(NamedTuple):
+    host: str
+    ts: float
+    kind: str
+    message: str
+    details: dict[str, Any]
+
+
+class AlertRecord(NamedTuple):
+    """One alert transition as the hub saw it (Alertmanager field names in the protocol)."""
+
+    fingerprint: str
+    labels: dict[str, str]
+    status: str  # "firing" or "resolved"
+    starts_at: str
+    ends_at: str
+    ts: float
+    source: str = ""  # "edge" (from an agent) or "fleet" (a hub rule)

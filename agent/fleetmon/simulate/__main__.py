@@ -1,0 +1,3 @@
+from fleetmon.simulate import main
+
+raise SystemExit(main())
