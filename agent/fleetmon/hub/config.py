@@ -45,7 +45,8 @@ class HubConfig:
     history: StoreConfig = field(default_factory=StoreConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     republish: RepublishConfig = field(default_factory=RepublishConfig)
-    rules_interval: float = 5.0
+    rules_interval: float = 5.0  # liveness and pattern rules, fleet view republishing
+    history_rules_interval: float = 60.0  # rules that fit lines over history (predictive, trends): costlier
     log_level: str = "info"
     source_path: str | None = None
 
@@ -59,7 +60,7 @@ class HubConfig:
 
 
 TOP_KEYS = ("broker", "listen", "db", "max_message_bytes", "expected_hosts", "liveness", "history", "rules",
-            "republish", "rules_interval", "log_level")
+            "republish", "rules_interval", "history_rules_interval", "log_level")
 
 
 def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfig:
@@ -91,6 +92,7 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
         rules=parse_rules(root.child("rules")),
         republish=_republish(root.child("republish")),
         rules_interval=root.child("rules_interval").duration(5.0, minimum=0.1),
+        history_rules_interval=root.child("history_rules_interval").duration(60.0, minimum=0.1),
         log_level=root.child("log_level").string("info", choices=("debug", "info", "warning", "error")),
     )
     if errors:

@@ -7,6 +7,7 @@ on the main thread and owns the signals.
 """
 
 import logging
+import signal
 import threading
 import time
 from typing import Any
@@ -33,8 +34,6 @@ log = logging.getLogger("fleetmon.hub")
 
 #: Seconds after connecting during which retained messages are still arriving (startup probe).
 RETAINED_SETTLE = 2.0
-#: History-based rules (line fits) cost far more than liveness: they run at most this often.
-HISTORY_RULES_INTERVAL = 60.0
 #: The broker keeps the hub's session (and QoS 1 messages for it) this long across hub restarts.
 SESSION_EXPIRY = 3600
 
@@ -46,6 +45,7 @@ class Hub:
         self.lock = threading.Lock()
         self.started = threading.Event()
         self._stop = threading.Event()
+        self._stop_requested = threading.Event()
         now = time.time()
         self.state = FleetState(config.expected_hosts, config.liveness.silent_after,
                                 config.liveness.skew_tolerance, now)
@@ -66,19 +66,29 @@ class Hub:
     # --- lifecycle -------------------------------------------------------------------------------
 
     def run(self) -> int:
+        """Serve until SIGTERM or SIGINT, then stop cleanly: a last retained status, the history flushed."""
         self.store.start()
         self.link.start()
         self._rules_thread.start()
-        log.info("fleetmon hub %s: broker %s, http://%s, history %s, %d expected hosts", __version__,
-                 self.config.broker.url, self.config.listen, self.config.db, len(self.config.expected_hosts))
         server = uvicorn.Server(uvicorn.Config(build_app(self), host=self.config.listen_host,
                                                port=self.config.listen_port, log_level="warning",
                                                access_log=False, lifespan="off"))
-        try:
-            server.run()
-        finally:
-            self.stop()
-        return 0
+        # uvicorn re-raises the signals it catches once it has stopped, which would kill the process before
+        # the history is flushed; in its own thread it leaves the signals to us.
+        http = threading.Thread(target=server.run, name="http", daemon=True)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self._stop_requested.set())
+        http.start()
+        log.info("fleetmon hub %s: broker %s, http://%s, history %s, %d expected hosts", __version__,
+                 self.config.broker.url, self.config.listen, self.config.db, len(self.config.expected_hosts))
+        while not self._stop_requested.wait(1.0):
+            if not http.is_alive():
+                log.error("the HTTP server stopped (is %s in use?)", self.config.listen)
+                break
+        server.should_exit = True
+        http.join(timeout=10)
+        self.stop()
+        return 0 if self._stop_requested.is_set() else 1
 
     def stop(self) -> None:
         if self._stop.is_set():
@@ -177,7 +187,7 @@ class Hub:
         if not self.started.is_set() and self._connected_at and \
                 time.monotonic() - self._connected_at > RETAINED_SETTLE:
             self.started.set()
-        if now - self._history_at >= HISTORY_RULES_INTERVAL:
+        if now - self._history_at >= self.config.history_rules_interval:
             self._series = self._history(now)
             self._history_at = now
         with self.lock:
