@@ -79,6 +79,18 @@ def _parser() -> argparse.ArgumentParser:
     hub_check.add_argument("file", metavar="FILE")
     hub_check.set_defaults(handler=_hub_check_config)
 
+    status = commands.add_parser("status", help="the fleet as a terminal table",
+                                 description="Show every host: groups, state, health, CPU, memory, disk, GPU, "
+                                 "temperature, active alerts. Reads the hub's API, or the retained fleet view on "
+                                 "the broker.")
+    source = status.add_mutually_exclusive_group()
+    source.add_argument("--hub", metavar="URL", help="hub base URL, e.g. http://127.0.0.1:9180")
+    source.add_argument("--broker", metavar="URL", help="broker URL (default mqtt://127.0.0.1:1883)")
+    status.add_argument("--prefix", default="fleetmon/v1", help="topic prefix")
+    status.add_argument("--watch", metavar="SECONDS", type=float, nargs="?", const=2.0,
+                        help="refresh every SECONDS (default 2) until Ctrl-C")
+    status.set_defaults(handler=_status)
+
     from fleetmon import simulate
 
     simulate.register(commands)
@@ -205,6 +217,12 @@ def _hub_check_config(args: argparse.Namespace) -> int:
         return 1
     print(f"{args.file}: ok ({len(config.expected_hosts)} expected hosts, listening on {config.listen})")
     return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from fleetmon.hub.console import run
+
+    return run(args.hub, args.broker, args.prefix, args.watch)
 
 
 def _agent_check_config(args: argparse.Namespace) -> int:

@@ -1,13 +1,16 @@
 """The hub end to end: a real broker, real agent processes, the hub process, its HTTP side."""
 
+import os
 import signal
+import subprocess
+import sys
 import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from fleetmon.protocol import messages
-from tests.conftest import wait_for
+from tests.conftest import AGENT_SRC, Recorder, wait_for
 
 
 def fleet_alerts(recorder, alertname, status):
@@ -142,3 +145,43 @@ def test_a_restarted_hub_keeps_firing_alerts_and_does_not_re_raise_resolved_ones
     wait_for(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="recovered")
     time.sleep(3)
     assert len(fleet_alerts(recorder, "HostDown", "firing")) == 1 and hub.get("/api/v1/alerts")["alerts"] == []
+
+
+def test_hosts_removed_from_the_inventory_leave_the_fleet_view(start_hub, broker):
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    gone = messages.status("retired", 3, 2, time.time(), "offline", reason="shutdown")
+    client.publish("fleetmon/v1/hosts/retired/status", messages.encode(gone), qos=1, retain=True).wait_for_publish(5)
+    client.publish("fleetmon/v1/fleet/hosts/retired", b'{"host":"retired"}', qos=1, retain=True).wait_for_publish(5)
+    client.loop_stop()
+    client.disconnect()
+
+    hub = start_hub({"expected_hosts": {"test-host": ["servers"]}})
+    wait_for(lambda: hub.get("/health/startup"), timeout=20, message="startup")
+    wait_for(lambda: hub.host("retired") is None, timeout=10, message="the retired host forgotten")
+
+    def retained_view():
+        late = Recorder(broker, "fleetmon/v1/fleet/hosts/#")
+        time.sleep(1)
+        topics = {m.topic for m in late.messages if m.payload}
+        late.close()
+        return topics
+
+    wait_for(lambda: retained_view() == {"fleetmon/v1/fleet/hosts/test-host"}, timeout=20,
+             message="only the inventory's host left in the retained fleet view")
+
+
+def test_fleetmon_status_shows_the_fleet_from_the_hub_and_from_the_broker(start_agent, start_hub, broker):
+    hub = start_hub({"expected_hosts": {"test-host": ["servers"], "ghost": ["jetsons"]}, "republish": {"interval": 1}})
+    start_agent({"groups": ["servers"]})
+    wait_for(lambda: (h := hub.host("test-host")) and h["cpu"] is not None, timeout=20, message="a sample")
+    env = dict(os.environ, PYTHONPATH=str(AGENT_SRC), COLUMNS="160")
+    for source in (["--hub", f"http://127.0.0.1:{hub.port}"], ["--broker", broker.url]):
+        def table(source=source):
+            result = subprocess.run([sys.executable, "-m", "fleetmon", "status", *source], capture_output=True,
+                                    text=True, env=env, timeout=30)
+            return result.stdout if "test-host" in result.stdout and "ghost" in result.stdout else None
+
+        out = wait_for(table, timeout=20, message=f"status via {source[0]}")
+        assert "online" in out and "missing" in out and "servers" in out and "%" in out

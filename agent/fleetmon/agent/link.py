@@ -41,7 +41,7 @@ class Backoff:
 
 
 class MqttLink:
-    def __init__(self, config: BrokerConfig, client_id: str, will_topic: str, will_payload: bytes,
+    def __init__(self, config: BrokerConfig, client_id: str, will_topic: Optional[str], will_payload: bytes,
                  on_connected: Callable[[], None], on_message: Optional[Callable[[str, bytes], None]] = None,
                  subscriptions: tuple = (), session_expiry: int = 0) -> None:
         """``session_expiry`` > 0 asks the broker to keep the session (subscriptions and queued QoS 1
@@ -69,7 +69,8 @@ class MqttLink:
             self._client.tls_set(ca_certs=config.tls.ca_file, certfile=config.tls.cert_file,
                                  keyfile=config.tls.key_file, cert_reqs=ssl.CERT_REQUIRED)
             self._client.tls_insecure_set(config.tls.insecure)
-        self._client.will_set(will_topic, will_payload, qos=1, retain=True)
+        if will_topic:
+            self._client.will_set(will_topic, will_payload, qos=1, retain=True)
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message

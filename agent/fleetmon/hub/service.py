@@ -28,7 +28,7 @@ from fleetmon.hub.store import Store
 from fleetmon.hub.store.records import AlertRecord, CheckResult, Event
 from fleetmon.protocol import SCHEMA_VERSION
 from fleetmon.protocol.messages import encode
-from fleetmon.protocol.topics import fleet_alerts_topic, host_subscription, hub_status_topic
+from fleetmon.protocol.topics import fleet_alerts_topic, fleet_host_topic, host_subscription, hub_status_topic
 
 log = logging.getLogger("fleetmon.hub")
 
@@ -57,11 +57,14 @@ class Hub:
         self._series: list[Series] = []
         self._history_at = 0.0
         self._connected_at = 0.0
+        self._retained_views: set[str] = set()  # hosts whose fleet view the broker held when we connected
         will = encode({"v": SCHEMA_VERSION, "type": "hub_status", "state": "offline", "ts": round(now, 3)})
         self.link = MqttLink(config.broker, "fleetmon-hub", hub_status_topic(self.prefix), will,
                              on_connected=self._on_connected, on_message=self._on_message,
-                             subscriptions=(host_subscription(self.prefix),), session_expiry=SESSION_EXPIRY)
+                             subscriptions=(host_subscription(self.prefix), fleet_host_topic("+", self.prefix)),
+                             session_expiry=SESSION_EXPIRY)
         self._rules_thread = threading.Thread(target=self._rules_loop, name="rules", daemon=True)
+        self._fleet_view_prefix = fleet_host_topic("", self.prefix)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -136,6 +139,10 @@ class Hub:
         self.link.publish(hub_status_topic(self.prefix), encode(birth), qos=1, retain=True)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic.startswith(self._fleet_view_prefix):
+            if payload:
+                self._retained_views.add(topic[len(self._fleet_view_prefix):])
+            return
         received = time.time()
         message = decode(topic, payload, received, self.prefix, self.config.max_message_bytes)
         if isinstance(message, Rejected):
@@ -187,6 +194,13 @@ class Hub:
         if not self.started.is_set() and self._connected_at and \
                 time.monotonic() - self._connected_at > RETAINED_SETTLE:
             self.started.set()
+        if self.started.is_set() and self._retained_views:
+            with self.lock:
+                gone = sorted(self._retained_views - set(self.state.hosts))
+            self._retained_views.clear()
+            if gone:
+                log.info("clearing the retained fleet view of hosts no longer in the fleet: %s", ", ".join(gone))
+                self.forget_hosts(gone)
         if now - self._history_at >= self.config.history_rules_interval:
             self._series = self._history(now)
             self._history_at = now

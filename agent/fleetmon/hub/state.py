@@ -52,6 +52,7 @@ class FleetState:
         self.skew_tolerance = skew_tolerance
         self.hosts: dict[str, HostRecord] = {}
         self.stale_statuses = 0
+        self.inventory = False  # whether an inventory says which hosts belong to the fleet
         self.set_expected(expected or {}, now)
 
     def set_expected(self, expected: Mapping[str, Sequence[str]], now: float) -> list[str]:
@@ -59,6 +60,7 @@ class FleetState:
 
         A host that left is forgotten if it was never seen; one that was seen stays, no longer expected.
         """
+        self.inventory = bool(expected)
         left = []
         for host, record in list(self.hosts.items()):
             if record.expected and host not in expected:
@@ -82,8 +84,12 @@ class FleetState:
         return handler(self, record, message) if handler else []
 
     def tick(self, now: float) -> list[StateChange]:
-        """Mark online hosts silent once no sample came for ``silent_after`` of their intervals."""
+        """Mark online hosts silent once no sample came for ``silent_after`` of their intervals, and, when
+        there is an inventory, forget hosts outside it that are not alive (removed from the fleet)."""
         changes = []
+        if self.inventory:
+            for host in [h for h, r in self.hosts.items() if not r.expected and r.state in (OFFLINE, MISSING)]:
+                del self.hosts[host]
         for record in self.hosts.values():
             if record.state != ONLINE:
                 continue

@@ -1,0 +1,101 @@
+"""`fleetmon status`: the fleet as a terminal table, from the hub's API or from the retained fleet view
+on the broker (no hub API needed, e.g. on a machine that only has broker access)."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from fleetmon.protocol.topics import fleet_host_topic
+
+STATE_STYLE = {"online": "green", "silent": "yellow", "offline": "red", "missing": "magenta"}
+
+
+def from_hub(url: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(url.rstrip("/") + "/api/v1/hosts", timeout=timeout) as response:
+        return json.loads(response.read())["hosts"]
+
+
+def from_broker(url: str, prefix: str, wait: float = 2.0) -> list[dict[str, Any]]:
+    """Collect the retained per-host fleet view the hub publishes."""
+    from fleetmon.agent.config import parse_broker
+    from fleetmon.agent.link import MqttLink
+    from fleetmon.config_reader import Errors, Node
+
+    hosts: dict[str, dict[str, Any]] = {}
+
+    def on_message(topic: str, payload: bytes) -> None:
+        if payload:
+            try:
+                view = json.loads(payload)
+            except ValueError:
+                return
+            if isinstance(view, dict) and "host" in view:
+                hosts[view["host"]] = view
+
+    errors = Errors()
+    broker = parse_broker(Node({"url": url}, "broker", errors))
+    if errors:
+        raise ValueError("; ".join(errors))
+    link = MqttLink(broker, f"fleetmon-status-{time.time_ns()}", None, b"",
+                    on_connected=lambda: None, on_message=on_message,
+                    subscriptions=(fleet_host_topic("+", prefix),))
+    link.start()
+    try:
+        if not link.connected.wait(wait + 3):
+            raise ConnectionError(f"cannot reach {url}: {link.last_error or 'no answer'}")
+        time.sleep(wait)
+    finally:
+        link.stop()
+    return sorted(hosts.values(), key=lambda h: h["host"])
+
+
+def table(hosts: list[dict[str, Any]]) -> Table:
+    counts: dict[str, int] = {}
+    for host in hosts:
+        counts[host["state"]] = counts.get(host["state"], 0) + 1
+    title = "fleet: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) if hosts else "fleet: empty"
+    grid = Table(title=title, expand=False)
+    for column in ("host", "groups", "state", "health", "CPU", "memory", "disk", "GPU", "temp", "alerts"):
+        grid.add_column(column, justify="right" if column in ("health", "CPU", "memory", "disk", "GPU", "temp")
+                        else "left", no_wrap=column == "host")
+    for host in hosts:
+        state = host["state"]
+        alerts = list(host.get("alerts", [])) + [f"check {c}" for c in host.get("failing_checks", [])]
+        grid.add_row(host["host"], ",".join(host.get("groups", [])),
+                     f"[{STATE_STYLE.get(state, 'white')}]{state}[/]", str(host.get("health", "")),
+                     _percent(host.get("cpu")), _percent(host.get("memory")), _percent(host.get("disk")),
+                     _percent(host.get("gpu")),
+                     "" if host.get("temperature") is None else f"{host['temperature']:.0f}°C",
+                     ", ".join(alerts))
+    return grid
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.0f}%"
+
+
+def run(hub: str | None, broker: str | None, prefix: str, watch: float | None) -> int:
+    console = Console()
+
+    def fetch() -> list[dict[str, Any]]:
+        return from_hub(hub) if hub else from_broker(broker or "mqtt://127.0.0.1:1883", prefix)
+
+    try:
+        if not watch:
+            console.print(table(fetch()))
+            return 0
+        with Live(table(fetch()), console=console, refresh_per_second=1) as live:
+            while True:
+                time.sleep(watch)
+                live.update(table(fetch()))
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        console.print(f"[red]fleetmon status: {exc}[/]")
+        return 1
