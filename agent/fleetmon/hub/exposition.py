@@ -1,10 +1,11 @@
 """The hub's /metrics: every host's latest sample with `host` and inventory labels, liveness, and the
 hub's own counters, through prometheus_client."""
 
+import bisect
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from fleetmon.hub.model import STATES
@@ -12,6 +13,7 @@ from fleetmon.hub.state import FleetState, health_score
 from fleetmon.protocol import catalog
 
 RESERVED = ("host",)
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class FleetCollector(Collector):
@@ -74,8 +76,15 @@ class HubCounters:
         self.ingested = 0
         self.backfilled = 0
         self.rejected: dict[str, int] = {}
-        self.lag_seconds = 0.0  # hub receive time minus host timestamp of the latest live sample
         self.store: Any = None  # the Store, for its write counters
+        self._lag_counts = [0] * (len(LAG_BUCKETS) + 1)
+        self._lag_sum = 0.0
+
+    def observe_lag(self, seconds: float) -> None:
+        """Receive time minus sample time of a live sample: a fixed-bucket histogram, cheap per message."""
+        index = bisect.bisect_left(LAG_BUCKETS, seconds)
+        self._lag_counts[index] += 1
+        self._lag_sum += seconds
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -93,9 +102,13 @@ class HubCounters:
         for reason, count in sorted(self.rejected.items()):
             rejected.add_metric([reason], count)
         yield rejected
-        lag = GaugeMetricFamily("fleetmon_hub_ingest_lag_seconds",
-                                "Receive time minus sample time of the latest live sample.")
-        lag.add_metric([], self.lag_seconds)
+        cumulative, buckets = 0, []
+        for bound, count in zip([*LAG_BUCKETS, float("inf")], self._lag_counts, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+        lag = HistogramMetricFamily("fleetmon_hub_ingest_lag_seconds",
+                                    "Hub receive time minus the sample's own timestamp, live samples.")
+        lag.add_metric([], buckets, self._lag_sum)
         yield lag
         yield from _store_families(self.store)
 

@@ -164,7 +164,7 @@ class Hub:
         body = message.body
         if message.kind == "metrics":
             self.counters.ingested += 1
-            self.counters.lag_seconds = message.received - message.ts
+            self.counters.observe_lag(message.received - message.ts)
             self.store.write_sample(message.host, message.session, message.seq, message.ts, body["metrics"])
         elif message.kind == "checks":
             for result in body["results"]:
