@@ -148,8 +148,9 @@ def main() -> int:
     (work / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
                                          "max_queued_messages 100000\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "agent"))
-    mosquitto = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(work / "mosquitto.conf")],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mosquitto_bin = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    mosquitto = subprocess.Popen([mosquitto_bin, "-c", str(work / "mosquitto.conf")], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
     rows = []
     try:
         wait_port(port)
