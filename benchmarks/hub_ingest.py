@@ -4,8 +4,8 @@ For each offered rate R (host-samples per second), `fleetmon simulate` publishes
 second (QoS 0, split over enough simulator processes) for --duration seconds; first the hub ingests it,
 then, with the same load, the bare subscriber of benchmarks/bare_subscriber.py. Reported per rate and
 consumer: the sustained rate over the measuring window (after --warmup), lag p50/p99 (receive time minus
-the sample's timestamp; the hub's from its own fleetmon_hub_ingest_lag_seconds histogram, so bucket
-bounds), CPU in cores and RSS at the end.
+the sample's timestamp; the hub's from its own lag histogram, /api/v1/hub, so bucket bounds), CPU in
+cores and RSS at the end.
 
 Usage: python benchmarks/hub_ingest.py [--rates 2000 5000 10000] [--duration 30] [--warmup 8]
 """
@@ -13,7 +13,6 @@ Usage: python benchmarks/hub_ingest.py [--rates 2000 5000 10000] [--duration 30]
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -66,21 +65,19 @@ def simulators(port: int, rate: int, duration: float, env: dict) -> list[subproc
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(count)]
 
 
-def hub_metrics(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        return response.read().decode()
+def hub_figures(port: int) -> dict:
+    """The hub's own counters (/api/v1/hub: cheap, unlike /metrics with every host's series)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/hub", timeout=10) as response:
+        return json.loads(response.read())
 
 
-def counter(text: str, name: str) -> float:
-    match = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
-
-
-def histogram_quantile(text: str, name: str, q: float) -> float | None:
-    buckets = [(float("inf") if le == "+Inf" else float(le), float(v))
-               for le, v in re.findall(rf'^{name}_bucket{{le="([^"]+)"}} ([0-9.e+]+)$', text, re.M)]
-    total = buckets[-1][1] if buckets else 0
-    for bound, cumulative in buckets:
+def lag_quantile(before: dict, after: dict, q: float) -> float | None:
+    """Upper bound of the lag bucket holding quantile q of the samples ingested between two readings."""
+    counts = [(float(bound), after[bound] - before.get(bound, 0)) for bound in after]
+    total = sum(count for _, count in counts)
+    cumulative = 0
+    for bound, count in counts:
+        cumulative += count
         if total and cumulative >= q * total:
             return bound
     return None
@@ -98,17 +95,16 @@ def run_hub(port: int, rate: int, args, env: dict, work: Path) -> dict:
         time.sleep(2)
         sims = simulators(port, rate, args.duration, env)
         time.sleep(args.warmup)
-        before, cpu0, t0 = counter(hub_metrics(http), "fleetmon_hub_samples_ingested_total"), cpu_seconds(hub.pid), \
-            time.monotonic()
+        before, cpu0, t0 = hub_figures(http), cpu_seconds(hub.pid), time.monotonic()
         time.sleep(args.duration - args.warmup - 2)
-        text = hub_metrics(http)
+        after = hub_figures(http)
         elapsed = time.monotonic() - t0
-        ingested = counter(text, "fleetmon_hub_samples_ingested_total") - before
-        result = {"rate": round(ingested / elapsed), "cpu_cores": round((cpu_seconds(hub.pid) - cpu0) / elapsed, 2),
-                  "rss_mib": round(rss_mib(hub.pid), 1),
-                  "lag_p50_le": histogram_quantile(text, "fleetmon_hub_ingest_lag_seconds", 0.5),
-                  "lag_p99_le": histogram_quantile(text, "fleetmon_hub_ingest_lag_seconds", 0.99),
-                  "db_dropped": counter(text, "fleetmon_hub_db_samples_dropped_total")}
+        lag0, lag1 = before["ingest_lag_seconds"]["buckets"], after["ingest_lag_seconds"]["buckets"]
+        result = {"rate": round((after["samples_ingested"] - before["samples_ingested"]) / elapsed),
+                  "cpu_cores": round((cpu_seconds(hub.pid) - cpu0) / elapsed, 2),
+                  "rss_mib": round(rss_mib(hub.pid), 1), "lag_p50_le": lag_quantile(lag0, lag1, 0.5),
+                  "lag_p99_le": lag_quantile(lag0, lag1, 0.99), "db_dropped": after["db"]["samples_dropped"],
+                  "db_written": after["db"]["samples_written"] - before["db"]["samples_written"]}
         for sim in sims:
             sim.wait(timeout=args.duration + 30)
         return result

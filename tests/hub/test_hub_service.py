@@ -35,6 +35,8 @@ def test_a_host_appears_with_its_groups_thresholds_and_metrics(start_agent, star
     groups = hub.get("/api/v1/groups")["groups"]
     assert groups["servers"]["online"] == 1 and groups["jetsons"]["missing"] == 1
     assert hub.get("/health/ready")["ok"] and hub.get("/health/live")["ok"]
+    figures = hub.get("/api/v1/hub")
+    assert figures["samples_ingested"] > 0 and sum(figures["ingest_lag_seconds"]["buckets"].values()) > 0
 
 
 def test_a_killed_agent_is_down_then_back(start_agent, start_hub, recorder):

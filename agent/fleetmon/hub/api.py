@@ -61,6 +61,9 @@ def build_app(hub: "Hub") -> Starlette:
         with hub.lock:
             return JSONResponse({"alerts": hub.active.firing()})
 
+    async def hub_figures(request: Request) -> Response:
+        return JSONResponse(hub.counters.snapshot())
+
     async def query(request: Request) -> Response:
         params = request.query_params
         if "host" not in params or "metric" not in params:
@@ -81,4 +84,5 @@ def build_app(hub: "Hub") -> Starlette:
         Route("/metrics", metrics), Route("/health/live", live), Route("/health/ready", ready),
         Route("/health/startup", startup), Route("/api/v1/hosts", hosts), Route("/api/v1/hosts/{host}", host),
         Route("/api/v1/groups", groups), Route("/api/v1/alerts", alerts), Route("/api/v1/query", query),
+        Route("/api/v1/hub", hub_figures),
     ])

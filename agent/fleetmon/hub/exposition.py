@@ -30,14 +30,16 @@ class FleetCollector(Collector):
                                   labels=["host", "state"])
         health = GaugeMetricFamily("fleetmon_host_health_score", "Health score 0..100 (docs/hub.md).",
                                    labels=["host"])
-        with self.lock:
-            for record in self.state.hosts.values():
-                up.add_metric([record.host], 1.0 if record.state == "online" else 0.0)
-                for name in STATES:
-                    state.add_metric([record.host, name], 1.0 if record.state == name else 0.0)
-                health.add_metric([record.host], health_score(record, self.state.skewed(record)))
-                if record.last_sample:
-                    self._add_sample(families, record.host, record.labels, record.last_sample)
+        with self.lock:  # only a snapshot under the lock: rendering thousands of hosts must not stall ingest
+            hosts = [(r.host, r.state, health_score(r, self.state.skewed(r)), r.labels, r.last_sample)
+                     for r in self.state.hosts.values()]
+        for host, host_state, score, labels, sample in hosts:
+            up.add_metric([host], 1.0 if host_state == "online" else 0.0)
+            for name in STATES:
+                state.add_metric([host, name], 1.0 if host_state == name else 0.0)
+            health.add_metric([host], score)
+            if sample:  # replaced, never mutated, by ingest: safe to read outside the lock
+                self._add_sample(families, host, labels, sample)
         yield up
         yield state
         yield health
@@ -88,6 +90,17 @@ class HubCounters:
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """The hub's own figures as JSON, cheap to produce whatever the fleet's size."""
+        store = self.store
+        return {"samples_ingested": self.ingested, "backfill_samples": self.backfilled,
+                "messages_rejected": dict(self.rejected),
+                "ingest_lag_seconds": {"buckets": dict(zip([*map(str, LAG_BUCKETS), "+Inf"], self._lag_counts,
+                                                           strict=True)), "sum": self._lag_sum},
+                "db": {} if store is None else {"samples_written": store.samples_written,
+                                                "samples_dropped": store.samples_dropped,
+                                                "write_seconds": store.write_seconds_total}}
 
     def families(self) -> Iterator[Metric]:
         ingested = CounterMetricFamily("fleetmon_hub_samples_ingested",

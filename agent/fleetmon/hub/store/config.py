@@ -17,7 +17,8 @@ class StoreConfig:
     record_retention: float = 30 * DAY  # checks, events, state changes, alert history
     batch_size: int = 2000  # samples and records per write transaction, at most
     flush_interval: float = 1.0  # longest a queued write waits for its batch to fill
-    queue_size: int = 100_000  # writes waiting for the writer; beyond it they are dropped and counted
+    queue_size: int = 10_000  # writes waiting for the writer (a queued sample holds ~15 KB of Python objects);
+    # beyond it they are dropped and counted
     rollup_interval: float = 60.0  # how often open minute/hour aggregates are written
     prune_interval: float = 600.0
     raw_max_span: float = 2 * 3600.0  # auto tier: raw answers ranges up to this long ...
