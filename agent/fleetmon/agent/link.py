@@ -43,7 +43,7 @@ class Backoff:
 class MqttLink:
     def __init__(self, config: BrokerConfig, client_id: str, will_topic: Optional[str], will_payload: bytes,
                  on_connected: Callable[[], None], on_message: Optional[Callable[[str, bytes], None]] = None,
-                 subscriptions: tuple = (), session_expiry: int = 0) -> None:
+                 subscriptions: tuple = (), session_expiry: int = 0, max_queued: int = 1000) -> None:
         """``session_expiry`` > 0 asks the broker to keep the session (subscriptions and queued QoS 1
         messages) that many seconds across disconnects: the hub uses it to miss nothing while it restarts."""
         self.config = config
@@ -62,7 +62,7 @@ class MqttLink:
         if self._mqtt5 and session_expiry:
             self._connect_properties = Properties(PacketTypes.CONNECT)
             self._connect_properties.SessionExpiryInterval = int(session_expiry)
-        self._client.max_queued_messages_set(1000)
+        self._client.max_queued_messages_set(max_queued)
         if config.username:
             self._client.username_pw_set(config.username, config.password)
         if config.uses_tls:

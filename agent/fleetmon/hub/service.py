@@ -36,6 +36,8 @@ log = logging.getLogger("fleetmon.hub")
 RETAINED_SETTLE = 2.0
 #: The broker keeps the hub's session (and QoS 1 messages for it) this long across hub restarts.
 SESSION_EXPIRY = 3600
+#: Publications paho may hold unsent: the fleet view is one retained message per host every interval.
+MAX_QUEUED_PUBLICATIONS = 100_000
 
 
 class Hub:
@@ -62,7 +64,7 @@ class Hub:
         self.link = MqttLink(config.broker, "fleetmon-hub", hub_status_topic(self.prefix), will,
                              on_connected=self._on_connected, on_message=self._on_message,
                              subscriptions=(host_subscription(self.prefix), fleet_host_topic("+", self.prefix)),
-                             session_expiry=SESSION_EXPIRY)
+                             session_expiry=SESSION_EXPIRY, max_queued=MAX_QUEUED_PUBLICATIONS)
         self._rules_thread = threading.Thread(target=self._rules_loop, name="rules", daemon=True)
         self._fleet_view_prefix = fleet_host_topic("", self.prefix)
 
