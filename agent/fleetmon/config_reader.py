@@ -7,7 +7,7 @@ Each program keeps its schema in one module (fleetmon.agent.config for the agent
 """
 
 import re
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 T = TypeVar("T")
 MISSING = object()
@@ -23,6 +23,39 @@ class ConfigError(Exception):
     def __init__(self, errors: Sequence[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = list(errors)
+
+
+def read_yaml(path: Optional[str]) -> Any:
+    """The document in ``path`` ({} without a path or for an empty file); ConfigError naming the file when
+    it cannot be read or parsed."""
+    if not path:
+        return {}
+    import yaml  # only the programs that read config files pay for it
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
+    return {} if data is None else data
+
+
+def with_overrides(data: Any, overrides: Optional[Mapping[str, Any]]) -> Any:
+    """Command-line flags over a document: ``broker_url`` sets ``broker.url``, any other key a top-level key;
+    None means the flag was not given. A document that is not a mapping is left for validation to refuse."""
+    if not isinstance(data, dict) or not overrides:
+        return data
+    doc = dict(data)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "broker_url":
+            doc["broker"] = dict(doc.get("broker") or {}, url=value)
+        else:
+            doc[key] = value
+    return doc
 
 
 class Errors(List[str]):
@@ -114,6 +147,21 @@ class Node:
 
         value = self._typed(default, ok, int if integer else float, "an integer" if integer else "a number")
         return self._bounded(value, minimum, maximum)
+
+    def level(self, default: Any, percent: bool = False) -> Any:
+        """A number; with ``percent`` (for 0..1 ratios) also a percentage string such as '85%' (0.85)."""
+        if self.missing:
+            return default
+        value = self.value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if percent and isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                return float(value.strip()[:-1]) / 100.0
+            except ValueError:
+                pass
+        self.fail("must be a number or a percentage like '85%'" if percent else "must be a number")
+        return default
 
     def duration(self, default: Any, minimum: Optional[float] = None) -> Any:
         """Seconds: a number, or a string such as '500ms', '30s', '5m', '1h', '2d'."""

@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import urlsplit
 
-import yaml
-
 from fleetmon.agent.checks.spec import CheckSpec, parse_checks
 from fleetmon.agent.thresholds import ThresholdRule, parse_thresholds
-from fleetmon.config_reader import ConfigError, Errors, Node
+from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml, with_overrides
 from fleetmon.protocol import DEFAULT_PREFIX
 from fleetmon.protocol.topics import HOST_ID_PATTERN
 
@@ -141,15 +139,7 @@ TOP_KEYS = ("host_id", "interval", "groups", "labels", "state_dir", "log_level",
 def parse_config(data: Any, overrides: Optional[Mapping[str, Any]] = None) -> AgentConfig:
     """Validate a parsed document; ``overrides`` (from the command line) win over the document."""
     errors = Errors()
-    doc = dict(data) if isinstance(data, dict) else data
-    if isinstance(doc, dict) and overrides:
-        for key, value in overrides.items():
-            if value is None:
-                continue
-            if key == "broker_url":
-                doc["broker"] = dict(doc.get("broker") or {}, url=value)
-            else:
-                doc[key] = value
+    doc = with_overrides(data, overrides)
     root = Node({} if doc is None else doc, "", errors).mapping(TOP_KEYS)
     config = AgentConfig(
         host_id=root.child("host_id").string(default_host_id(), pattern=HOST_ID_PATTERN),
@@ -170,16 +160,7 @@ def parse_config(data: Any, overrides: Optional[Mapping[str, Any]] = None) -> Ag
 
 
 def load_config(path: Optional[str], overrides: Optional[Mapping[str, Any]] = None) -> AgentConfig:
-    data: Any = {}
-    if path:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = yaml.safe_load(handle)
-        except OSError as exc:
-            raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
-    config = parse_config(data if data is not None else {}, overrides)
+    config = parse_config(read_yaml(path), overrides)
     config.source_path = path
     return config
 

@@ -171,8 +171,8 @@ def _parse_rule(name: str, node: Node) -> Optional[ThresholdRule]:
                          "set scraped: true for an application metric")
     direction = node.child("direction").string(alias.direction if alias else ABOVE, choices=(ABOVE, BELOW))
     ratio = metric.endswith("_ratio")
-    warning = _level(node.child("warning"), ratio)
-    critical = _level(node.child("critical"), ratio)
+    warning = node.child("warning").level(None, ratio)
+    critical = node.child("critical").level(None, ratio)
     enabled = node.child("enabled").boolean(True)
     if enabled and node.child("warning").missing and node.child("critical").missing:
         node.fail("needs a warning or a critical level (or enabled: false)")
@@ -182,7 +182,7 @@ def _parse_rule(name: str, node: Node) -> Optional[ThresholdRule]:
         elif direction == BELOW and warning < critical:
             node.child("warning").fail(f"must be at least critical ({critical:g}) when direction is below")
     hysteresis_node = node.child("hysteresis")
-    hysteresis = _level(hysteresis_node, ratio)
+    hysteresis = hysteresis_node.level(None, ratio)
     if hysteresis is not None and hysteresis < 0:
         hysteresis_node.fail("must not be negative")
     labels = _rule_labels(node.child("labels"))
@@ -198,22 +198,6 @@ def _parse_rule(name: str, node: Node) -> Optional[ThresholdRule]:
         scraped=scraped,
     )
     return rule if enabled else None
-
-
-def _level(node: Node, ratio: bool) -> Optional[float]:
-    """A number in the metric's unit; for ratios also a percentage string such as '85%'."""
-    if node.missing:
-        return None
-    value = node.value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if ratio and isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            return float(value.strip()[:-1]) / 100.0
-        except ValueError:
-            pass
-    node.fail("must be a number or a percentage like '85%'" if ratio else "must be a number")
-    return None
 
 
 def _match(node: Node, metric: str, series_labels: Optional[Tuple[str, ...]]) -> Dict[str, str]:

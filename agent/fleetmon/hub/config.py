@@ -8,10 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from fleetmon.agent.config import BrokerConfig, parse_broker
-from fleetmon.config_reader import ConfigError, Errors, Node
+from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml, with_overrides
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
 from fleetmon.hub.store.config import StoreConfig
 from fleetmon.protocol.topics import HOST_ID_PATTERN
@@ -65,15 +63,7 @@ TOP_KEYS = ("broker", "listen", "db", "max_message_bytes", "expected_hosts", "li
 
 def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfig:
     errors = Errors()
-    doc = dict(data) if isinstance(data, dict) else data
-    if isinstance(doc, dict):
-        for key, value in (overrides or {}).items():
-            if value is None:
-                continue
-            if key == "broker_url":
-                doc["broker"] = dict(doc.get("broker") or {}, url=value)
-            else:
-                doc[key] = value
+    doc = with_overrides(data, overrides)
     root = Node({} if doc is None else doc, "", errors).mapping(TOP_KEYS)
     listen_node = root.child("listen")
     listen = listen_node.string(DEFAULT_LISTEN)
@@ -101,16 +91,7 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
 
 
 def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> HubConfig:
-    data: Any = {}
-    if path:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = yaml.safe_load(handle)
-        except OSError as exc:
-            raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
-    config = parse_config(data if data is not None else {}, overrides)
+    config = parse_config(read_yaml(path), overrides)
     config.source_path = path
     return config
 

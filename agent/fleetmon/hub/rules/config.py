@@ -218,7 +218,7 @@ def _predictive(node: Node) -> PredictiveRule:
     window = node.child("window").duration(default.window_s, minimum=60)
     min_span = _span(node, window, default.min_span_s)
     limit_node = node.child("limit")
-    limit = _level(limit_node, default.limit, all(m.endswith("_ratio") for m in metrics))
+    limit = limit_node.level(default.limit, all(m.endswith("_ratio") for m in metrics))
     return PredictiveRule(**_common(node, default.severity, default.for_s),
                           metrics=metrics, window_s=window,
                           horizon_s=node.child("horizon").duration(default.horizon_s, minimum=60),
@@ -244,7 +244,7 @@ def _resource_trend(node: Node) -> ResourceTrendRule:
     metrics = _gauges(node.child("metrics"), default.metrics)
     window = node.child("window").duration(default.window_s, minimum=60)
     slope_node = node.child("min_slope")
-    min_slope = _level(slope_node, default.min_slope_per_hour, all(m.endswith("_ratio") for m in metrics))
+    min_slope = slope_node.level(default.min_slope_per_hour, all(m.endswith("_ratio") for m in metrics))
     if min_slope <= 0:
         slope_node.fail("must be above 0 (a flat line is no trend)")
     return ResourceTrendRule(**_common(node, default.severity, default.for_s),
@@ -273,7 +273,7 @@ def _load_imbalance(node: Node) -> LoadImbalanceRule:
     return LoadImbalanceRule(**_common(node, default.severity, default.for_s),
                              metric=metric,
                              min_hosts=node.child("min_hosts").number(default.min_hosts, minimum=2, integer=True),
-                             min_mean=_level(node.child("min_mean"), default.min_mean, metric.endswith("_ratio")),
+                             min_mean=node.child("min_mean").level(default.min_mean, metric.endswith("_ratio")),
                              max_cv=max_cv)
 
 
@@ -315,23 +315,9 @@ def _span(node: Node, window: float, default: float) -> float:
 
 
 def _fraction(node: Node, default: float) -> float:
-    value = _level(node, default, ratio=True)
+    value = node.level(default, percent=True)
     if not node.missing and not 0 < value <= 1:
         node.fail("must be above 0 and at most 1 (or 100%)")
     return value
 
 
-def _level(node: Node, default: float, ratio: bool) -> float:
-    """A number in the metric's unit; for ratio metrics also a percentage string such as '90%'."""
-    if node.missing:
-        return default
-    value = node.value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if ratio and isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            return float(value.strip()[:-1]) / 100.0
-        except ValueError:
-            pass
-    node.fail("must be a number or a percentage like '90%'" if ratio else "must be a number")
-    return default
