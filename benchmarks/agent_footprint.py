@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,39 +26,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from procfs import cpu_seconds, free_port, memory_kib, wait_port
+
 ROOT = Path(__file__).resolve().parent.parent
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-    return (utime + stime + cutime + cstime) / TICKS
-
-
-def memory_kib(pid: int) -> dict:
-    out = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("Rss", "Pss"):
-            out[key.lower()] = int(rest.split()[0])
-    return out
 
 
 def scrape_loop(url: str, stop: threading.Event, counter: list) -> None:
@@ -103,7 +72,7 @@ def measure(args: argparse.Namespace) -> dict:
         scraper.start()
         time.sleep(args.warmup)
         measured = {name: p for name, p in processes.items() if name != "mosquitto"}
-        start_cpu = {name: cpu_seconds(p.pid) for name, p in measured.items()}
+        start_cpu = {name: cpu_seconds(p.pid, children=True) for name, p in measured.items()}
         started = time.monotonic()
         time.sleep(args.duration)
         elapsed = time.monotonic() - started
@@ -111,7 +80,7 @@ def measure(args: argparse.Namespace) -> dict:
         for name, process in measured.items():
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited during the run")
-            cpu = cpu_seconds(process.pid) - start_cpu[name]
+            cpu = cpu_seconds(process.pid, children=True) - start_cpu[name]
             results[name] = dict(cpu_ms_per_s=round(1000 * cpu / elapsed, 2), **memory_kib(process.pid))
     finally:
         stop.set()
