@@ -126,16 +126,22 @@ class HubCounters:
         yield from _store_families(self.store)
 
 
+#: The history store's counters exposed on /metrics: (metric name, help, attribute of store.counters).
+STORE_COUNTERS = (
+    ("fleetmon_hub_db_samples_written", "Samples written to the history store.", "samples_written"),
+    ("fleetmon_hub_db_samples_dropped", "Samples the history store dropped because its write queue was full.",
+     "samples_dropped"),
+    ("fleetmon_hub_db_samples_duplicate", "Samples received again (same host, session, seq), stored once.",
+     "samples_duplicate"),
+    ("fleetmon_hub_db_series_malformed", "Malformed series skipped in stored samples.", "series_malformed"),
+    ("fleetmon_hub_db_write_seconds", "Time spent writing batches to SQLite.", "write_seconds_total"),
+)
+
+
 def _store_families(store: Any) -> Iterator[Metric]:
     if store is None:
         return
-    written = CounterMetricFamily("fleetmon_hub_db_samples_written", "Samples written to the history store.")
-    written.add_metric([], store.samples_written)
-    yield written
-    dropped = CounterMetricFamily("fleetmon_hub_db_samples_dropped",
-                                  "Samples the history store dropped because its write queue was full.")
-    dropped.add_metric([], store.samples_dropped)
-    yield dropped
-    seconds = CounterMetricFamily("fleetmon_hub_db_write_seconds", "Time spent writing batches to SQLite.")
-    seconds.add_metric([], store.write_seconds_total)
-    yield seconds
+    for name, text, attribute in STORE_COUNTERS:
+        family = CounterMetricFamily(name, text)
+        family.add_metric([], getattr(store, attribute))
+        yield family

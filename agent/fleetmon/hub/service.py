@@ -60,8 +60,7 @@ class Hub:
         self._history_at = 0.0
         self._connected_at = 0.0
         self._retained_views: set[str] = set()  # hosts whose fleet view the broker held when we connected
-        will = encode({"v": SCHEMA_VERSION, "type": "hub_status", "state": "offline", "ts": round(now, 3)})
-        self.link = MqttLink(config.broker, "fleetmon-hub", hub_status_topic(self.prefix), will,
+        self.link = MqttLink(config.broker, "fleetmon-hub", hub_status_topic(self.prefix), _hub_status("offline"),
                              on_connected=self._on_connected, on_message=self._on_message,
                              subscriptions=(host_subscription(self.prefix), fleet_host_topic("+", self.prefix)),
                              session_expiry=SESSION_EXPIRY, max_queued=MAX_QUEUED_PUBLICATIONS)
@@ -99,8 +98,7 @@ class Hub:
         if self._stop.is_set():
             return
         self._stop.set()
-        offline = encode({"v": SCHEMA_VERSION, "type": "hub_status", "state": "offline", "ts": round(time.time(), 3)})
-        self.link.stop(hub_status_topic(self.prefix), offline)
+        self.link.stop(hub_status_topic(self.prefix), _hub_status("offline"))
         self._rules_thread.join(timeout=10)
         self.store.close()
 
@@ -136,9 +134,7 @@ class Hub:
 
     def _on_connected(self) -> None:
         self._connected_at = time.monotonic()
-        birth = {"v": SCHEMA_VERSION, "type": "hub_status", "state": "online", "version": __version__,
-                 "ts": round(time.time(), 3)}
-        self.link.publish(hub_status_topic(self.prefix), encode(birth), qos=1, retain=True)
+        self.link.publish(hub_status_topic(self.prefix), _hub_status("online"), qos=1, retain=True)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         if topic.startswith(self._fleet_view_prefix):
@@ -251,3 +247,9 @@ class Hub:
     def _store_alert(self, transition: dict[str, Any], source: str, now: float) -> None:
         self.store.write_alert(AlertRecord(transition["fingerprint"], transition["labels"], transition["status"],
                                            transition["startsAt"], transition["endsAt"], now, source))
+
+
+def _hub_status(state: str) -> bytes:
+    """The hub's retained birth (online) or will and clean shutdown (offline) on <prefix>/hub/status."""
+    return encode({"v": SCHEMA_VERSION, "type": "hub_status", "state": state, "version": __version__,
+                   "ts": round(time.time(), 3)})
