@@ -1,23 +1,27 @@
 """Store: the hub's history, the one object the rest of the hub talks to.
 
 Writes are queued and never block the caller: when the queue is full the write is dropped and counted
-(``counters.samples_dropped``). A single writer thread batches them into SQLite; queries run on their own
-read-only connections. See ``schema`` for the tables and ``writer`` for how the tiers stay exact.
+(``counters.samples_dropped``). A single writer, in its own process (see ``process``), batches them into
+SQLite; queries run on their own read-only connections. See ``schema`` for the tables and ``writer`` for
+how the tiers stay exact.
 """
 
 import json
+import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Mapping
 
 from fleetmon.hub.store.config import TIERS, StoreConfig, pick_tier
+from fleetmon.hub.store.process import FIELDS, CounterView, serve
 from fleetmon.hub.store.query import Reader
 from fleetmon.hub.store.records import AlertRecord, CheckResult, Event, Series, StateChange
 from fleetmon.hub.store.schema import connect, migrate
-from fleetmon.hub.store.writer import ALERT, CHECK, EVENT, SAMPLE, STATE_CHANGE, Control, Counters, Writer
+from fleetmon.hub.store.writer import ALERT, CHECK, EVENT, SAMPLE, STATE_CHANGE
 
 _POLL = 0.5  # how often a caller waiting on the writer checks that it is still alive
+SEND_SIZE = 256  # writes shipped to the writer process in one message
 
 
 class Store:
@@ -29,58 +33,95 @@ class Store:
             migrate(conn)
         finally:
             conn.close()
-        self.counters = Counters()
-        self._queue: queue.Queue = queue.Queue(maxsize=self.config.queue_size)
-        self._writer = Writer(path, self.config, self._queue, self.counters)
+        context = multiprocessing.get_context("spawn")  # no fork of a process that runs threads
+        self._items = context.Queue()
+        self._results = context.Queue()
+        self._shared = context.Array("d", len(FIELDS) + 1, lock=False)
+        self._process = context.Process(target=serve, name="fleetmon-store-writer", daemon=True,
+                                        args=(path, self.config, self._items, self._results, self._shared))
+        self.counters = CounterView(self._shared)
         self._reader = Reader(path)
-        self._drop_lock = threading.Lock()
+        self._lock = threading.Lock()  # the pending batch and the counts of what was sent
+        self._pending: list[tuple] = []
+        self._sent = 0
+        self._control_lock = threading.Lock()
+        self._control_seq = 0
+        self._stopped = threading.Event()
+        self._sender = threading.Thread(target=self._send_loop, name="fleetmon-store-sender", daemon=True)
 
     # -- lifecycle
 
     def start(self) -> None:
-        """Start the writer; returns once pending aggregates from an earlier run are recovered."""
-        self._writer.start()
-        self._writer.ready.wait()
-        if self._writer.startup_error is not None:
-            raise self._writer.startup_error
+        """Start the writer process; returns once pending aggregates from an earlier run are recovered."""
+        self._process.start()
+        while True:
+            try:
+                _, error = self._results.get(timeout=_POLL)
+                break
+            except queue.Empty:
+                if not self._process.is_alive():
+                    raise RuntimeError("the history store writer did not start") from None
+        if error is not None:
+            raise RuntimeError(f"the history store writer did not start: {error}")
+        self._sender.start()
 
     @property
     def running(self) -> bool:
-        return self._writer.is_alive()
+        return self._process.is_alive()
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        """Writes not yet taken by the writer (as of its last report, at most half a second old)."""
+        with self._lock:
+            return self._sent - self.counters.consumed + len(self._pending)
 
     def flush(self) -> None:
         """Block until everything queued so far is written, aggregates included."""
-        self._control(Control("flush"))
+        self._control("flush")
 
     def prune(self, now: float | None = None) -> None:
         """Enforce retention now (the writer also does it every ``prune_interval``)."""
-        self._control(Control("prune", now))
+        self._control("prune", now)
 
     def close(self) -> None:
         """Write what is queued, stop the writer, close every connection."""
-        if self._writer.is_alive():
-            self._control(Control("stop"))
-            self._writer.join()
+        if self._process.is_alive():
+            self._control("stop")
+            self._process.join()
+        self._stopped.set()
         self._reader.close()
 
-    def _control(self, control: Control) -> None:
-        while True:
-            if not self._writer.is_alive():
+    def _control(self, action: str, now: float | None = None) -> None:
+        with self._control_lock:
+            if not self._process.is_alive():
                 raise RuntimeError("the history store writer is not running")
-            try:
-                self._queue.put(control, timeout=_POLL)
-                break
-            except queue.Full:
-                continue
-        while not control.done.wait(_POLL):
-            if not self._writer.is_alive():
-                raise RuntimeError("the history store writer stopped")
-        if control.error is not None:
-            raise control.error
+            self._send_pending()
+            self._control_seq += 1
+            seq = self._control_seq
+            self._items.put((action, now, seq))
+            while True:
+                try:
+                    answer, error = self._results.get(timeout=_POLL)
+                except queue.Empty:
+                    if not self._process.is_alive():
+                        raise RuntimeError("the history store writer stopped") from None
+                    continue
+                if answer == seq:
+                    break
+        if error is not None:
+            raise RuntimeError(f"history store {action} failed: {error}")
+
+    def _send_loop(self) -> None:
+        """Ship a partly filled batch at least every half flush interval, so writes never wait long."""
+        while not self._stopped.wait(self.config.flush_interval / 2):
+            self._send_pending()
+
+    def _send_pending(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._sent += len(batch)
+        if batch:
+            self._items.put(batch)
 
     # -- writes (never block)
 
@@ -109,15 +150,17 @@ class Store:
                                   record.starts_at, record.ends_at, float(record.ts), record.source)))
 
     def _put(self, item: tuple, sample: bool = False) -> bool:
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            with self._drop_lock:
+        with self._lock:
+            if self._sent - self.counters.consumed + len(self._pending) >= self.config.queue_size:
                 if sample:
                     self.counters.samples_dropped += 1
                 else:
                     self.counters.records_dropped += 1
-            return False
+                return False
+            self._pending.append(item)
+            full = len(self._pending) >= SEND_SIZE
+        if full:
+            self._send_pending()
         return True
 
     # -- reads

@@ -168,7 +168,7 @@ class Writer(threading.Thread):
         conn.execute("BEGIN")
         try:
             for item in batch:
-                if item[0] is not SAMPLE:
+                if item[0] != SAMPLE:
                     records.setdefault(item[0], []).append(item[1])
                     continue
                 _, host, session, seq, ts, metrics, backfill = item
