@@ -2,8 +2,8 @@
 
 Threads: paho's network loop runs ingest inline (decode, apply to the state under ``lock``, queue the
 history write) so there is no hand-off on the hot path; a rules thread ticks liveness, evaluates fleet
-rules and republishes the fleet view; the history store has its own writer thread; uvicorn serves HTTP
-on the main thread and owns the signals.
+rules and republishes the fleet view; the history store has its own writer process; uvicorn serves HTTP
+in a thread, and the main thread waits for SIGTERM or SIGINT.
 """
 
 import logging
