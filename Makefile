@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := mosquitto mosquitto-clients iputils-ping openssl
 BENCH_APT_PACKAGES := prometheus-node-exporter glances
 AGENT_SOURCES := agent/fleetmon/__init__.py agent/fleetmon/__main__.py agent/fleetmon/cli.py \
-	agent/fleetmon/config_reader.py agent/fleetmon/protocol agent/fleetmon/agent
+	agent/fleetmon/config_reader.py agent/fleetmon/protocol agent/fleetmon/agent agent/fleetmon/simulate
 STAMP := $(VENV)/.installed
 
 # A Python 3.8 (JetPack 5's) to run the agent's tests on, when this machine has one.
