@@ -12,8 +12,12 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 T = TypeVar("T")
 MISSING = object()
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)?\s*$")
+# Prometheus' compound form, as Alertmanager configs write it: '1h30m', '1d12h'.
+_COMPOUND_DURATION = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0,
+                   "y": 31536000.0}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 
 
@@ -164,7 +168,7 @@ class Node:
         return default
 
     def duration(self, default: Any, minimum: Optional[float] = None) -> Any:
-        """Seconds: a number, or a string such as '500ms', '30s', '5m', '1h', '2d'."""
+        """Seconds: a number, or a string such as '500ms', '30s', '5m', '1h', '2d', '1h30m'."""
         if self.missing:
             return default
         value = self.value
@@ -173,6 +177,8 @@ class Node:
         elif isinstance(value, str) and _DURATION.match(value):
             number, unit = _DURATION.match(value).groups()
             seconds = float(number) * _DURATION_UNITS[unit]
+        elif isinstance(value, str) and _COMPOUND_DURATION.match(value.strip()):
+            seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(value))
         else:
             self.fail("must be a duration (seconds, or a string like '30s', '5m', '1h')")
             return default

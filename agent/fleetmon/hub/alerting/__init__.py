@@ -1,0 +1,1 @@
+"""Alert routing, grouping, inhibition, silences, acknowledgement and notification."""

@@ -1,0 +1,209 @@
+"""The routing tree: which routes (and so receivers and groups) an alert lands in, as Alertmanager decides.
+
+Matching is depth-first, left to right; a node is the match only when none of its children match, and a
+child's ``continue`` decides whether its later siblings are tried. Options inherit by key presence: an
+absent ``group_by`` inherits, ``['...']`` groups by every label, ``[]`` groups everything together (0.31+);
+mute and active time intervals are never inherited. fleetmon adds ``escalation`` (inherited like
+``receiver``): tiers of receivers notified when a firing group stays unacknowledged.
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+
+from fleetmon.config_reader import Node
+from fleetmon.hub.alerting.matchers import Matcher, MatcherError, format_matchers, is_label_name, parse_matchers
+
+ROUTE_KEYS = ("receiver", "group_by", "continue", "matchers", "match", "match_re", "group_wait", "group_interval",
+              "repeat_interval", "mute_time_intervals", "active_time_intervals", "routes", "escalation")
+DEFAULT_GROUP_WAIT = 30.0
+DEFAULT_GROUP_INTERVAL = 300.0
+DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
+
+
+@dataclass(slots=True, frozen=True)
+class EscalationTier:
+    after: float  # seconds a firing group may stay unacknowledged before this tier is notified
+    receivers: tuple[str, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class RouteOptions:
+    """The options a node passes down to its children."""
+
+    receiver: str = ""
+    group_by: frozenset[str] = frozenset()
+    group_by_all: bool = False
+    group_wait: float = DEFAULT_GROUP_WAIT
+    group_interval: float = DEFAULT_GROUP_INTERVAL
+    repeat_interval: float = DEFAULT_REPEAT_INTERVAL
+    escalation: tuple[EscalationTier, ...] = ()
+
+
+@dataclass(eq=False)
+class Route:
+    options: RouteOptions
+    matchers: tuple[Matcher, ...] = ()
+    continue_: bool = False
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
+    routes: list["Route"] = field(default_factory=list)
+    key: str = "{}"  # Alertmanager's Route.Key(): not unique, part of every group key
+    id: str = "{}"  # Route.ID(): the key plus each node's index among its siblings, unique
+
+    @property
+    def receiver(self) -> str:
+        return self.options.receiver
+
+    def match(self, labels: Mapping[str, str]) -> list["Route"]:
+        if not all(m.matches(labels) for m in self.matchers):
+            return []
+        found: list[Route] = []
+        for child in self.routes:
+            matched = child.match(labels)
+            found += matched
+            if matched and not child.continue_:
+                break
+        return found or [self]
+
+    def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        if self.options.group_by_all:
+            return dict(labels)
+        return {k: v for k, v in labels.items() if k in self.options.group_by}
+
+    def walk(self, depth: int = 0) -> Iterator[tuple[int, "Route"]]:
+        yield depth, self
+        for child in self.routes:
+            yield from child.walk(depth + 1)
+
+    def describe(self) -> str:
+        """One line for the tree view: matchers, receiver, grouping and what differs from the defaults."""
+        o = self.options
+        parts = [format_matchers(self.matchers) if self.matchers else "(default)", f"receiver={o.receiver}"]
+        parts.append("group_by=[...]" if o.group_by_all else f"group_by=[{','.join(sorted(o.group_by))}]")
+        if self.continue_:
+            parts.append("continue")
+        for name, value, default in (("group_wait", o.group_wait, DEFAULT_GROUP_WAIT),
+                                     ("group_interval", o.group_interval, DEFAULT_GROUP_INTERVAL),
+                                     ("repeat_interval", o.repeat_interval, DEFAULT_REPEAT_INTERVAL)):
+            if value != default:
+                parts.append(f"{name}={_seconds(value)}")
+        if self.mute_time_intervals:
+            parts.append("mute=" + ",".join(self.mute_time_intervals))
+        if self.active_time_intervals:
+            parts.append("active=" + ",".join(self.active_time_intervals))
+        for tier in o.escalation:
+            parts.append(f"escalate after {_seconds(tier.after)} to {','.join(tier.receivers)}")
+        return "  ".join(parts)
+
+    def tree(self) -> str:
+        return "\n".join("  " * depth + route.describe() for depth, route in self.walk())
+
+
+def parse_route(node: Node, receivers: set[str], intervals: set[str]) -> Route:
+    """The root route; errors (with key paths) go to the node's error list."""
+    node = node.mapping(ROUTE_KEYS)
+    if node.missing or not node.value:
+        node.fail("a root route is required")
+        return Route(RouteOptions())
+    for key in ("match", "match_re", "matchers", "mute_time_intervals", "active_time_intervals"):
+        if key in node.value:
+            node.child(key).fail("the root route cannot have matchers or time intervals: it matches every alert")
+    if node.child("continue").boolean(False):
+        node.child("continue").fail("the root route cannot continue")
+    if not node.child("receiver").string(""):
+        node.child("receiver").fail("the root route must name a receiver")
+    return _route(node, RouteOptions(), receivers, intervals, "{}")
+
+
+def _route(node: Node, parent: RouteOptions, receivers: set[str], intervals: set[str], parent_key: str,
+           index: int | None = None) -> Route:
+    node = node.mapping(ROUTE_KEYS)
+    own_receiver = node.child("receiver").string("")
+    if own_receiver and own_receiver not in receivers:
+        node.child("receiver").fail(f"undefined receiver {own_receiver!r}")
+    options = replace(parent, receiver=own_receiver or parent.receiver)
+    if "group_by" in node.value:
+        options = _group_by(node.child("group_by"), options)
+    for key in ("group_wait", "group_interval", "repeat_interval"):
+        minimum = 0.0 if key == "group_wait" else 0.001
+        child = node.child(key)
+        if not child.missing and child.value in (0, "0", "0s") and key != "group_wait":
+            child.fail(f"{key} cannot be zero")
+        options = replace(options, **{key: child.duration(getattr(options, key), minimum=minimum)})
+    if "escalation" in node.value:
+        options = replace(options, escalation=_escalation(node.child("escalation"), receivers))
+    matchers = tuple(sorted(_matchers(node), key=lambda m: m.sort_key))
+    time_intervals = {}
+    for key in ("mute_time_intervals", "active_time_intervals"):
+        names = node.child(key).string_list()
+        for i, name in enumerate(names):
+            if name not in intervals:
+                Node(name, f"{node.child(key).path}[{i}]", node.errors).fail(f"undefined time interval {name!r}")
+        time_intervals[key] = tuple(names)
+    key = parent_key if index is None else f"{parent_key}/{format_matchers(matchers)}"
+    route_id = key if index is None else f"{key}/{index}"
+    route = Route(options, matchers, node.child("continue").boolean(False), time_intervals["mute_time_intervals"],
+                  time_intervals["active_time_intervals"], key=key, id=route_id)
+    route.routes = [_route(child, options, receivers, intervals, key, i)
+                    for i, child in enumerate(node.child("routes").sequence())]
+    return route
+
+
+def _group_by(node: Node, options: RouteOptions) -> RouteOptions:
+    names = node.string_list()
+    if len(set(names)) != len(names):
+        node.fail("duplicate label names in group_by")
+    if "..." in names:
+        if len(names) > 1:
+            node.fail("'...' groups by every label and cannot be combined with other names")
+        return replace(options, group_by_all=True)
+    for i, name in enumerate(names):
+        if not is_label_name(name, classic=False):
+            Node(name, f"{node.path}[{i}]", node.errors).fail(f"invalid label name {name!r}")
+    return replace(options, group_by=frozenset(names), group_by_all=False)
+
+
+def _matchers(node: Node) -> list[Matcher]:
+    found = []
+    for item in node.child("matchers").sequence():
+        text = item.string("")
+        try:
+            found += parse_matchers(text)
+        except MatcherError as exc:
+            item.fail(str(exc))
+    for name, value in node.child("match").string_map().items():
+        found.append(Matcher.make(name, "=", value))
+    for name, value in node.child("match_re").string_map().items():
+        try:
+            # Stored anchored, as Alertmanager does: the anchors show in route keys.
+            found.append(Matcher.make(name, "=~", f"^(?:{value})$"))
+        except MatcherError as exc:
+            node.child("match_re").child(name).fail(str(exc))
+    return found
+
+
+def _escalation(node: Node, receivers: set[str]) -> tuple[EscalationTier, ...]:
+    tiers = []
+    for item in node.sequence():
+        item = item.mapping(("after", "receivers"))
+        after = item.child("after").duration(None, minimum=1)
+        if after is None:
+            item.child("after").fail("required: how long a firing group may stay unacknowledged")
+        names = tuple(item.child("receivers").string_list())
+        if not names:
+            item.child("receivers").fail("required: the receivers of this tier")
+        for i, name in enumerate(names):
+            if name not in receivers:
+                Node(name, f"{item.child('receivers').path}[{i}]", node.errors).fail(f"undefined receiver {name!r}")
+        if after is not None:
+            tiers.append(EscalationTier(after, names))
+    if [t.after for t in tiers] != sorted(t.after for t in tiers):
+        node.fail("tiers must be listed in increasing order of 'after'")
+    return tuple(tiers)
+
+
+def _seconds(value: float) -> str:
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        if value >= size and value % size == 0:
+            return f"{int(value // size)}{unit}"
+    return f"{value:g}s"

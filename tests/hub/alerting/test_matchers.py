@@ -1,0 +1,89 @@
+"""Matchers, parsed and applied as Alertmanager does (reference: shared/reference/alertmanager.md §2)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fleetmon.hub.alerting.matchers import (
+    Matcher,
+    MatcherError,
+    format_labels,
+    format_matchers,
+    go_quote,
+    parse_classic,
+    parse_matcher,
+    parse_matchers,
+    parse_utf8,
+)
+
+
+def test_a_missing_label_is_the_empty_string():
+    assert Matcher.make("level", "!=", "critical").matches({})
+    assert Matcher.make("foo", "=", "").matches({"bar": "x"})
+    assert Matcher.make("job", "=~", ".*").matches({})
+    assert not Matcher.make("job", "=~", ".+").matches({})
+
+
+def test_regexes_are_fully_anchored_and_ascii():
+    bar = Matcher.make("a", "=~", "bar")
+    assert bar.matches({"a": "bar"}) and not bar.matches({"a": "foo-bar"}) and not bar.matches({"a": "bar\n"})
+    assert Matcher.make("a", "=~", ".*bar").matches({"a": "foo-bar"})
+    assert Matcher.make("a", "=~", "a|b").matches({"a": "b"})  # alternation stays inside the anchors
+    assert not Matcher.make("a", "=~", r"\d+").matches({"a": "٣"})  # Go's \d is ASCII only
+    assert Matcher.make("a", "=~", "(?s)x.y").matches({"a": "x\ny"})  # inline flags still work
+    assert not Matcher.make("a", "!~", "prod|staging").matches({"a": "prod"})
+    with pytest.raises(MatcherError, match="invalid regular expression"):
+        Matcher.make("a", "=~", "(")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('foo="bar"', [("foo", "=", "bar")]),
+    ("{foo=bar}", [("foo", "=", "bar")]),
+    ('{foo="bar", baz!~"x|y",}', [("foo", "=", "bar"), ("baz", "!~", "x|y")]),
+    ("tricky=~~~", [("tricky", "=~", "~~")]),
+    ("{foo=bar}}", [("foo", "=", "bar}")]),
+    (r'a="say \"hi\"\n"', [("a", "=", 'say "hi"\n')]),
+    (r'a="back\slash\\"', [("a", "=", "back\\slash\\")]),
+    ('a="x,y",b=z', [("a", "=", "x,y"), ("b", "=", "z")]),
+    ("", []),
+])
+def test_classic_syntax(text, expected):
+    assert [(m.name, m.op, m.value) for m in parse_classic(text)] == expected
+
+
+@pytest.mark.parametrize("text", ['a="b"c"', "1a=b", "a", "a=b,,c=d", "=b"])
+def test_classic_rejects(text):
+    with pytest.raises(MatcherError):
+        parse_classic(text)
+
+
+def test_utf8_syntax_and_fallback():
+    assert [(m.name, m.op, m.value) for m in parse_utf8('{"service name"="a\\x41", env!="prod"}')] == \
+        [("service name", "=", "aA"), ("env", "!=", "prod")]
+    with pytest.raises(MatcherError):
+        parse_utf8("{foo=bar")
+    # fallback: classic when it accepts the text, UTF-8 otherwise
+    assert parse_matchers('"über"="x"')[0].name == "über"
+    assert parse_matchers("foo=~~~")[0].value == "~~"
+    with pytest.raises(MatcherError):
+        parse_matchers('{a="b}')
+    with pytest.raises(MatcherError, match="expected one matcher"):
+        parse_matcher("a=1,b=2")
+
+
+def test_string_forms_used_in_keys():
+    matchers = parse_matchers('{owner="team-A", level!="critical", x=~"a\\\\b"}')
+    assert format_matchers(matchers) == '{level!="critical",owner="team-A",x=~"a\\\\b"}'
+    assert str(Matcher.make("with space", "=", 'q"')) == '"with space"="q\\""'
+    assert format_labels({"service": "api", "alertname": "High", "cluster": "aa"}) == \
+        '{alertname="High", cluster="aa", service="api"}'
+    assert go_quote("tab\there\x01é") == '"tab\\there\\x01é"'
+    # same name and value: sorted by type in the order = != =~ !~
+    same = [Matcher.make("a", op, "x") for op in ("!~", "=~", "!=", "=")]
+    assert format_matchers(same) == '{a="x",a!="x",a=~"x",a!~"x"}'
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20))
+def test_any_value_round_trips_through_its_string_form(value):
+    matcher = Matcher.make("name", "=", value)
+    assert parse_matchers(str(matcher)) == [matcher]
