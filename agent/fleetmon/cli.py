@@ -91,10 +91,75 @@ def _parser() -> argparse.ArgumentParser:
                         help="refresh every SECONDS (default 2) until Ctrl-C")
     status.set_defaults(handler=_status)
 
+    _register_alerting(commands)
     from fleetmon import simulate
 
     simulate.register(commands)
     return parser
+
+
+def _register_alerting(commands) -> None:
+    """amtool-like commands; their handlers live with the hub (fleetmon.hub.alerting.commands)."""
+    routes = commands.add_parser("routes", help="test an alert routing tree (like amtool config routes test)",
+                                 description="Print the receivers an alert with these labels is routed to, in "
+                                 "order, one per line. FILE is a hub config or a plain alertmanager.yml.")
+    routes_commands = routes.add_subparsers(dest="routes_command", metavar="COMMAND", required=True)
+    routes_test = routes_commands.add_parser("test", help="receivers for a label set")
+    routes_test.add_argument("--config", required=True, metavar="FILE", help="hub config or alertmanager.yml")
+    routes_test.add_argument("--tree", action="store_true", help="print the routing tree (matches marked *)")
+    routes_test.add_argument("--expect", metavar="R1,R2", help="exit 1 unless exactly these receivers match")
+    routes_test.add_argument("labels", nargs="*", metavar="label=value")
+    routes_test.set_defaults(handler=_alerting("routes"))
+
+    def api_parser(name: str, help_text: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=help_text, **kwargs)
+        _api_options(parser)
+        return parser
+
+    alerts = api_parser("alerts", "list the hub's alerts", description="List alerts with their state: muted "
+                        "(inhibited, silenced, flapping) or acknowledged.")
+    alerts.add_argument("--filter", action="append", metavar="MATCHER", help='e.g. severity="critical" '
+                        "(repeatable, ANDed)")
+    alerts.add_argument("--json", action="store_true", help="print JSON")
+    alerts.set_defaults(handler=_alerting("alerts"))
+
+    ack = api_parser("ack", "acknowledge an alert or a group", description="Acknowledge a firing alert "
+                     "(fingerprint) or every firing alert of a group (group id): the group stops repeating "
+                     "and escalating until its alert set changes or the acknowledgement expires.")
+    ack.add_argument("target", metavar="ALERT|GROUP")
+    ack.add_argument("--comment", help="why, or what is being done")
+    ack.add_argument("--expires", metavar="DURATION", help="e.g. 2h; default: until the alert resolves")
+    ack.set_defaults(handler=_alerting("ack"))
+
+    silence = commands.add_parser("silence", help="add, list or expire silences")
+    silence_commands = silence.add_subparsers(dest="silence_command", metavar="COMMAND", required=True)
+    add = silence_commands.add_parser("add", help="silence alerts matching all MATCHERs")
+    add.add_argument("matchers", nargs="+", metavar="MATCHER", help='e.g. alertname="HostDown" host=~"lab-.*"')
+    add.add_argument("--duration", required=True, metavar="DURATION", help="e.g. 2h")
+    add.add_argument("--comment", required=True, help="why")
+    listing = silence_commands.add_parser("list", help="active and pending silences")
+    listing.add_argument("--expired", action="store_true", help="include expired silences")
+    expire = silence_commands.add_parser("expire", help="end silences now")
+    expire.add_argument("ids", nargs="+", metavar="ID")
+    for sub in (add, listing, expire):
+        _api_options(sub)
+        sub.set_defaults(handler=_alerting("silence"))
+
+
+def _api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hub", default="http://127.0.0.1:9180", metavar="URL", help="hub base URL")
+    parser.add_argument("--token", help="API token for changes (default: $FLEETMON_API_TOKEN)")
+    parser.add_argument("--token-file", metavar="FILE", help="read the API token from FILE")
+    parser.add_argument("--by", help="who is acting (default: $USER)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the hub")
+
+
+def _alerting(name: str):
+    def handler(args: argparse.Namespace) -> int:
+        from fleetmon.hub.alerting import commands
+
+        return getattr(commands, name)(args)
+    return handler
 
 
 def _overrides(args: argparse.Namespace) -> Dict[str, Any]:

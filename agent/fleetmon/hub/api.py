@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fleetmon.hub.alerting.api import alerting_routes
 from fleetmon.hub.exposition import FleetCollector
 from fleetmon.hub.state import group_rollups, host_summary
 
@@ -57,10 +58,6 @@ def build_app(hub: "Hub") -> Starlette:
         with hub.lock:
             return JSONResponse({"groups": group_rollups(hub.state)})
 
-    async def alerts(request: Request) -> Response:
-        with hub.lock:
-            return JSONResponse({"alerts": hub.active.firing()})
-
     async def hub_figures(request: Request) -> Response:
         return JSONResponse(hub.counters.snapshot())
 
@@ -83,6 +80,6 @@ def build_app(hub: "Hub") -> Starlette:
     return Starlette(routes=[
         Route("/metrics", metrics), Route("/health/live", live), Route("/health/ready", ready),
         Route("/health/startup", startup), Route("/api/v1/hosts", hosts), Route("/api/v1/hosts/{host}", host),
-        Route("/api/v1/groups", groups), Route("/api/v1/alerts", alerts), Route("/api/v1/query", query),
-        Route("/api/v1/hub", hub_figures),
+        Route("/api/v1/groups", groups), Route("/api/v1/query", query), Route("/api/v1/hub", hub_figures),
+        *alerting_routes(hub),
     ])

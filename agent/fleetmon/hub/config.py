@@ -6,10 +6,13 @@ with their groups, fleet rules, history retention.
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fleetmon.agent.config import BrokerConfig, parse_broker
 from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml, with_overrides
+from fleetmon.hub.alerting.config import AlertingConfig, empty_config, parse_alerting
+from fleetmon.hub.alerting.receivers import ReceiverContext
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
 from fleetmon.hub.store.config import StoreConfig
 from fleetmon.protocol.topics import HOST_ID_PATTERN
@@ -43,10 +46,18 @@ class HubConfig:
     history: StoreConfig = field(default_factory=StoreConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     republish: RepublishConfig = field(default_factory=RepublishConfig)
+    alerting: AlertingConfig = field(default_factory=empty_config)
+    receiver_context: ReceiverContext = field(default_factory=ReceiverContext)  # the hub's MQTT link, once up
+    api_token: str = ""  # required by every API call that changes something (acks, silences, posted alerts)
     rules_interval: float = 5.0  # liveness and pattern rules, fleet view republishing
     history_rules_interval: float = 60.0  # rules that fit lines over history (predictive, trends): costlier
     log_level: str = "info"
     source_path: str | None = None
+
+    @property
+    def alerting_db(self) -> str:
+        """Alerting state and history: beside the metrics history, in its own file."""
+        return str(Path(self.db).with_name("alerting.db"))
 
     @property
     def listen_host(self) -> str:
@@ -58,7 +69,7 @@ class HubConfig:
 
 
 TOP_KEYS = ("broker", "listen", "db", "max_message_bytes", "expected_hosts", "liveness", "history", "rules",
-            "republish", "rules_interval", "history_rules_interval", "log_level")
+            "republish", "rules_interval", "history_rules_interval", "log_level", "alerting", "api")
 
 
 def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfig:
@@ -71,8 +82,13 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
     if not match or not 0 < int(match["port"]) < 65536:
         listen_node.fail(f"must be HOST:PORT (got {listen!r})")
         listen = DEFAULT_LISTEN
+    context = ReceiverContext()
+    alerting = root.child("alerting")
     config = HubConfig(
         broker=parse_broker(root.child("broker")),
+        alerting=empty_config() if alerting.missing else parse_alerting(alerting, context),
+        receiver_context=context,
+        api_token=_api_token(root.child("api")),
         listen=listen,
         db=root.child("db").string(DEFAULT_DB),
         max_message_bytes=root.child("max_message_bytes").size(256 * 1024),
@@ -94,6 +110,22 @@ def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> Hu
     config = parse_config(read_yaml(path), overrides)
     config.source_path = path
     return config
+
+
+def _api_token(node: Node) -> str:
+    node = node.mapping(("token", "token_file"))
+    token = node.child("token").string("")
+    path = node.child("token_file").string("")
+    if token and path:
+        node.fail("set token or token_file, not both")
+    if path:
+        try:
+            token = Path(path).read_text().strip()
+        except OSError as exc:
+            node.child("token_file").fail(f"cannot read: {exc.strerror}")
+    if token and len(token) < 16:
+        node.fail("the API token must be at least 16 characters")
+    return token
 
 
 def _expected_hosts(node: Node) -> dict[str, tuple[str, ...]]:

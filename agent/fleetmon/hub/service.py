@@ -2,8 +2,9 @@
 
 Threads: paho's network loop runs ingest inline (decode, apply to the state under ``lock``, queue the
 history write) so there is no hand-off on the hot path; a rules thread ticks liveness, evaluates fleet
-rules and republishes the fleet view; the history store has its own writer process; uvicorn serves HTTP
-in a thread, and the main thread waits for SIGTERM or SIGINT.
+rules and republishes the fleet view; the alert dispatcher has a thread (routing, grouping, flushes) and
+the deliverer one per receiver integration; the history store has its own writer process; uvicorn serves
+HTTP in a thread, and the main thread waits for SIGTERM or SIGINT.
 """
 
 import logging
@@ -16,6 +17,9 @@ import uvicorn
 
 from fleetmon import __version__
 from fleetmon.agent.link import MqttLink
+from fleetmon.hub.alerting.delivery import Deliverer
+from fleetmon.hub.alerting.dispatch import Dispatcher
+from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.api import build_app
 from fleetmon.hub.config import HubConfig
 from fleetmon.hub.exposition import HubCounters
@@ -38,6 +42,8 @@ RETAINED_SETTLE = 2.0
 SESSION_EXPIRY = 3600
 #: Publications paho may hold unsent: the fleet view is one retained message per host every interval.
 MAX_QUEUED_PUBLICATIONS = 100_000
+#: How often alerting history older than its retention is pruned.
+PRUNE_INTERVAL = 3600.0
 
 
 class Hub:
@@ -56,6 +62,13 @@ class Hub:
         self.counters.store = self.store.counters
         self.active = ActiveAlerts()
         self._restore()
+        self.journal = AlertJournal(config.alerting_db)
+        self.deliverer = Deliverer(on_attempt=self.journal.attempt)
+        self.dispatcher = Dispatcher(config.alerting, self.deliverer, self.journal)
+        self.dispatcher.restore(**self.journal.load())
+        self._dispatch_thread = threading.Thread(target=self.dispatcher.run, name="alerts", daemon=True)
+        self._pruned_at = 0.0
+        config.receiver_context.publish = self._publish_notification
         self._series: list[Series] = []
         self._history_at = 0.0
         self._connected_at = 0.0
@@ -74,6 +87,7 @@ class Hub:
         self.store.start()
         self.link.start()
         self._rules_thread.start()
+        self._dispatch_thread.start()
         server = uvicorn.Server(uvicorn.Config(build_app(self), host=self.config.listen_host,
                                                port=self.config.listen_port, log_level="warning",
                                                access_log=False, lifespan="off"))
@@ -98,13 +112,19 @@ class Hub:
         if self._stop.is_set():
             return
         self._stop.set()
-        self.link.stop(hub_status_topic(self.prefix), _hub_status("offline"))
         self._rules_thread.join(timeout=10)
+        self.dispatcher.stop()
+        self._dispatch_thread.join(timeout=10)
+        self.deliverer.stop()
+        self.link.stop(hub_status_topic(self.prefix), _hub_status("offline"))
+        self.journal.close()
         self.store.close()
 
     def liveness_problem(self) -> str:
         if not self._rules_thread.is_alive() and not self._stop.is_set():
             return "the rules thread stopped"
+        if not self._dispatch_thread.is_alive() and not self._stop.is_set():
+            return "the alert dispatcher stopped"
         if not self.store.running:
             return "the history writer stopped"
         return ""
@@ -156,6 +176,8 @@ class Hub:
             changes = self.state.apply(message)
             edge = [t for t in map(self.active.edge, message.body["alerts"]) if t] if message.kind == "alerts" else []
         self._record(message, changes, edge)
+        if edge:
+            self.dispatcher.put(edge)
 
     def _record(self, message: Message, changes: list[StateChange], edge: list[dict[str, Any]]) -> None:
         """History writes and counters for one accepted message (outside the state lock)."""
@@ -209,6 +231,7 @@ class Hub:
         for change in changes:
             self._store_change(change)
         if transitions:
+            self.dispatcher.put(transitions)
             self.link.publish(fleet_alerts_topic(self.prefix),
                               encode({"v": SCHEMA_VERSION, "type": "alerts", "ts": round(now, 3),
                                       "alerts": transitions}), qos=1)
@@ -217,6 +240,9 @@ class Hub:
                 self._store_alert(transition, "fleet", now)
         if self.config.republish.enabled:
             self._republish(now)
+        if now - self._pruned_at >= PRUNE_INTERVAL:
+            self._pruned_at = now
+            self.journal.prune(now - self.config.alerting.history_retention)
 
     def _history(self, now: float) -> list[Series]:
         series = []
@@ -235,6 +261,11 @@ class Hub:
         expiry = int(self.config.republish.expiry)
         for publication in publications:
             self.link.publish(publication.topic, publication.payload, qos=1, retain=True, expiry=expiry)
+
+    def _publish_notification(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        """mqtt_configs receivers publish through the hub's own connection."""
+        if self.link.publish(topic, payload, qos=qos, retain=retain) is None:
+            raise ConnectionError("not connected to the broker")
 
     def forget_hosts(self, hosts: list[str]) -> None:
         for publication in cleared(hosts, self.prefix):

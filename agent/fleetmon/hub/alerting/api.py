@@ -1,0 +1,186 @@
+"""The alerting HTTP API (docs/openapi.yaml): alerts, groups, acknowledgements, silences, history, statistics.
+
+Reading is open, like the rest of the hub's API. Anything that changes state — posting alerts, acks,
+silences — needs ``Authorization: Bearer <api.token>``; a hub without a token refuses every change and
+says so, rather than accepting anonymous ones.
+
+``POST /api/v2/alerts`` takes Alertmanager's API v2 alert list, so Prometheus or any Alertmanager client
+can send to the hub directly (with ``resolve_timeout`` applied to alerts without an end).
+"""
+
+import hmac
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from fleetmon.hub.alerting.alert import AlertError, parse_time
+from fleetmon.hub.alerting.matchers import MatcherError, matches_all, parse_matcher
+from fleetmon.hub.alerting.silences import Silence, SilenceError, matchers_from_json
+
+if TYPE_CHECKING:
+    from fleetmon.hub.service import Hub
+
+OPENAPI = Path(__file__).resolve().parent / "openapi.yaml"
+
+
+def alerting_routes(hub: "Hub") -> list[Route]:
+    dispatcher = hub.dispatcher
+
+    def refused(request: Request) -> Response | None:
+        token = hub.config.api_token
+        if not token:
+            return _error(401, "this hub has no API token configured (api.token in the hub config), so it refuses "
+                               "every change")
+        offered = request.headers.get("authorization", "")
+        if not offered.startswith("Bearer ") or not hmac.compare_digest(offered[7:].strip(), token):
+            return _error(401, "a valid API token is required: Authorization: Bearer <api.token>")
+        return None
+
+    async def post_alerts(request: Request) -> Response:
+        if (denied := refused(request)) is not None:
+            return denied
+        body = await _json(request)
+        if not isinstance(body, list):
+            return _error(400, "expected a JSON list of alerts")
+        errors = dispatcher.put(body, resolve_timeout=dispatcher.config.resolve_timeout)
+        if errors:
+            return _error(400, "; ".join(errors))
+        return JSONResponse({"accepted": len(body)})
+
+    async def list_alerts(request: Request) -> Response:
+        try:
+            filters = [parse_matcher(text) for text in request.query_params.getlist("filter")]
+        except MatcherError as exc:
+            return _error(400, str(exc))
+        include_resolved = request.query_params.get("resolved", "false") == "true"
+        views = [v for v in dispatcher.alert_views(time.time())
+                 if matches_all(filters, v["labels"]) and (include_resolved or v["status"] == "firing")]
+        views.sort(key=lambda v: (v["startsAt"], v["fingerprint"]))
+        return JSONResponse({"alerts": views})
+
+    async def list_groups(request: Request) -> Response:
+        return JSONResponse({"groups": dispatcher.group_views(time.time())})
+
+    async def post_ack(request: Request) -> Response:
+        if (denied := refused(request)) is not None:
+            return denied
+        body = await _json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("target"), str):
+            return _error(400, "expected {target: alert fingerprint or group id, by, comment, expiresAt}")
+        try:
+            expires = parse_time(body.get("expiresAt"), "expiresAt")
+        except AlertError as exc:
+            return _error(400, str(exc))
+        if expires is not None and expires <= time.time():
+            return _error(400, "expiresAt is in the past")
+        try:
+            acks = dispatcher.acknowledge(body["target"], str(body.get("by") or "api"), str(body.get("comment", "")),
+                                          expires)
+        except LookupError as exc:
+            return _error(404, str(exc.args[0]))
+        return JSONResponse({"acks": [_ack(a) for a in acks]})
+
+    async def list_acks(request: Request) -> Response:
+        with dispatcher.lock:
+            acks = [_ack(a) for a in dispatcher.acks.values()]
+        return JSONResponse({"acks": acks})
+
+    async def list_silences(request: Request) -> Response:
+        now = time.time()
+        with dispatcher.lock:
+            silences = [s.to_json(now) for s in dispatcher.silences.by_id.values()]
+        order = {"active": 0, "pending": 1, "expired": 2}
+        silences.sort(key=lambda s: (order[s["status"]["state"]], -s["endsAt"]))
+        return JSONResponse({"silences": silences})
+
+    async def post_silence(request: Request) -> Response:
+        if (denied := refused(request)) is not None:
+            return denied
+        body = await _json(request)
+        if not isinstance(body, dict):
+            return _error(400, "expected a silence object")
+        try:
+            starts = parse_time(body.get("startsAt"), "startsAt") or time.time()
+            ends = parse_time(body.get("endsAt"), "endsAt")
+            if ends is None:
+                raise SilenceError("endsAt is required")
+            silence = Silence(id=str(body.get("id") or ""), matchers=matchers_from_json(body.get("matchers") or []),
+                              starts_at=starts, ends_at=ends, created_by=str(body.get("createdBy", "")),
+                              comment=str(body.get("comment", "")))
+            stored = dispatcher.set_silence(silence)
+        except (SilenceError, AlertError) as exc:
+            return _error(400, str(exc))
+        return JSONResponse({"id": stored.id, "silence": stored.to_json(time.time())})
+
+    async def expire_silence(request: Request) -> Response:
+        if (denied := refused(request)) is not None:
+            return denied
+        try:
+            expired = dispatcher.expire_silence(request.path_params["id"])
+        except SilenceError as exc:
+            return _error(404 if "no silence" in str(exc) else 400, str(exc))
+        return JSONResponse({"silence": expired.to_json(time.time())})
+
+    async def history(request: Request) -> Response:
+        since = _since(request)
+        return JSONResponse(hub.journal.history(since, request.query_params.get("fingerprint", ""),
+                                                _limit(request)))
+
+    async def notifications(request: Request) -> Response:
+        return JSONResponse({"attempts": hub.journal.attempts(_since(request), _limit(request))})
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(hub.journal.stats(_since(request)))
+
+    async def openapi(request: Request) -> Response:
+        return Response(OPENAPI.read_text(), media_type="application/yaml")
+
+    return [
+        Route("/api/v2/alerts", post_alerts, methods=["POST"]),
+        Route("/api/v1/alerts", list_alerts, methods=["GET"]),
+        Route("/api/v1/alerts/groups", list_groups, methods=["GET"]),
+        Route("/api/v1/acks", list_acks, methods=["GET"]),
+        Route("/api/v1/acks", post_ack, methods=["POST"]),
+        Route("/api/v1/silences", list_silences, methods=["GET"]),
+        Route("/api/v1/silences", post_silence, methods=["POST"]),
+        Route("/api/v1/silences/{id}", expire_silence, methods=["DELETE"]),
+        Route("/api/v1/alerting/history", history, methods=["GET"]),
+        Route("/api/v1/alerting/notifications", notifications, methods=["GET"]),
+        Route("/api/v1/alerting/stats", stats, methods=["GET"]),
+        Route("/api/v1/openapi.yaml", openapi, methods=["GET"]),
+    ]
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        return None
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _since(request: Request) -> float:
+    try:
+        return float(request.query_params.get("since", time.time() - 86400))
+    except ValueError:
+        return time.time() - 86400
+
+
+def _limit(request: Request) -> int:
+    try:
+        return max(1, min(int(request.query_params.get("limit", 500)), 10_000))
+    except ValueError:
+        return 500
+
+
+def _ack(ack: Any) -> dict[str, Any]:
+    return {"fingerprint": ack.fingerprint, "startsAt": ack.starts_at, "by": ack.by, "at": ack.at,
+            "comment": ack.comment, "expiresAt": ack.expires_at}

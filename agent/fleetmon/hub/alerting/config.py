@@ -1,0 +1,101 @@
+"""The alerting configuration: Alertmanager's own syntax, plus fleetmon's keys beside it.
+
+The hub config's ``alerting:`` section is an alertmanager.yml (``global``, ``route``, ``receivers``,
+``inhibit_rules``, ``time_intervals``/``mute_time_intervals``) with fleetmon's additions: ``external_url``,
+``flapping``, ``history_retention`` and, per route, ``escalation``. ``alerting.include`` names an existing
+alertmanager.yml to read instead of writing those keys inline, so a migration starts by pointing at it.
+Every key we do not support is an error naming its path — Go templates (``templates:``) in particular.
+"""
+
+from dataclasses import dataclass, field
+
+from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml
+from fleetmon.hub.alerting.inhibit import InhibitRule, parse_inhibit_rules
+from fleetmon.hub.alerting.receivers import GlobalConfig, Receiver, ReceiverContext, parse_global, parse_receivers
+from fleetmon.hub.alerting.route import Route, RouteOptions, parse_route
+from fleetmon.hub.alerting.timeintervals import TimeIntervals, merge, parse_time_intervals
+
+ALERTMANAGER_KEYS = ("global", "route", "receivers", "inhibit_rules", "time_intervals", "mute_time_intervals",
+                     "templates")
+FLEETMON_KEYS = ("include", "external_url", "flapping", "history_retention")
+
+
+@dataclass(slots=True, frozen=True)
+class FlapPolicy:
+    enabled: bool = True
+    changes: int = 6  # more state changes than this within `window` and the alert is flapping
+    window: float = 1800.0
+    settle: float = 900.0  # no change for this long and it is settled again
+
+
+@dataclass
+class AlertingConfig:
+    route: Route
+    receivers: dict[str, Receiver]
+    glob: GlobalConfig = field(default_factory=GlobalConfig)
+    inhibit_rules: list[InhibitRule] = field(default_factory=list)
+    time_intervals: TimeIntervals = field(default_factory=TimeIntervals)
+    external_url: str = ""
+    flapping: FlapPolicy = field(default_factory=FlapPolicy)
+    history_retention: float = 90 * 86400.0
+
+    @property
+    def resolve_timeout(self) -> float:
+        return self.glob.resolve_timeout
+
+
+def parse_alerting(node: Node, context: ReceiverContext | None = None) -> AlertingConfig:
+    """The ``alerting:`` section of a hub config (or a whole alertmanager.yml); errors go to the node's list."""
+    node = node.mapping(ALERTMANAGER_KEYS + FLEETMON_KEYS)
+    include = node.child("include").string("")
+    source = node
+    if include:
+        for key in ALERTMANAGER_KEYS:
+            if key in node.value:
+                node.child(key).fail(f"comes from {include} (alerting.include): set it there, not here")
+        try:
+            document = read_yaml(include)
+        except ConfigError as exc:
+            node.child("include").fail("; ".join(exc.errors))
+            document = {}
+        source = Node(document or {}, include, node.errors).mapping(ALERTMANAGER_KEYS)
+    if source.value.get("templates"):
+        source.child("templates").fail("Go templates are not supported: receivers render their own messages")
+    glob = parse_global(source.child("global"))
+    receivers = parse_receivers(source.child("receivers"), glob, context)
+    intervals = merge(parse_time_intervals(source.child("time_intervals")),
+                      parse_time_intervals(source.child("mute_time_intervals")), source.child("time_intervals"))
+    route = parse_route(source.child("route"), set(receivers), set(intervals.names()))
+    return AlertingConfig(route=route, receivers=receivers, glob=glob,
+                          inhibit_rules=parse_inhibit_rules(source.child("inhibit_rules")),
+                          time_intervals=intervals, external_url=node.child("external_url").string(""),
+                          flapping=_flapping(node.child("flapping")),
+                          history_retention=node.child("history_retention").duration(90 * 86400.0, minimum=3600))
+
+
+def _flapping(node: Node) -> FlapPolicy:
+    node = node.mapping(("enabled", "changes", "window", "settle"))
+    defaults = FlapPolicy()
+    return FlapPolicy(enabled=node.child("enabled").boolean(True),
+                      changes=node.child("changes").number(defaults.changes, minimum=1, integer=True),
+                      window=node.child("window").duration(defaults.window, minimum=1),
+                      settle=node.child("settle").duration(defaults.settle, minimum=0))
+
+
+def load_routing(path: str) -> AlertingConfig:
+    """A hub config (its ``alerting`` section) or a plain alertmanager.yml, for ``fleetmon routes test``."""
+    document = read_yaml(path) or {}
+    errors = Errors()
+    if isinstance(document, dict) and "route" not in document and "alerting" in document:
+        node = Node(document["alerting"], "alerting", errors)
+    else:
+        node = Node(document, "", errors)
+    config = parse_alerting(node)
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def empty_config() -> AlertingConfig:
+    """No alerting section: alerts are kept and shown, nothing is notified."""
+    return AlertingConfig(route=Route(RouteOptions(receiver="")), receivers={})

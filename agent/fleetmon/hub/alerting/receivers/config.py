@@ -1,0 +1,46 @@
+"""The ``receivers:`` list of an alertmanager.yml, read into named receivers and their integrations.
+
+Names are Alertmanager's: ``<kind>_configs`` lists with Alertmanager's keys, so an existing file loads
+unchanged, plus fleetmon's own kinds (mqtt, alertmanager, file, apprise). Every key we do not support is
+an error naming its path; an Alertmanager integration we do not have points to apprise_configs.
+"""
+
+from collections.abc import Callable
+
+from fleetmon.config_reader import Node
+from fleetmon.hub.alerting.receivers import alertmanager, apprise, email, file, mqtt, pagerduty, slack, webhook
+from fleetmon.hub.alerting.receivers.base import Integration, Receiver, ReceiverContext
+from fleetmon.hub.alerting.receivers.settings import UNSUPPORTED_HINT, UNSUPPORTED_KINDS, GlobalConfig, IntegrationSetup
+
+KINDS: dict[str, Callable[[Node, IntegrationSetup], Integration | None]] = {
+    "webhook": webhook.parse, "slack": slack.parse, "email": email.parse, "pagerduty": pagerduty.parse,
+    "mqtt": mqtt.parse, "alertmanager": alertmanager.parse, "file": file.parse, "apprise": apprise.parse,
+}
+RECEIVER_KEYS = ("name", *(f"{kind}_configs" for kind in KINDS))
+
+
+def parse_receivers(node: Node, glob: GlobalConfig, context: ReceiverContext | None = None) -> dict[str, Receiver]:
+    """Receivers by name, in config order; errors land in the node's error list. A receiver without any
+    integration is valid: routes use one to drop what they match."""
+    receivers: dict[str, Receiver] = {}
+    for entry in node.sequence():
+        unsupported = [key for key in (entry.value if isinstance(entry.value, dict) else {})
+                       if key in {f"{kind}_configs" for kind in UNSUPPORTED_KINDS}]
+        for key in unsupported:
+            entry.child(key).fail(UNSUPPORTED_HINT.format(kind=key.removesuffix("_configs")))
+        entry = entry.mapping(RECEIVER_KEYS + tuple(unsupported))
+        name_node = entry.child("name")
+        name = name_node.string()
+        integrations = []
+        for kind, parse in KINDS.items():
+            for index, item in enumerate(entry.child(f"{kind}_configs").sequence()):
+                integration = parse(item, IntegrationSetup(name, index, glob, context))
+                if integration is not None:
+                    integrations.append(integration)
+        if not name:
+            name_node.fail("required: a non-empty name")
+        elif name in receivers:
+            name_node.fail(f"receiver {name!r} is defined twice")
+        else:
+            receivers[name] = Receiver(name, integrations)
+    return receivers

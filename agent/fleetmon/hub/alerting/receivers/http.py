@@ -1,0 +1,132 @@
+"""The HTTP side shared by the webhook, Slack, PagerDuty and Alertmanager receivers.
+
+``http_config`` takes Prometheus' common keys (authorization, basic_auth, bearer_token, tls_config) so an
+existing alertmanager.yml works unchanged. Requests go out with http.client: one POST per attempt, no
+proxy from the environment (a receiver is reached the way the config says, as Alertmanager does) and no
+redirects (Go would turn a redirected POST into a GET without a body; we report the redirect instead).
+
+Answers are sorted as Alertmanager sorts them: 2xx delivered; 5xx, timeouts and connection errors worth
+another try, and so is 429 (too many requests), which a later try may get through; anything else (a 4xx:
+bad URL, bad token, bad payload) fails at once, as does a certificate we do not trust: retrying cannot
+fix trust.
+"""
+
+import base64
+import http.client
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from fleetmon import __version__
+from fleetmon.config_reader import Node
+from fleetmon.hub.alerting.receivers.base import DeliveryError
+from fleetmon.hub.alerting.receivers.common import secret
+from fleetmon.hub.alerting.receivers.tls import TlsSettings, parse_tls, system_tls
+
+USER_AGENT = f"fleetmon/{__version__}"
+HTTP_KEYS = ("authorization", "basic_auth", "bearer_token", "bearer_token_file", "tls_config")
+_MAX_ANSWER = 64 * 1024  # bytes of a response kept; enough for any error message
+
+
+@dataclass(slots=True, frozen=True)
+class HttpConfig:
+    authorization: str = field(default="", repr=False)  # the Authorization header's value
+    tls: TlsSettings | None = None  # None: system CAs, full verification
+
+
+def parse_http_config(node: Node) -> HttpConfig:
+    node = node.mapping(HTTP_KEYS)
+    schemes = [key for key in ("authorization", "basic_auth", "bearer_token", "bearer_token_file")
+               if not node.child(key).missing]
+    if len(schemes) > 1:
+        node.fail("set at most one of {} (got {})".format(", ".join(HTTP_KEYS[:4]), ", ".join(schemes)))
+    authorization = ""
+    if not node.child("authorization").missing:
+        auth = node.child("authorization").mapping(("type", "credentials", "credentials_file"))
+        kind = auth.child("type").string("Bearer")
+        credentials = secret(auth, "credentials")
+        if not credentials:
+            auth.fail("credentials or credentials_file is required")
+        authorization = f"{kind} {credentials}"
+    elif not node.child("basic_auth").missing:
+        basic = node.child("basic_auth").mapping(("username", "password", "password_file"))
+        username = basic.child("username").string()
+        if not username:
+            basic.child("username").fail("required")
+        authorization = basic_authorization(username, secret(basic, "password"))
+    elif schemes:
+        authorization = "Bearer " + secret(node, "bearer_token")
+    tls = None if node.child("tls_config").missing else parse_tls(node.child("tls_config"))
+    return HttpConfig(authorization, tls)
+
+
+def basic_authorization(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def check_url(node: Node, url: str) -> None:
+    """Fail ``node`` unless ``url`` is an absolute http(s) URL; the value stays out of the message, since
+    webhook URLs often carry a token."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        node.fail("must be an absolute http:// or https:// URL")
+        return
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        node.fail("has an invalid port")
+
+
+class _TlsConnection(http.client.HTTPSConnection):
+    """HTTPS whose certificate is checked against ``server_name`` when the config names one."""
+
+    def __init__(self, host: str, port: int | None, timeout: float, tls: TlsSettings) -> None:
+        super().__init__(host, port, timeout=timeout, context=tls.context)
+        self._tls = tls
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._tls.context.wrap_socket(self.sock, server_hostname=self._tls.server_name or self.host)
+
+
+def post(url: str, body: bytes, config: HttpConfig, timeout: float, content_type: str = "application/json",
+         headers: Mapping[str, str] | None = None) -> bytes:
+    """One POST of ``body``; the answer's body when it is 2xx, DeliveryError otherwise.
+
+    ``timeout`` bounds the connection and each read, not the whole exchange.
+    """
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    sent = {"Content-Type": content_type, "User-Agent": USER_AGENT, **(headers or {})}
+    if config.authorization:
+        sent["Authorization"] = config.authorization
+    elif parts.username is not None:  # user:password@ in the URL, which Go's client also honours
+        sent["Authorization"] = basic_authorization(unquote(parts.username), unquote(parts.password or ""))
+    if parts.scheme == "https":
+        tls = config.tls or system_tls()
+        connection: http.client.HTTPConnection = _TlsConnection(parts.hostname, parts.port, timeout, tls)
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("POST", target, body=body, headers=sent)
+        response = connection.getresponse()
+        answer = response.read(_MAX_ANSWER)
+    except ssl.SSLCertVerificationError as exc:
+        raise DeliveryError(f"POST to {where}: certificate not trusted: {exc.verify_message}", retryable=False) from exc
+    except TimeoutError as exc:
+        raise DeliveryError(f"POST to {where}: no answer within {timeout:g}s", retryable=True) from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryError(f"POST to {where} failed: {exc or type(exc).__name__}", retryable=True) from exc
+    finally:
+        connection.close()
+    status = response.status
+    if 200 <= status < 300:
+        return answer
+    detail = answer[:300].decode("utf-8", "replace").strip()
+    if 300 <= status < 400:
+        detail = f"redirected to {response.getheader('Location', '?')}; set the final URL in the config"
+    retryable = status >= 500 or status == 429
+    raise DeliveryError(f"POST to {where}: HTTP {status} {response.reason}" + (f": {detail}" if detail else ""),
+                        retryable=retryable, status=status)

@@ -1,0 +1,91 @@
+"""Alertmanager's ``global:`` section (the keys we support) and what each kind's parser is handed.
+
+Globals are defaults for the integrations: SMTP settings for email_configs, the Slack and PagerDuty URLs,
+an ``http_config`` for every HTTP receiver that has none of its own. Keys that configure integrations we
+do not have (opsgenie_api_key, wechat_api_url, ...) are errors that say so, like those integrations.
+"""
+
+from dataclasses import dataclass, field
+
+from fleetmon.config_reader import Node
+from fleetmon.hub.alerting.receivers.base import DEFAULT_TIMEOUT, ReceiverContext
+from fleetmon.hub.alerting.receivers.common import secret
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config
+from fleetmon.hub.alerting.receivers.tls import TlsSettings, parse_tls
+
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+GLOBAL_KEYS = ("resolve_timeout", "http_config", "smtp_from", "smtp_hello", "smtp_smarthost", "smtp_auth_username",
+               "smtp_auth_password", "smtp_auth_password_file", "smtp_auth_identity", "smtp_require_tls",
+               "smtp_tls_config", "slack_api_url", "slack_api_url_file", "pagerduty_url")
+# Alertmanager integrations we leave to apprise_configs, by the prefix of their global keys and their list.
+UNSUPPORTED_KINDS = ("opsgenie", "victorops", "wechat", "pushover", "sns", "telegram", "webex", "discord",
+                     "msteams", "msteamsv2", "jira", "rocketchat", "incidentio", "mattermost")
+UNSUPPORTED_HINT = "fleetmon has no {kind} integration; use apprise_configs, which reaches most notification services"
+
+
+@dataclass(slots=True)
+class GlobalConfig:
+    resolve_timeout: float = 300.0  # an alert posted without endsAt resolves this long after its last update
+    smtp_from: str = ""
+    smtp_hello: str = "localhost"
+    smtp_smarthost: str = ""  # host:port
+    smtp_auth_username: str = ""
+    smtp_auth_password: str = field(default="", repr=False)
+    smtp_auth_identity: str = ""
+    smtp_require_tls: bool = True
+    smtp_tls: TlsSettings | None = None
+    slack_api_url: str = field(default="", repr=False)
+    pagerduty_url: str = PAGERDUTY_URL
+    http_config: HttpConfig = field(default_factory=HttpConfig)
+    # Links back to the hub in notifications. Alertmanager takes it from --web.external-url; the hub sets it
+    # from its own config, and the dispatcher copies it into every Notification.
+    external_url: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class IntegrationSetup:
+    """What a kind's parser needs besides its own config entry."""
+
+    receiver: str
+    index: int
+    glob: GlobalConfig
+    context: ReceiverContext | None = None
+
+
+def parse_global(node: Node) -> GlobalConfig:
+    """The ``global:`` mapping of an alertmanager.yml; errors land in the node's error list."""
+    unsupported = [key for key in (node.value if isinstance(node.value, dict) else {})
+                   if isinstance(key, str) and key.split("_")[0] in UNSUPPORTED_KINDS]
+    for key in unsupported:
+        node.child(key).fail(UNSUPPORTED_HINT.format(kind=key.split("_")[0]))
+    node = node.mapping(GLOBAL_KEYS + tuple(unsupported))
+    glob = GlobalConfig(
+        resolve_timeout=node.child("resolve_timeout").duration(300.0, minimum=0.001),
+        smtp_from=node.child("smtp_from").string(),
+        smtp_hello=node.child("smtp_hello").string("localhost"),
+        smtp_smarthost=node.child("smtp_smarthost").string(),
+        smtp_auth_username=node.child("smtp_auth_username").string(),
+        smtp_auth_password=secret(node, "smtp_auth_password"),
+        smtp_auth_identity=node.child("smtp_auth_identity").string(),
+        smtp_require_tls=node.child("smtp_require_tls").boolean(True),
+        smtp_tls=None if node.child("smtp_tls_config").missing else parse_smtp_tls(node.child("smtp_tls_config")),
+        slack_api_url=secret(node, "slack_api_url"),
+        pagerduty_url=node.child("pagerduty_url").string(PAGERDUTY_URL),
+        http_config=parse_http_config(node.child("http_config")),
+    )
+    if glob.slack_api_url:
+        check_url(node.child("slack_api_url"), glob.slack_api_url)
+    check_url(node.child("pagerduty_url"), glob.pagerduty_url)
+    return glob
+
+
+def parse_smtp_tls(node: Node) -> TlsSettings:
+    """tls_config for SMTP: smtplib checks the certificate against the smarthost's name, so no server_name."""
+    return parse_tls(node, ("ca_file", "cert_file", "key_file", "insecure_skip_verify", "min_version"))
+
+
+def integration_fields(node: Node, setup: IntegrationSetup, send_resolved: bool) -> dict:
+    """The Integration fields every kind reads the same way; ``send_resolved`` is the kind's default."""
+    return {"receiver": setup.receiver, "index": setup.index,
+            "send_resolved": node.child("send_resolved").boolean(send_resolved),
+            "timeout": node.child("timeout").duration(DEFAULT_TIMEOUT, minimum=0.001)}

@@ -1,0 +1,76 @@
+"""The words of a notification for people: a title and a body, as plain text and as HTML.
+
+Alertmanager renders these with Go templates; we do not run templates, so every kind that writes for
+people (Slack, email, PagerDuty, Apprise) uses these defaults unless its config gives a literal text. The
+title follows Alertmanager's default subject, with the extra common labels named:
+``[FIRING:2] HighCPU (env=prod severity=warning)``.
+"""
+
+import html
+from datetime import datetime, timezone
+
+from fleetmon.hub.alerting.notification import AlertSnapshot, Notification
+
+_TEXT_ANNOTATIONS = ("summary", "description", "message")  # the first one an alert has is its line's text
+
+
+def title(notification: Notification) -> str:
+    status = notification.status
+    head = f"[{status.upper()}:{len(notification.firing)}]" if status == "firing" else f"[{status.upper()}]"
+    words = [head, *(value for _, value in sorted(notification.group_labels.items()))]
+    extra = {name: value for name, value in notification.common_labels.items()
+             if name not in notification.group_labels}
+    if extra:
+        words.append("(" + _pairs(extra) + ")")
+    return " ".join(words)
+
+
+def body(notification: Notification) -> str:
+    """One section per status, one line per alert: its own labels (those not in the title) and its text."""
+    lines = []
+    for heading, alerts in (("Firing", notification.firing), ("Resolved", notification.resolved)):
+        if alerts:
+            if lines:
+                lines.append("")
+            lines.append(f"{heading}:")
+            lines.extend("- " + alert_line(alert, notification) for alert in alerts)
+    return "\n".join(lines)
+
+
+def alert_line(alert: AlertSnapshot, notification: Notification) -> str:
+    own = {name: value for name, value in alert.labels.items() if name not in notification.group_labels}
+    text = next((alert.annotations[key] for key in _TEXT_ANNOTATIONS if alert.annotations.get(key)), "")
+    parts = [_pairs(own) if own else alert.labels.get("alertname", alert.fingerprint)]
+    if text:
+        parts[0] += ":"
+        parts.append(text)
+    parts.append(f"(since {_clock(alert.starts_at)}" +
+                 (f", resolved {_clock(alert.ends_at)})" if alert.ends_at is not None else ")"))
+    return " ".join(parts)
+
+
+def html_body(notification: Notification) -> str:
+    """A small self-contained HTML page: the title, then a table of alerts with labels and annotations."""
+    rows = []
+    for alert in notification.alerts:
+        labels = "<br>".join(f"{html.escape(k)}={html.escape(v)}" for k, v in sorted(alert.labels.items()))
+        notes = "<br>".join(f"<b>{html.escape(k)}</b>: {html.escape(v)}" for k, v in sorted(alert.annotations.items()))
+        link = (f' <a href="{html.escape(alert.generator_url)}">source</a>' if alert.generator_url else "")
+        color = "#d9534f" if alert.ends_at is None else "#5cb85c"
+        rows.append(f'<tr><td style="color:{color}"><b>{alert.status}</b>{link}<br>since {_clock(alert.starts_at)}'
+                    f'</td><td>{labels}</td><td>{notes}</td></tr>')
+    heading = html.escape(title(notification))
+    external = (f'<p><a href="{html.escape(notification.external_url)}">{html.escape(notification.external_url)}'
+                '</a></p>' if notification.external_url else "")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{heading}</title></head><body>"
+            f"<h2>{heading}</h2><table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">"
+            f"<tr><th>status</th><th>labels</th><th>annotations</th></tr>{''.join(rows)}</table>"
+            f"{external}</body></html>\n")
+
+
+def _pairs(labels: dict[str, str]) -> str:
+    return " ".join(f"{name}={value}" for name, value in sorted(labels.items()))
+
+
+def _clock(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,321 @@
+"""The dispatcher's lifecycle on a controlled clock: grouping, timing, dedup, muting, acks, escalation, flaps.
+
+Notifications go to an in-process receiver integration through a synchronous deliverer, so each
+assertion sees exactly what a flush decided; the real deliverer, receivers and hub are exercised in
+test_receivers.py, test_delivery.py, test_alerting_hub.py and against Alertmanager in test_differential.py.
+"""
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pytest
+import yaml
+
+from fleetmon.config_reader import Errors, Node
+from fleetmon.hub.alerting.config import parse_alerting
+from fleetmon.hub.alerting.dispatch import Dispatcher, needs_update
+from fleetmon.hub.alerting.journal import AlertJournal
+from fleetmon.hub.alerting.matchers import parse_matchers
+from fleetmon.hub.alerting.receivers.base import Integration
+from fleetmon.hub.alerting.silences import Silence
+from fleetmon.protocol.messages import rfc3339
+
+T0 = 1_800_000_000.0
+
+
+@dataclass(eq=False, kw_only=True)
+class Recording(Integration):
+    kind: ClassVar[str] = "recording"
+    sent: list = field(default_factory=list)
+
+    def send(self, notification):
+        self.sent.append(notification)
+
+
+class SyncDeliverer:
+    def deliver(self, integration, notification, deadline, done):
+        prepared = integration.prepare(notification)
+        if prepared is not None:
+            integration.send(prepared)
+        done(True)
+
+
+class Clock:
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+class Harness:
+    def __init__(self, config_text: str, journal: AlertJournal | None = None):
+        errors = Errors()
+        config = parse_alerting(Node(yaml.safe_load(config_text), "", errors))
+        assert not errors, errors
+        self.integrations = {}
+        for name, receiver in config.receivers.items():
+            integration = Recording(receiver=name, index=0, send_resolved=name.endswith("resolved"))
+            receiver.integrations = [integration]
+            self.integrations[name] = integration
+        self.clock = Clock()
+        self.dispatcher = Dispatcher(config, SyncDeliverer(), journal, clock=self.clock)
+
+    def at(self, offset: float) -> None:
+        self.clock.now = T0 + offset
+        self.dispatcher.process(self.clock.now)
+
+    def fire(self, **labels):
+        assert not self.dispatcher.put([{"labels": labels, "startsAt": rfc3339(self.clock.now)}])
+
+    def resolve(self, **labels):
+        assert not self.dispatcher.put([{"labels": labels, "endsAt": rfc3339(self.clock.now),
+                                         "startsAt": rfc3339(self.clock.now - 1)}])
+
+    def sent(self, receiver: str) -> list[tuple[str, list[tuple[str, str]]]]:
+        """(reason, [(alertname or instance, status)]) per notification."""
+        return [(n.reason, [(a.labels.get("instance", a.labels.get("alertname")), a.status) for a in n.alerts])
+                for n in self.integrations[receiver].sent]
+
+
+CONFIG = """
+route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 1h
+receivers: [{name: team}]
+"""
+
+
+def test_group_wait_then_ticks_then_repeat():
+    h = Harness(CONFIG)
+    h.at(0)
+    h.fire(alertname="Disk", instance="a")
+    h.at(29)
+    assert h.sent("team") == []
+    h.at(30)
+    assert h.sent("team") == [("first notification", [("a", "firing")])]
+    h.fire(alertname="Disk", instance="b")  # joins the group: waits for the next tick, no new group_wait
+    h.at(60)
+    assert len(h.sent("team")) == 1
+    h.at(330)
+    assert h.sent("team")[-1] == ("new alerts added", [("a", "firing"), ("b", "firing")])
+    for tick in range(1, 13):  # ticks every 5 minutes; at 330 + 3600 exactly the hour has not yet passed
+        h.at(330 + 300 * tick)
+    assert len(h.sent("team")) == 2
+    h.at(330 + 300 * 13)
+    assert h.sent("team")[-1][0] == "repeat interval elapsed" and len(h.sent("team")) == 3
+
+
+def test_resolution_notifies_once_then_the_group_restarts_with_group_wait():
+    h = Harness(CONFIG)
+    h.at(0)
+    h.fire(alertname="Disk", instance="a")
+    h.at(30)
+    h.resolve(alertname="Disk", instance="a")
+    h.at(330)
+    # send_resolved is off for "team", but "all alerts resolved" still goes through the log (nothing is sent)
+    assert h.sent("team") == [("first notification", [("a", "firing")])]
+    assert h.dispatcher.groups == {}
+    h.at(400)
+    h.fire(alertname="Disk", instance="a")
+    h.at(429)
+    assert len(h.sent("team")) == 1
+    h.at(430)
+    assert h.sent("team")[-1] == ("first notification", [("a", "firing")])
+
+
+def test_send_resolved_and_shrinking_sets():
+    h = Harness(CONFIG.replace("team", "team-resolved"))
+    h.at(0)
+    h.fire(alertname="Disk", instance="a")
+    h.fire(alertname="Disk", instance="b")
+    h.at(30)
+    h.resolve(alertname="Disk", instance="a")
+    h.at(330)
+    assert h.sent("team-resolved")[-1] == ("some alerts resolved", [("a", "resolved"), ("b", "firing")])
+    h.resolve(alertname="Disk", instance="b")
+    h.at(630)
+    assert h.sent("team-resolved")[-1] == ("all alerts resolved", [("b", "resolved")])
+
+
+def test_an_alert_resolved_before_the_first_flush_is_never_notified():
+    h = Harness(CONFIG.replace("team", "team-resolved"))
+    h.at(0)
+    h.fire(alertname="Blip", instance="a")
+    h.at(10)
+    h.resolve(alertname="Blip", instance="a")
+    h.at(30)
+    assert h.sent("team-resolved") == []
+
+
+def test_grouping_and_group_keys():
+    h = Harness("""
+route:
+  receiver: all
+  group_by: [alertname]
+  group_wait: 0s
+  routes:
+    - matchers: ['team="db"']
+      receiver: db
+      group_by: ['...']
+receivers: [{name: all}, {name: db}]
+""")
+    h.at(0)
+    h.fire(alertname="Disk", instance="a")
+    h.fire(alertname="Disk", instance="b")
+    h.fire(alertname="Disk", instance="c", team="db")
+    h.at(1)
+    [grouped] = h.integrations["all"].sent
+    assert grouped.group_key == '{}:{alertname="Disk"}' and len(grouped.alerts) == 2
+    [single] = h.integrations["db"].sent
+    assert single.group_key == '{}/{team="db"}:{alertname="Disk", instance="c", team="db"}'
+
+
+INHIBIT = """
+route: {receiver: r, group_by: ['...'], group_wait: 0s, group_interval: 1m}
+receivers: [{name: r}]
+inhibit_rules:
+  - source_matchers: ['alertname="SiteDown"']
+    target_matchers: ['alertname="HostDown"']
+    equal: [site]
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity=~"warning|critical"']
+    equal: [host]
+"""
+
+
+def test_inhibition_with_equal_and_the_self_inhibition_guard():
+    h = Harness(INHIBIT)
+    h.at(0)
+    h.fire(alertname="SiteDown", site="north")
+    h.fire(alertname="HostDown", site="north", instance="n1")
+    h.fire(alertname="HostDown", site="south", instance="s1")
+    h.fire(alertname="CPU", severity="critical", host="x", instance="x-crit")
+    h.fire(alertname="Temp", severity="warning", host="x", instance="x-warn")
+    h.at(1)
+    sent = {a for _, alerts in h.sent("r") for a, _ in alerts}
+    assert sent == {"SiteDown", "s1", "x-crit"}  # n1 inhibited by site; x-warn by the critical on host x
+    # the critical alert matches both sides of rule 2 but never inhibits itself
+    h.resolve(alertname="SiteDown", site="north")
+    h.at(61)
+    assert ("first notification", [("n1", "firing")]) in h.sent("r")
+
+
+def test_silences_mute_at_flush_time_and_their_end_lets_alerts_through():
+    h = Harness(INHIBIT)
+    h.at(0)
+    silence = h.dispatcher.set_silence(Silence("", tuple(parse_matchers('alertname="HostDown"')), T0, T0 + 90,
+                                               "ops", "maintenance"))
+    h.fire(alertname="HostDown", site="north", instance="n1")
+    h.at(1)
+    assert h.sent("r") == []
+    assert h.dispatcher.alert_views(h.clock.now)[0]["muted"] == f"silenced by {silence.id}"
+    h.at(121)  # silence ended at 90 s: the next tick sees a new alert
+    assert h.sent("r") == [("first notification", [("n1", "firing")])]
+
+
+def test_acknowledgement_stops_repeats_until_the_set_changes_or_it_expires():
+    h = Harness(CONFIG)
+    h.at(0)
+    h.fire(alertname="Disk", instance="a")
+    h.at(30)
+    group = next(iter(h.dispatcher.groups.values()))
+    h.dispatcher.acknowledge(group.id, "ana", "on it", expires_at=T0 + 30 + 2 * 3600)
+    for tick in range(1, 14):  # past the repeat interval: acknowledged, so no repeat
+        h.at(30 + 300 * tick)
+    assert len(h.sent("team")) == 1
+    h.fire(alertname="Disk", instance="b")  # the set changes: notified, and the group is no longer acked
+    h.at(30 + 300 * 14)
+    assert h.sent("team")[-1][0] == "new alerts added"
+    with pytest.raises(LookupError):
+        h.dispatcher.acknowledge("0123456789abcdef", "ana", "", None)
+
+
+def test_escalation_notifies_the_next_tier_when_not_acknowledged():
+    h = Harness("""
+route:
+  receiver: oncall
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1m
+  escalation:
+    - {after: 10m, receivers: [lead]}
+    - {after: 30m, receivers: [manager]}
+receivers: [{name: oncall}, {name: lead}, {name: manager}]
+""")
+    h.at(0)
+    h.fire(alertname="Disk", instance="a")
+    h.at(1)
+    assert len(h.sent("oncall")) == 1
+    h.at(600)
+    assert h.sent("lead") == []
+    h.at(601)  # escalation time: only the new tier is flushed
+    assert h.sent("lead") == [("escalated: not acknowledged within 600s", [("a", "firing")])]
+    assert len(h.sent("oncall")) == 1
+    group = next(iter(h.dispatcher.groups.values()))
+    h.dispatcher.acknowledge(group.id, "lead", "", None)
+    h.at(1801)
+    assert h.sent("manager") == []  # acknowledged: no further escalation
+
+
+def test_flapping_alerts_are_held_until_they_settle():
+    h = Harness("""
+route: {receiver: r-resolved, group_by: ['...'], group_wait: 0s, group_interval: 10s}
+receivers: [{name: r-resolved}]
+flapping: {changes: 3, window: 10m, settle: 5m}
+""")
+    t = 0
+    for _ in range(3):  # fire, resolve, fire ...: the fourth change makes it flap
+        h.at(t)
+        h.fire(alertname="Wobbly")
+        h.at(t + 10)
+        h.at(t + 20)
+        h.resolve(alertname="Wobbly")
+        h.at(t + 30)
+        t += 40
+    count = len(h.sent("r-resolved"))
+    h.at(t)
+    h.fire(alertname="Wobbly")
+    h.at(t + 10)
+    assert h.dispatcher.alert_views(h.clock.now)[0]["muted"] == "flapping"
+    assert len(h.sent("r-resolved")) == count
+    h.at(t + 10 + 300)  # no change for 5 minutes: settled, and notified as firing
+    assert h.sent("r-resolved")[-1][1] == [("Wobbly", "firing")]
+
+
+def test_a_restart_restores_state_without_duplicates(tmp_path):
+    journal = AlertJournal(str(tmp_path / "alerting.db"))
+    h = Harness(CONFIG, journal)
+    h.at(0)
+    h.fire(alertname="Disk", instance="a")
+    h.at(30)
+    assert len(h.sent("team")) == 1
+    journal.close()
+    journal = AlertJournal(str(tmp_path / "alerting.db"))
+    again = Harness(CONFIG, journal)
+    again.clock.now = T0 + 60
+    again.dispatcher.restore(**journal.load())
+    again.at(60)  # the regrouped alert flushes at once: its start is older than group_wait
+    assert again.sent("team") == []  # ... and the log says it was already notified
+    assert [v["fingerprint"] for v in again.dispatcher.alert_views(T0 + 60)] == \
+        [a.fingerprint for a in h.integrations["team"].sent[0].alerts]
+    stats = journal.stats(T0 - 1)
+    assert stats["firing"]["byAlertname"] == {"Disk": 1}
+
+
+def test_dedup_decisions():
+    from fleetmon.hub.alerting.dispatch import LogEntry
+    a, b = frozenset({"a"}), frozenset({"b"})
+    none = frozenset()
+    assert needs_update(None, a, none, True, 60, 100) == "first notification"
+    assert needs_update(None, none, a, True, 60, 100) is None
+    entry = LogEntry(a, none, 90)
+    assert needs_update(entry, a | b, none, True, 60, 100) == "new alerts added"
+    assert needs_update(entry, none, a, False, 60, 100) == "all alerts resolved"
+    assert needs_update(LogEntry(a | b, none, 90), a, b, True, 60, 100) == "some alerts resolved"
+    assert needs_update(LogEntry(a | b, none, 90), a, b, False, 60, 100) is None  # a shrinking set is no news
+    assert needs_update(entry, a, none, True, 60, 151) == "repeat interval elapsed"
+    assert needs_update(entry, a, none, True, 60, 151, acknowledged=True) is None
