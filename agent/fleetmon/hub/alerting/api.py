@@ -1,4 +1,6 @@
-"""The alerting HTTP API (docs/openapi.yaml): alerts, groups, acknowledgements, silences, history, statistics.
+"""The alerting HTTP API: alerts, groups, acknowledgements, silences, history, statistics.
+
+Described by openapi.yaml beside this module, which the hub serves at /api/v1/openapi.yaml.
 
 Reading is open, like the rest of the hub's API. Anything that changes state — posting alerts, acks,
 silences — needs ``Authorization: Bearer <api.token>``; a hub without a token refuses every change and
@@ -20,7 +22,7 @@ from starlette.routing import Route
 
 from fleetmon.hub.alerting.alert import AlertError, parse_time
 from fleetmon.hub.alerting.matchers import MatcherError, matches_all, parse_matcher
-from fleetmon.hub.alerting.silences import Silence, SilenceError, matchers_from_json
+from fleetmon.hub.alerting.silences import Silence, SilenceError, SilenceNotFound, matchers_from_json
 
 if TYPE_CHECKING:
     from fleetmon.hub.service import Hub
@@ -79,8 +81,7 @@ def alerting_routes(hub: "Hub") -> list[Route]:
         if expires is not None and expires <= time.time():
             return _error(400, "expiresAt is in the past")
         try:
-            acks = dispatcher.acknowledge(body["target"], str(body.get("by") or "api"), str(body.get("comment", "")),
-                                          expires)
+            acks = dispatcher.acknowledge(body["target"], _text(body, "by") or "api", _text(body, "comment"), expires)
         except LookupError as exc:
             return _error(404, str(exc.args[0]))
         return JSONResponse({"acks": [_ack(a) for a in acks]})
@@ -92,11 +93,10 @@ def alerting_routes(hub: "Hub") -> list[Route]:
 
     async def list_silences(request: Request) -> Response:
         now = time.time()
-        with dispatcher.lock:
-            silences = [s.to_json(now) for s in dispatcher.silences.by_id.values()]
         order = {"active": 0, "pending": 1, "expired": 2}
-        silences.sort(key=lambda s: (order[s["status"]["state"]], -s["endsAt"]))
-        return JSONResponse({"silences": silences})
+        with dispatcher.lock:
+            silences = sorted(dispatcher.silences.by_id.values(), key=lambda s: (order[s.state(now)], -s.ends_at))
+        return JSONResponse({"silences": [s.to_json(now) for s in silences]})
 
     async def post_silence(request: Request) -> Response:
         if (denied := refused(request)) is not None:
@@ -109,10 +109,12 @@ def alerting_routes(hub: "Hub") -> list[Route]:
             ends = parse_time(body.get("endsAt"), "endsAt")
             if ends is None:
                 raise SilenceError("endsAt is required")
-            silence = Silence(id=str(body.get("id") or ""), matchers=matchers_from_json(body.get("matchers") or []),
-                              starts_at=starts, ends_at=ends, created_by=str(body.get("createdBy", "")),
-                              comment=str(body.get("comment", "")))
+            silence = Silence(id=_text(body, "id"), matchers=matchers_from_json(body.get("matchers") or []),
+                              starts_at=starts, ends_at=ends, created_by=_text(body, "createdBy"),
+                              comment=_text(body, "comment"))
             stored = dispatcher.set_silence(silence)
+        except SilenceNotFound as exc:
+            return _error(404, str(exc))
         except (SilenceError, AlertError) as exc:
             return _error(400, str(exc))
         return JSONResponse({"id": stored.id, "silence": stored.to_json(time.time())})
@@ -122,8 +124,10 @@ def alerting_routes(hub: "Hub") -> list[Route]:
             return denied
         try:
             expired = dispatcher.expire_silence(request.path_params["id"])
+        except SilenceNotFound as exc:
+            return _error(404, str(exc))
         except SilenceError as exc:
-            return _error(404 if "no silence" in str(exc) else 400, str(exc))
+            return _error(400, str(exc))
         return JSONResponse({"silence": expired.to_json(time.time())})
 
     async def history(request: Request) -> Response:
@@ -161,6 +165,12 @@ async def _json(request: Request) -> Any:
         return json.loads(await request.body())
     except ValueError:
         return None
+
+
+def _text(body: dict, key: str) -> str:
+    """A string field; absent or null reads as empty (never as the text "None")."""
+    value = body.get(key)
+    return "" if value is None else str(value)
 
 
 def _error(status: int, message: str) -> Response:

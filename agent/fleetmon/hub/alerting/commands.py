@@ -1,6 +1,7 @@
 """Operator commands, like amtool: ``routes test``, ``alerts``, ``ack`` and ``silence``.
 
-``routes`` reads a config file and needs no hub; the others talk to the hub's HTTP API (docs/openapi.yaml).
+``routes`` reads a config file and needs no hub; the others talk to the hub's HTTP API
+(fleetmon/hub/alerting/openapi.yaml, served at /api/v1/openapi.yaml).
 Changes (ack, silence add/expire) send the API token from ``--token``, ``--token-file`` or
 ``FLEETMON_API_TOKEN``.
 """
@@ -127,7 +128,7 @@ def silence(args: Namespace) -> int:
         if item["status"]["state"] == "expired" and not args.expired:
             continue
         rows.append((item["id"], item["status"]["state"], item["matchersText"],
-                     rfc3339(item["endsAt"])[:19].replace("T", " "), item["createdBy"], item["comment"]))
+                     item["endsAt"][:19].replace("T", " "), item["createdBy"], item["comment"]))
     _table(rows)
     return EXIT_OK
 

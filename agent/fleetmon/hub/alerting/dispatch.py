@@ -230,6 +230,7 @@ class Dispatcher:
             if fp not in held and alert.resolved(now - RESOLVED_RETENTION):
                 del self.alerts[fp]
                 self.flaps.pop(fp, None)
+                self.acks.pop(fp, None)
                 if self.journal:
                     self.journal.forget_alert(fp)
 

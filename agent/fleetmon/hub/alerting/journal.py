@@ -73,7 +73,9 @@ class AlertJournal:
                          json.dumps(dict(labels), sort_keys=True)))
 
     def forget_alert(self, fp: str) -> None:
+        """The alert resolved long enough ago: it and its acknowledgement go (the history keeps both)."""
         self._write("DELETE FROM alerts WHERE fingerprint = ?", (fp,))
+        self._write("DELETE FROM acks WHERE fingerprint = ?", (fp,))
 
     def log_entry(self, key: tuple[str, str, str], entry: LogEntry) -> None:
         self._write("INSERT OR REPLACE INTO nflog VALUES (?, ?, ?, ?, ?, ?)",

@@ -12,9 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from fleetmon.hub.alerting.matchers import Matcher, MatcherError, format_matchers, matches_all, parse_matcher
+from fleetmon.protocol.messages import rfc3339
 
 
 class SilenceError(ValueError):
+    pass
+
+
+class SilenceNotFound(SilenceError):
     pass
 
 
@@ -38,8 +43,9 @@ class Silence:
 
     def to_json(self, now: float) -> dict:
         return {"id": self.id, "matchers": [_matcher_json(m) for m in self.matchers],
-                "matchersText": format_matchers(self.matchers), "startsAt": self.starts_at, "endsAt": self.ends_at,
-                "createdBy": self.created_by, "comment": self.comment, "updatedAt": self.updated_at,
+                "matchersText": format_matchers(self.matchers), "startsAt": rfc3339(self.starts_at),
+                "endsAt": rfc3339(self.ends_at), "createdBy": self.created_by, "comment": self.comment,
+                "updatedAt": rfc3339(self.updated_at),
                 "status": {"state": self.state(now)}}
 
 
@@ -93,7 +99,7 @@ class Silences:
         validate(silence.matchers, silence.starts_at, silence.ends_at, silence.created_by, silence.comment)
         old = self.by_id.get(silence.id) if silence.id else None
         if silence.id and old is None:
-            raise SilenceError(f"no silence with id {silence.id}")
+            raise SilenceNotFound(f"no silence with id {silence.id}")
         if old is not None and _can_update(old, silence, now):
             updated = replace(silence, updated_at=now)
             self.by_id[old.id] = updated
@@ -108,7 +114,7 @@ class Silences:
     def expire(self, silence_id: str, now: float) -> Silence:
         old = self.by_id.get(silence_id)
         if old is None:
-            raise SilenceError(f"no silence with id {silence_id}")
+            raise SilenceNotFound(f"no silence with id {silence_id}")
         state = old.state(now)
         if state == "expired":
             raise SilenceError(f"silence {silence_id} has already expired")

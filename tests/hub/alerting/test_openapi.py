@@ -1,0 +1,473 @@
+"""The OpenAPI document of the hub's HTTP API (agent/fleetmon/hub/alerting/openapi.yaml) against the code.
+
+The document must be well formed, name exactly the routes the real Starlette app registers, and describe
+what the real code answers: responses of the real app (called in-process over ASGI, on a stand-in hub
+with a real dispatcher, journal and fleet state) and of the functions behind it are validated against the
+document's schemas with jsonschema (Draft 2020-12, the dialect of OpenAPI 3.1).
+"""
+
+import asyncio
+import copy
+import json
+import re
+import threading
+import time
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from starlette.routing import Route
+
+from fleetmon.config_reader import Errors, Node
+from fleetmon.hub.alerting.api import OPENAPI
+from fleetmon.hub.alerting.config import parse_alerting
+from fleetmon.hub.alerting.delivery import Attempt
+from fleetmon.hub.alerting.dispatch import Dispatcher
+from fleetmon.hub.alerting.journal import AlertJournal
+from fleetmon.hub.alerting.matchers import parse_matcher
+from fleetmon.hub.alerting.silences import Silence, matchers_from_json
+from fleetmon.hub.api import build_app
+from fleetmon.hub.exposition import HubCounters
+from fleetmon.hub.ingest import Message
+from fleetmon.hub.state import FleetState, group_rollups, host_summary
+from fleetmon.hub.store import Series
+from fleetmon.protocol.messages import rfc3339
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+CHANGES = {("/api/v2/alerts", "post"), ("/api/v1/acks", "post"), ("/api/v1/silences", "post"),
+           ("/api/v1/silences/{id}", "delete")}
+TOKEN = "s3cret-token"
+
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _date_time(value: object) -> bool:
+    """RFC 3339 with a zone (jsonschema checks date-time only with an extra package)."""
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", value):
+        raise ValueError(f"not RFC 3339: {value!r}")
+    datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return True
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    return yaml.safe_load(OPENAPI.read_text())
+
+
+def _operations(spec: dict[str, Any]):
+    for path, item in spec["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def _pointer(document: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), f"only local references are used: {ref}"
+    node: Any = document
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        assert isinstance(node, dict) and part in node, f"{ref} does not resolve"
+        node = node[part]
+    return node
+
+
+def _refs(node: Any):
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _deref(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = _pointer(spec, node["$ref"])
+    return node
+
+
+def _as_json_schema(node: Any) -> Any:
+    """Component references rewritten for a standalone schema whose ``$defs`` are the components."""
+    if isinstance(node, dict):
+        return {k: (v.replace("#/components/schemas/", "#/$defs/") if k == "$ref" else _as_json_schema(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_as_json_schema(v) for v in node]
+    return node
+
+
+def validator(spec: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    root = {**_as_json_schema(copy.deepcopy(schema)), "$defs": _as_json_schema(spec["components"]["schemas"])}
+    return Draft202012Validator(root, format_checker=FORMATS)
+
+
+def assert_valid(spec: dict[str, Any], schema: dict[str, Any], instance: Any) -> None:
+    errors = sorted(validator(spec, schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors) + \
+        f"\n{json.dumps(instance, indent=1)[:3000]}"
+
+
+def component(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+# --- the document itself -------------------------------------------------------------------------------
+
+def test_the_document_is_a_well_formed_openapi_3_1_document(spec):
+    assert spec["openapi"] == "3.1.0"
+    assert spec["info"]["title"] and spec["info"]["version"]
+    assert spec["paths"]
+    for ref in _refs(spec):
+        _pointer(spec, ref)
+    for schema in spec["components"]["schemas"].values():
+        Draft202012Validator.check_schema(_as_json_schema(schema))
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    operation_ids = []
+    for path, method, operation in _operations(spec):
+        where = f"{method.upper()} {path}"
+        assert path.startswith("/"), where
+        assert operation.get("summary") or operation.get("description"), f"{where}: say what it does"
+        operation_ids.append(operation["operationId"])
+        assert operation["responses"], f"{where} has no responses"
+        for status, response in operation["responses"].items():
+            assert re.fullmatch(r"[1-5]\d\d|default", status), f"{where}: status {status}"
+            response = _deref(spec, response)
+            assert response["description"], f"{where} {status}"
+            for media in response.get("content", {}).values():
+                Draft202012Validator.check_schema(_as_json_schema(media["schema"]))
+        parameters = [_deref(spec, p) for p in [*spec["paths"][path].get("parameters", []),
+                                                 *operation.get("parameters", [])]]
+        assert {p["name"] for p in parameters if p["in"] == "path"} == set(re.findall(r"{(\w+)}", path)), where
+        for parameter in parameters:
+            assert parameter["in"] in ("path", "query", "header", "cookie"), where
+            assert parameter["in"] != "path" or parameter["required"] is True, where
+        for requirement in operation.get("security", []):
+            assert set(requirement) <= set(schemes), where
+        if "requestBody" in operation:
+            assert "application/json" in operation["requestBody"]["content"], where
+    assert len(operation_ids) == len(set(operation_ids)), "operationIds must be unique"
+
+
+def test_changes_and_only_changes_need_the_token_and_answer_401_without_it(spec):
+    secured = {(path, method) for path, method, operation in _operations(spec) if operation.get("security")}
+    assert secured == CHANGES
+    assert "security" not in spec, "reading is open: security goes on the operations that change something"
+    for path, method in CHANGES:
+        operation = spec["paths"][path][method]
+        assert operation["security"] == [{"bearerAuth": []}]
+        response = _deref(spec, operation["responses"]["401"])
+        assert response["content"]["application/json"]["schema"] == component("Error")
+
+
+# --- the document against the app ----------------------------------------------------------------------
+
+def app_routes(app) -> set[tuple[str, str]]:
+    pairs = set()
+    for route in app.routes:
+        assert isinstance(route, Route), f"an unexpected kind of route: {route!r}"
+        pairs |= {(route.path, method.lower()) for method in route.methods if method != "HEAD"}
+    return pairs
+
+
+def test_the_document_names_exactly_the_routes_of_the_app(spec):
+    # What build_app and alerting_routes touch while building the app; the handlers are not called.
+    hub = SimpleNamespace(state=FleetState(), lock=threading.Lock(), counters=HubCounters(), dispatcher=object())
+    routes = app_routes(build_app(hub))
+    documented = {(path, method) for path, method, _ in _operations(spec)}
+    assert documented - routes == set(), "documented but not served"
+    assert routes - documented == set(), "served but not documented"
+
+
+# --- the document against what the code answers --------------------------------------------------------
+
+ALERTING = """
+route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 1h
+receivers: [{name: team}]
+"""
+
+
+class FakeStore:
+    """The history store's query, as the real one answers it (one raw and one rollup series)."""
+
+    def query(self, host, metric, matchers, start, end, tier):
+        if tier not in (None, "raw", "1m", "1h"):
+            raise ValueError(f"unknown tier {tier!r}; expected one of raw, 1m, 1h")
+        if host != "jetson-01":
+            return []
+        return [Series(metric, {"mount": "/"}, "raw", [(start, 0.5), (end, 0.6)]),
+                Series(metric, {"mount": "/data"}, "1m", [(start, 0.1, 0.2, 0.3)])]
+
+
+def birth(host: str, now: float) -> list[Message]:
+    status = {"state": "online", "agent": {"version": "1.2.3"}, "facts": {"model": "Jetson Orin"},
+              "groups": ["jetsons", "berlin"], "labels": {"site": "berlin"},
+              "thresholds": [{"metric": "fleetmon_cpu_usage_ratio", "warning": 0.9}], "checks": [],
+              "interval_s": 10}
+    metrics = {"interval_s": 10, "metrics": {"fleetmon_cpu_usage_ratio": 0.95, "fleetmon_memory_usage_ratio": 0.5,
+                                             "fleetmon_filesystem_usage_ratio": [[{"mount": "/"}, 0.7]],
+                                             "fleetmon_jetson_temperature_celsius": [[{"zone": "gpu"}, 51.0]]}}
+    check = {"name": "ntp", "type": "command", "ok": False, "status": "fail", "message": "not synced",
+             "started_at": now, "duration_s": 0.1, "value": None, "consecutive_failures": 2}
+    alert = {"status": "firing", "labels": {"alertname": "CpuHigh", "severity": "warning", "host": host},
+             "annotations": {}, "startsAt": rfc3339(now - 60), "endsAt": "0001-01-01T00:00:00Z",
+             "fingerprint": "0123456789abcdef"}
+    return [Message("status", host, 1, 1, now, status, now), Message("metrics", host, 1, 1, now - 1, metrics, now),
+            Message("checks", host, 1, 1, now, {"results": [check]}, now),
+            Message("alerts", host, 1, 1, now, {"alerts": [alert]}, now)]
+
+
+@pytest.fixture
+def hub(tmp_path):
+    errors = Errors()
+    config = parse_alerting(Node(yaml.safe_load(ALERTING), "", errors))
+    assert not errors, errors
+    journal = AlertJournal(str(tmp_path / "alerting.db"))
+    now = time.time()
+    state = FleetState({"jetson-01": ["jetsons"], "srv-01": ["servers"]}, now=now)
+    for message in birth("jetson-01", now):
+        state.apply(message)
+    stand_in = SimpleNamespace(
+        config=SimpleNamespace(api_token=TOKEN), state=state, lock=threading.Lock(), counters=HubCounters(),
+        store=FakeStore(), journal=journal, dispatcher=Dispatcher(config, deliverer=None, journal=journal),
+        started=threading.Event(), liveness_problem=lambda: "",
+        readiness_problem=lambda: "not connected to the broker: connecting")
+    yield stand_in
+    journal.close()
+
+
+class Answer:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def media_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Client:
+    """Calls the app in-process over ASGI, and checks every answer against the document."""
+
+    def __init__(self, spec: dict[str, Any], hub) -> None:
+        self.spec, self.app = spec, build_app(hub)
+        self.checked: set[tuple[str, str, str]] = set()
+
+    def call(self, method: str, path: str, query: str = "", body: Any = None, token: str | None = None) -> Answer:
+        headers = [(b"host", b"testserver")]
+        data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        if data:
+            headers.append((b"content-type", b"application/json"))
+        if token is not None:
+            headers.append((b"authorization", f"Bearer {token}".encode()))
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+                 "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000),
+                 "server": ("testserver", 80)}
+        messages: list[dict[str, Any]] = []
+        requested = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        asyncio.run(self.app(scope, receive, send))
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        answer = Answer(start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]},
+                        b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body"))
+        self.check(method, path, answer)
+        return answer
+
+    def check(self, method: str, path: str, answer: Answer) -> None:
+        template = next((t for t in self.spec["paths"]
+                         if re.fullmatch(re.sub(r"{\w+}", "[^/]+", t), path)), None)
+        assert template is not None, f"{path} is not in the document"
+        operation = self.spec["paths"][template][method.lower()]
+        responses = operation["responses"]
+        where = f"{method} {path} -> {answer.status}"
+        assert str(answer.status) in responses, f"{where} is not documented: {answer.body[:300]!r}"
+        content = _deref(self.spec, responses[str(answer.status)])["content"]
+        assert answer.media_type in content, f"{where}: {answer.media_type} is not documented"
+        if answer.media_type == "application/json":
+            assert_valid(self.spec, content[answer.media_type]["schema"], answer.json())
+        self.checked.add((template, method.lower(), str(answer.status)))
+
+
+def test_every_operation_answers_as_documented(spec, hub):
+    client = Client(spec, hub)
+    dispatcher = hub.dispatcher
+
+    # probes, metrics, fleet
+    assert client.call("GET", "/health/live").status == 200
+    assert client.call("GET", "/health/ready").json() == {"ok": False,
+                                                          "problem": "not connected to the broker: connecting"}
+    assert client.call("GET", "/health/startup").status == 503
+    hub.started.set()
+    assert client.call("GET", "/health/startup").status == 200
+    hub.readiness_problem = lambda: ""
+    assert client.call("GET", "/health/ready").status == 200
+    hub.liveness_problem = lambda: "the rules thread stopped"
+    assert client.call("GET", "/health/live").status == 503
+    assert "fleetmon_host_up" in client.call("GET", "/metrics").body.decode()
+    hosts = client.call("GET", "/api/v1/hosts").json()["hosts"]
+    assert [h["host"] for h in hosts] == ["jetson-01", "srv-01"]
+    detail = client.call("GET", "/api/v1/hosts/jetson-01").json()
+    assert detail["failing_checks"] == ["ntp"] and detail["edge_alerts"]
+    client.call("GET", "/api/v1/hosts/srv-01")
+    assert client.call("GET", "/api/v1/hosts/nowhere").status == 404
+    assert set(client.call("GET", "/api/v1/groups").json()["groups"]) == {"jetsons", "berlin", "servers"}
+    client.call("GET", "/api/v1/hub")
+    series = client.call("GET", "/api/v1/query", "host=jetson-01&metric=m&start=0&end=60&match=mount=/").json()
+    assert len(series["series"]) == 2
+    assert client.call("GET", "/api/v1/query", "host=jetson-01").status == 400
+    assert client.call("GET", "/api/v1/query", "host=a&metric=m&start=yesterday").status == 400
+    assert client.call("GET", "/api/v1/query", "host=a&metric=m&tier=5m").status == 400
+
+    # the document serves itself
+    served = client.call("GET", "/api/v1/openapi.yaml")
+    assert yaml.safe_load(served.body) == spec
+
+    # changes without a valid token
+    for method, path in (("POST", "/api/v2/alerts"), ("POST", "/api/v1/acks"), ("POST", "/api/v1/silences"),
+                         ("DELETE", "/api/v1/silences/x")):
+        assert client.call(method, path, body=[]).status == 401
+        assert client.call(method, path, body=[], token="wrong").status == 401
+        hub.config.api_token = ""
+        assert "no API token" in client.call(method, path, body=[], token="").json()["error"]
+        hub.config.api_token = TOKEN
+
+    # alerts
+    now = time.time()
+    alerts = [{"labels": {"alertname": "DiskFull", "host": "srv-01", "severity": "critical"},
+               "annotations": {"summary": "disk full"}, "startsAt": rfc3339(now - 120),
+               "generatorURL": "http://prometheus/graph"},
+              {"labels": {"alertname": "DiskFull", "host": "srv-02", "severity": "critical"}, "startsAt": now - 60},
+              {"labels": {"alertname": "Gone", "host": "srv-01"}, "startsAt": rfc3339(now - 600),
+               "endsAt": rfc3339(now - 300)}]
+    assert client.call("POST", "/api/v2/alerts", body=alerts, token=TOKEN).json() == {"accepted": 3}
+    assert client.call("POST", "/api/v2/alerts", body={"labels": {}}, token=TOKEN).status == 400
+    assert client.call("POST", "/api/v2/alerts", body=[{"labels": {}}], token=TOKEN).status == 400
+    assert client.call("POST", "/api/v2/alerts", body=b"{nope", token=TOKEN).status == 400
+    dispatcher.process(time.time())
+    firing = client.call("GET", "/api/v1/alerts").json()["alerts"]
+    assert [a["labels"]["host"] for a in firing] == ["srv-01", "srv-02"]
+    assert len(client.call("GET", "/api/v1/alerts", "resolved=true").json()["alerts"]) == 3
+    assert len(client.call("GET", "/api/v1/alerts", "filter=host%3D%22srv-02%22").json()["alerts"]) == 1
+    assert client.call("GET", "/api/v1/alerts", "filter=host%3D~%22(%22").status == 400
+    groups = client.call("GET", "/api/v1/alerts/groups").json()["groups"]
+    disk = next(g for g in groups if g["labels"] == {"alertname": "DiskFull"})
+
+    # acknowledgements
+    acks = client.call("POST", "/api/v1/acks", body={"target": disk["id"], "by": "ops", "comment": "on it",
+                                                    "expiresAt": rfc3339(now + 3600)}, token=TOKEN).json()
+    assert len(acks["acks"]) == 2
+    assert client.call("POST", "/api/v1/acks", body={"target": firing[0]["fingerprint"]}, token=TOKEN).status == 200
+    assert client.call("POST", "/api/v1/acks", body={"by": "ops"}, token=TOKEN).status == 400
+    assert client.call("POST", "/api/v1/acks", body={"target": "x", "expiresAt": now - 1}, token=TOKEN).status == 400
+    assert client.call("POST", "/api/v1/acks", body={"target": "x", "expiresAt": "soon"}, token=TOKEN).status == 400
+    assert client.call("POST", "/api/v1/acks", body={"target": "nothing"}, token=TOKEN).status == 404
+    assert len(client.call("GET", "/api/v1/acks").json()["acks"]) == 2
+    assert all(a["acknowledged"] for a in client.call("GET", "/api/v1/alerts").json()["alerts"])
+    assert client.call("GET", "/api/v1/alerts/groups").json()["groups"]
+
+    # silences
+    silence = {"matchers": [{"name": "host", "value": "srv-0[12]", "isRegex": True}, 'severity!="info"'],
+               "startsAt": rfc3339(now), "endsAt": now + 3600, "createdBy": "ops", "comment": "maintenance"}
+    created = client.call("POST", "/api/v1/silences", body=silence, token=TOKEN).json()
+    pending = client.call("POST", "/api/v1/silences", token=TOKEN,
+                          body={**silence, "startsAt": now + 600, "endsAt": rfc3339(now + 7200)}).json()
+    assert client.call("POST", "/api/v1/silences", body={**silence, "endsAt": None}, token=TOKEN).status == 400
+    assert client.call("POST", "/api/v1/silences", body={**silence, "id": "nope"}, token=TOKEN).status == 404
+    assert client.call("POST", "/api/v1/silences", body=[], token=TOKEN).status == 400
+    assert client.call("POST", "/api/v1/silences", token=TOKEN,
+                       body={**silence, "matchers": [{"name": "host"}]}).status == 400
+    assert client.call("DELETE", f"/api/v1/silences/{pending['id']}", token=TOKEN).status == 200
+    assert client.call("DELETE", f"/api/v1/silences/{pending['id']}", token=TOKEN).status == 400
+    assert client.call("DELETE", "/api/v1/silences/nope", token=TOKEN).status == 404
+    states = [s["status"]["state"] for s in client.call("GET", "/api/v1/silences").json()["silences"]]
+    assert states == ["active", "expired"]
+    muted = client.call("GET", "/api/v1/alerts").json()["alerts"]
+    assert all(a["muted"] == f"silenced by {created['id']}" for a in muted)
+
+    # history, notifications, statistics
+    hub.journal.attempt(Attempt("team", "webhook[0]", disk["groupKey"], 1, False, "connection refused", None,
+                                now, 0.01, False))
+    hub.journal.attempt(Attempt("team", "webhook[0]", disk["groupKey"], 2, True, "", 200, now + 1, 0.02, True))
+    assert client.call("POST", "/api/v2/alerts", token=TOKEN,
+                       body=[{**alerts[1], "endsAt": rfc3339(time.time())}]).status == 200
+    dispatcher.process(time.time())
+    history = client.call("GET", "/api/v1/alerting/history", "since=0").json()
+    assert {a["kind"] for a in history["actions"]} == {"ack", "silence"}
+    assert {t["status"] for t in history["transitions"]} == {"firing", "resolved"}
+    one = client.call("GET", "/api/v1/alerting/history", f"since=0&fingerprint={firing[0]['fingerprint']}&limit=1")
+    assert len(one.json()["transitions"]) == 1
+    attempts = client.call("GET", "/api/v1/alerting/notifications", "since=0&limit=x").json()["attempts"]
+    assert [a["attempt"] for a in attempts] == [2, 1]
+    stats = client.call("GET", "/api/v1/alerting/stats", "since=0").json()
+    assert stats["notifications"] == {"ok": 1} and stats["acknowledged"] == 2 and stats["resolved"] == 2
+    client.call("GET", "/api/v1/alerting/stats", "since=nope")
+
+    documented = {(path, method) for path, method, _ in _operations(spec)}
+    assert {(path, method) for path, method, _ in client.checked} == documented, "call every operation"
+
+
+# --- the document against the functions behind the answers ---------------------------------------------
+
+def test_silences_in_every_state_match_the_silence_schema_and_their_matchers_read_back(spec):
+    matchers = tuple(parse_matcher(text) for text in ('a="1"', 'b!="2"', 'c=~"x.*"', 'd!~"y|z"'))
+    for now, state in ((50.0, "pending"), (150.0, "active"), (250.0, "expired")):
+        body = Silence("id-1", matchers, 100.0, 200.0, "ops", "why", updated_at=90.0).to_json(now)
+        assert body["status"]["state"] == state
+        assert_valid(spec, component("Silence"), body)
+        assert matchers_from_json(body["matchers"]) == matchers
+        assert_valid(spec, component("SilenceRequest"), body)
+
+
+def test_journal_rows_match_their_schemas(spec, tmp_path):
+    journal = AlertJournal(str(tmp_path / "alerting.db"))
+    try:
+        journal.attempt(Attempt("team", "email[1]", "{}:{}", 0, False, "deadline passed", None, 10.0, 0.0, True))
+        journal.attempt(Attempt("team", "webhook[0]", "{}:{}", 1, True, "", 204, 20.0, 0.5, True))
+        rows = journal.attempts(0.0)
+        assert len(rows) == 2
+        for row in rows:
+            assert_valid(spec, component("Attempt"), row)
+        assert_valid(spec, component("History"), journal.history(0.0))
+        assert_valid(spec, component("Stats"), journal.stats(0.0))
+    finally:
+        journal.close()
+
+
+def test_fleet_views_match_their_schemas(spec):
+    now = time.time()
+    state = FleetState({"jetson-01": ["jetsons"], "missing-01": []}, now=now)
+    for message in birth("jetson-01", now):
+        state.apply(message)
+    for record in state.hosts.values():
+        assert_valid(spec, {**component("HostSummary"), "unevaluatedProperties": False},
+                     host_summary(record, state.skewed(record)))
+    rollups = group_rollups(state)
+    assert set(rollups) == {"jetsons", "berlin", "ungrouped"}
+    for rollup in rollups.values():
+        assert_valid(spec, component("GroupRollup"), rollup)
