@@ -252,6 +252,18 @@ def test_malformed_metrics_are_skipped_and_counted(store):
     assert same_points(found, [(T0, 0.25, 0.5, 0.75)])
 
 
+def test_samples_given_as_received_bytes_are_decoded_by_the_writer(store):
+    from fleetmon.protocol import messages
+
+    payload = messages.encode(messages.metrics("srv-01", 1, 1, T0, 1.0, 0.01, sample(cpu=0.3, root=0.4), {}))
+    store.write_sample("srv-01", 1, 1, T0, payload)
+    store.write_sample("srv-01", 1, 2, T0 + 1, b"{not json")
+    store.write_sample("srv-01", 1, 3, T0 + 2, b'{"v": 1}')
+    store.flush()
+    assert store.counters.samples_written == 1 and store.counters.samples_malformed == 2
+    assert store.query("srv-01", CPU, {}, T0, T0 + 10, tier=RAW)[0].points == [(T0, 0.3)]
+
+
 def test_a_full_queue_drops_and_counts_without_blocking(tmp_path):
     store = Store(str(tmp_path / "hub.db"), StoreConfig(queue_size=2))
     # not started yet: nothing drains the queue

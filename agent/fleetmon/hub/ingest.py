@@ -26,6 +26,7 @@ class Message(NamedTuple):
     ts: float  # the host's clock
     body: dict[str, Any]  # the whole payload
     received: float  # the hub's clock
+    raw: bytes = b""  # the payload as it arrived: what the history store is given (see Store.write_sample)
 
 
 class Rejected(NamedTuple):
@@ -59,7 +60,7 @@ def decode(topic: str, payload: bytes, received: float, prefix: str, max_bytes: 
     problem = _BODY_CHECKS[parsed.kind](body)
     if problem:
         return Rejected("bad_body", topic, problem)
-    return Message(parsed.kind, parsed.host, session, seq, float(ts), body, received)
+    return Message(parsed.kind, parsed.host, session, seq, float(ts), body, received, payload)
 
 
 def _integer(value: Any) -> bool:

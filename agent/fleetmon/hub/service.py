@@ -169,8 +169,8 @@ class Hub:
             return
         if message.kind == "backfill":
             self.counters.backfilled += 1
-            self.store.write_sample(message.host, message.session, message.seq, message.ts,
-                                    message.body["metrics"], backfill=True)
+            self.store.write_sample(message.host, message.session, message.seq, message.ts, message.raw,
+                                    backfill=True)
             return
         with self.lock:
             changes = self.state.apply(message)
@@ -185,7 +185,7 @@ class Hub:
         if message.kind == "metrics":
             self.counters.ingested += 1
             self.counters.observe_lag(message.received - message.ts)
-            self.store.write_sample(message.host, message.session, message.seq, message.ts, body["metrics"])
+            self.store.write_sample(message.host, message.session, message.seq, message.ts, message.raw)
         elif message.kind == "checks":
             for result in body["results"]:
                 value = result.get("value")

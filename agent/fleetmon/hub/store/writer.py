@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import orjson
+
 from fleetmon.hub.store.codec import pack_aggregates, pack_values, unpack_aggregates, unpack_values
 from fleetmon.hub.store.config import StoreConfig
 from fleetmon.hub.store.rollup import Aggregates, RollupBuffer, hours, merge
@@ -172,6 +174,8 @@ class Writer(threading.Thread):
                     records.setdefault(item[0], []).append(item[1])
                     continue
                 _, host, session, seq, ts, metrics, backfill = item
+                if isinstance(metrics, bytes):
+                    metrics = _metrics_of(metrics)
                 if not (isinstance(host, str) and host and type(session) is int and type(seq) is int
                         and type(ts) in (float, int) and math.isfinite(ts) and isinstance(metrics, Mapping)):
                     counters.samples_malformed += 1
@@ -288,3 +292,12 @@ class Writer(threading.Thread):
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
         self._registry.reload()  # ids handed out inside the failed transaction do not exist
+
+
+def _metrics_of(payload: bytes) -> Mapping | None:
+    """The ``metrics`` object of a metrics message as received (None, so malformed, if it has none)."""
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return body.get("metrics") if isinstance(body, dict) else None
