@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleetmon.hub.alerting.api import alerting_routes
+from fleetmon.hub.alerting.metrics import AlertingCollector
 from fleetmon.hub.exposition import FleetCollector
 from fleetmon.hub.state import group_rollups, host_summary
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 def build_app(hub: "Hub") -> Starlette:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetCollector(hub.state, hub.lock, hub.counters))
+    registry.register(AlertingCollector(hub.dispatcher, hub.deliverer))
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

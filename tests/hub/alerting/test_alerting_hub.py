@@ -112,6 +112,10 @@ def test_acknowledgement_stops_repeats_until_the_alert_set_changes(start_hub, ht
     assert any(a["kind"] == "ack" and a["by"] == "tester" for a in history["actions"])
     stats = hub.get("/api/v1/alerting/stats?since=0")
     assert stats["acknowledged"] == 1 and stats["meanTimeToAcknowledge"] >= 0
+    metrics = hub.get("/metrics")
+    assert 'fleetmon_alert_firing{acknowledged="true",alertname="DiskFull",instance="a",muted="false"} 1.0' in metrics
+    assert 'fleetmon_alert_firing{acknowledged="false",alertname="DiskFull",instance="b",muted="false"} 1.0' in metrics
+    assert 'fleetmon_hub_notifications_total{result="delivered"}' in metrics
 
 
 def test_an_unacknowledged_group_escalates_and_an_acknowledged_one_does_not(start_hub, http_sink):

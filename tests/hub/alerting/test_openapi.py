@@ -180,7 +180,8 @@ def app_routes(app) -> set[tuple[str, str]]:
 
 def test_the_document_names_exactly_the_routes_of_the_app(spec):
     # What build_app and alerting_routes touch while building the app; the handlers are not called.
-    hub = SimpleNamespace(state=FleetState(), lock=threading.Lock(), counters=HubCounters(), dispatcher=object())
+    hub = SimpleNamespace(state=FleetState(), lock=threading.Lock(), counters=HubCounters(), dispatcher=object(),
+                          deliverer=object())
     routes = app_routes(build_app(hub))
     documented = {(path, method) for path, method, _ in _operations(spec)}
     assert documented - routes == set(), "documented but not served"
@@ -243,6 +244,7 @@ def hub(tmp_path):
     stand_in = SimpleNamespace(
         config=SimpleNamespace(api_token=TOKEN), state=state, lock=threading.Lock(), counters=HubCounters(),
         store=FakeStore(), journal=journal, dispatcher=Dispatcher(config, deliverer=None, journal=journal),
+        deliverer=SimpleNamespace(pending=0),
         started=threading.Event(), liveness_problem=lambda: "",
         readiness_problem=lambda: "not connected to the broker: connecting")
     yield stand_in
