@@ -280,7 +280,8 @@ def _hub_check_config(args: argparse.Namespace) -> int:
     config = _load_hub(args.file, {})
     if config is None:
         return 1
-    print(f"{args.file}: ok ({len(config.expected_hosts)} expected hosts, listening on {config.listen})")
+    print(f"{args.file}: ok ({len(config.expected_hosts)} expected hosts, {len(config.alerting.receivers)} alert "
+          f"receivers, {len(config.alerting.inhibit_rules)} inhibit rules, listening on {config.listen})")
     return 0
 
 

@@ -209,3 +209,19 @@ def test_config_errors_name_the_key(tmp_path, doc, message):
     with pytest.raises(ConfigError) as raised:
         load_routing(str(path))
     assert any(message in e for e in raised.value.errors), raised.value.errors
+
+
+def test_hub_check_config_names_alerting_errors_by_key_path(tmp_path):
+    path = tmp_path / "hub.yml"
+    path.write_text(yaml.safe_dump({"alerting": {
+        "route": {"receiver": "ops", "routes": [{"matchers": ['severity="page"'], "receiver": "pager"}]},
+        "receivers": [{"name": "ops", "webhook_configs": [{"url": "http://127.0.0.1:9/hook", "retries": 3}]}]}}))
+    result = subprocess.run([sys.executable, "-m", "fleetmon", "hub", "check-config", str(path)], capture_output=True,
+                            text=True, env={"PYTHONPATH": str(AGENT_SRC)}, timeout=30)
+    assert result.returncode == 1
+    assert "alerting.route.routes[0].receiver: undefined receiver 'pager'" in result.stderr
+    assert "alerting.receivers[0].webhook_configs[0].retries: unknown key" in result.stderr
+    path.write_text(yaml.safe_dump({"alerting": {"route": {"receiver": "ops"}, "receivers": [{"name": "ops"}]}}))
+    ok = subprocess.run([sys.executable, "-m", "fleetmon", "hub", "check-config", str(path)], capture_output=True,
+                        text=True, env={"PYTHONPATH": str(AGENT_SRC)}, timeout=30)
+    assert ok.returncode == 0 and "1 alert receivers" in ok.stdout
