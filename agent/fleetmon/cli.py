@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=_status)
 
     _register_alerting(commands)
+    _register_deploy(commands)
     from fleetmon import simulate
 
     simulate.register(commands)
@@ -144,6 +145,51 @@ def _register_alerting(commands) -> None:
     for sub in (add, listing, expire):
         _api_options(sub)
         sub.set_defaults(handler=_alerting("silence"))
+
+
+def _register_deploy(commands) -> None:
+    """Controller-side commands over the Ansible inventory; their code lives in fleetmon.deploy (3.10+)."""
+    thresholds = commands.add_parser("thresholds", help="the inventory's thresholds (on the controller)")
+    thresholds_commands = thresholds.add_subparsers(dest="thresholds_command", metavar="COMMAND", required=True)
+    explain = thresholds_commands.add_parser(
+        "explain", help="a host's final thresholds and where each field came from",
+        description="Print each threshold field of HOST as its agent config gets it, and the layer that set it: "
+        "role default, group (which one), or host.")
+    explain.add_argument("host", metavar="HOST", help="inventory hostname")
+    _inventory_options(explain)
+    explain.set_defaults(handler=_deploy("explain"))
+    render = commands.add_parser("render", help="render artifacts from the inventory (on the controller)")
+    render_commands = render.add_subparsers(dest="render_command", metavar="COMMAND", required=True)
+    dashboards = render_commands.add_parser(
+        "dashboards", help="Grafana dashboards, Prometheus alert rules and the hub's scrape config",
+        description="Write OUT/grafana/*.json, OUT/prometheus/rules.yml and OUT/prometheus/scrape.yml from the "
+        "inventory's hosts and thresholds (docs/dashboards.md).")
+    _inventory_options(dashboards)
+    dashboards.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    dashboards.add_argument("--hub-target", metavar="HOST:PORT",
+                            help="the hub's /metrics address for Prometheus (default: first host of group hub, "
+                            "port 9180)")
+    dashboards.set_defaults(handler=_deploy("render"))
+
+
+def _inventory_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--inventory", "-i", required=True, metavar="DIR", help="Ansible inventory (directory "
+                        "or file)")
+    parser.add_argument("--roles", metavar="DIR", help="roles directory with the role defaults (default: this "
+                        "checkout's roles/)")
+    parser.add_argument("--ansible-inventory", metavar="PATH", help="the ansible-inventory program (default: on "
+                        "PATH, or the checkout's .venv-deploy)")
+
+
+def _deploy(name: str):
+    def handler(args: argparse.Namespace) -> int:
+        if sys.version_info < (3, 10):
+            sys.stderr.write("fleetmon: this command runs on the Ansible controller and needs Python 3.10+\n")
+            return EXIT_CONFIG
+        from fleetmon.deploy import commands
+
+        return getattr(commands, name)(args)
+    return handler
 
 
 def _api_options(parser: argparse.ArgumentParser) -> None:

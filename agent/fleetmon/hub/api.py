@@ -1,4 +1,4 @@
-"""The hub's HTTP side: Prometheus /metrics, health probes and a small JSON API (Starlette)."""
+"""The hub's HTTP side: Prometheus /metrics, health probes, a small JSON API and the dashboard page (Starlette)."""
 
 import time
 from typing import TYPE_CHECKING
@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from fleetmon.hub.alerting.api import alerting_routes
 from fleetmon.hub.alerting.metrics import AlertingCollector
+from fleetmon.hub.dashboard import dashboard_routes
 from fleetmon.hub.exposition import FleetCollector
 from fleetmon.hub.state import group_rollups, host_summary
 
@@ -83,5 +84,5 @@ def build_app(hub: "Hub") -> Starlette:
         Route("/metrics", metrics), Route("/health/live", live), Route("/health/ready", ready),
         Route("/health/startup", startup), Route("/api/v1/hosts", hosts), Route("/api/v1/hosts/{host}", host),
         Route("/api/v1/groups", groups), Route("/api/v1/query", query), Route("/api/v1/hub", hub_figures),
-        *alerting_routes(hub),
+        *alerting_routes(hub), *dashboard_routes(hub),
     ])

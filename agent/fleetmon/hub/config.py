@@ -13,6 +13,7 @@ from fleetmon.agent.config import BrokerConfig, parse_broker
 from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml, with_overrides
 from fleetmon.hub.alerting.config import AlertingConfig, empty_config, parse_alerting
 from fleetmon.hub.alerting.receivers import ReceiverContext
+from fleetmon.hub.dashboard import DEFAULT_TITLE, PANELS, DashboardConfig, DashboardSection
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
 from fleetmon.hub.store.config import StoreConfig
 from fleetmon.protocol.topics import HOST_ID_PATTERN
@@ -46,6 +47,7 @@ class HubConfig:
     history: StoreConfig = field(default_factory=StoreConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     republish: RepublishConfig = field(default_factory=RepublishConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     alerting: AlertingConfig = field(default_factory=empty_config)
     receiver_context: ReceiverContext = field(default_factory=ReceiverContext)  # the hub's MQTT link, once up
     api_token: str = ""  # required by every API call that changes something (acks, silences, posted alerts)
@@ -69,7 +71,8 @@ class HubConfig:
 
 
 TOP_KEYS = ("broker", "listen", "db", "max_message_bytes", "expected_hosts", "liveness", "history", "rules",
-            "republish", "rules_interval", "history_rules_interval", "log_level", "alerting", "api")
+            "republish", "rules_interval", "history_rules_interval", "log_level", "alerting", "api",
+            "dashboard")
 
 
 def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfig:
@@ -97,6 +100,7 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
         history=_history(root.child("history")),
         rules=parse_rules(root.child("rules")),
         republish=_republish(root.child("republish")),
+        dashboard=_dashboard(root.child("dashboard")),
         rules_interval=root.child("rules_interval").duration(5.0, minimum=0.1),
         history_rules_interval=root.child("history_rules_interval").duration(60.0, minimum=0.1),
         log_level=root.child("log_level").string("info", choices=("debug", "info", "warning", "error")),
@@ -167,3 +171,36 @@ def _republish(node: Node) -> RepublishConfig:
     return RepublishConfig(enabled=node.child("enabled").boolean(True),
                            interval=node.child("interval").duration(10.0, minimum=0.5),
                            expiry=node.child("expiry").duration(300.0, minimum=1))
+
+
+def _dashboard(node: Node) -> DashboardConfig:
+    """The page's title and its sections in order, one per inventory group, each naming its panels."""
+    node = node.mapping(("title", "sections"))
+    sections, seen = [], set()
+    for item in node.child("sections").sequence():
+        if not isinstance(item.value, dict):
+            item.fail("must be a mapping with the section's group")
+            continue
+        item = item.mapping(("group", "title", "panels"))
+        group_node = item.child("group")
+        group = group_node.string("")
+        if group_node.missing or group_node.value == "":
+            group_node.fail("must name an inventory group")
+        elif group and group in seen:
+            group_node.fail(f"group {group!r} already has a section")
+        seen.add(group)
+        panels_node = item.child("panels")
+        panels: list[str] = []
+        for panel in panels_node.sequence():
+            name = panel.string("", choices=tuple(PANELS))
+            if panel.missing:
+                panel.fail("must be a panel name")
+            elif name in panels:
+                panel.fail(f"panel {name!r} is named twice")
+            elif name:
+                panels.append(name)
+        if isinstance(panels_node.value, list) and not panels_node.value:
+            panels_node.fail("must name at least one panel (or leave it out for the group's default panels)")
+        sections.append(DashboardSection(group, item.child("title").string(""), tuple(panels)))
+    return DashboardConfig(title=node.child("title").string(DEFAULT_TITLE) or DEFAULT_TITLE,
+                           sections=tuple(sections))

@@ -37,6 +37,8 @@ class HostRecord:
     last_sample: dict[str, Any] | None = None  # the metrics wire form of the last live sample
     last_sample_ts: float | None = None  # its timestamp on the host's clock
     last_sample_at: float | None = None  # when the hub received it
+    previous_sample: dict[str, Any] | None = None  # the one before, for counter rates (dashboard)
+    previous_sample_ts: float | None = None
     last_seq: int = 0
     samples_total: int = 0
     clock_skew_s: float | None = None  # hub receive time minus host timestamp of the last sample
@@ -145,6 +147,7 @@ class FleetState:
             return []  # a sample of the session that just died, delivered after its will
         if record.last_sample_at is not None:
             record.gaps.append(message.received - record.last_sample_at)
+        record.previous_sample, record.previous_sample_ts = record.last_sample, record.last_sample_ts
         record.last_sample = message.body["metrics"]
         record.last_sample_ts = message.ts
         record.last_sample_at = message.received
