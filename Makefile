@@ -2,11 +2,12 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := mosquitto mosquitto-clients iputils-ping openssl
+APT_PACKAGES := mosquitto mosquitto-clients iputils-ping openssl prometheus-alertmanager chromium prometheus
 BENCH_APT_PACKAGES := prometheus-node-exporter glances
 AGENT_SOURCES := agent/fleetmon/__init__.py agent/fleetmon/__main__.py agent/fleetmon/cli.py \
 	agent/fleetmon/config_reader.py agent/fleetmon/protocol agent/fleetmon/agent agent/fleetmon/simulate
 STAMP := $(VENV)/.installed
+include mk/deploy.mk
 
 # A Python 3.8 (JetPack 5's) to run the agent's tests on, when this machine has one.
 PY38 ?= $(firstword $(foreach c,$(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python /usr/bin/python3.8 /usr/local/bin/python3.8),$(c)))
@@ -46,6 +47,7 @@ docs: venv
 test: deps venv lint
 	$(VENV)/bin/pytest -q
 	$(MAKE) --no-print-directory test-py38
+	$(MAKE) --no-print-directory test-deploy
 
 # The agent runs on JetPack 5's Python 3.8: besides vermin's static check, run its tests on a real 3.8.
 test-py38:

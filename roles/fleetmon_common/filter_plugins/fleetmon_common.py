@@ -1,0 +1,44 @@
+"""Filters shared by the fleetmon roles: deterministic credentials and mosquitto password hashes.
+
+Credentials are derived from one controller-side secret, so every run (and every role: broker, agent,
+hub) computes the same password for a user without storing a list of passwords; an inventory variable
+(vaulted) can override any of them. The mosquitto hash uses a salt derived from the user and the password,
+so the password file only changes when a password does.
+"""
+
+import base64
+import hashlib
+import hmac
+
+from ansible.errors import AnsibleFilterError
+
+MOSQUITTO_PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$ (PBKDF2-SHA512)
+MOSQUITTO_SALT_BYTES = 12
+MOSQUITTO_HASH_BYTES = 64
+
+
+def fleetmon_derive_password(secret, username):
+    """The password of ``username``: HMAC-SHA256 of the controller secret, 32 URL-safe characters."""
+    if not secret or len(str(secret).strip()) < 16:
+        raise AnsibleFilterError("fleetmon_derive_password: the controller secret is missing or too short")
+    digest = hmac.new(str(secret).strip().encode(), b"fleetmon-mqtt-password:" + str(username).encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:32]
+
+
+def fleetmon_mosquitto_hash(password, username, iterations=MOSQUITTO_PBKDF2_ITERATIONS):
+    """A mosquitto password-file hash, ``$7$<iterations>$<salt>$<hash>``, with a deterministic salt."""
+    if not password:
+        raise AnsibleFilterError(f"fleetmon_mosquitto_hash: empty password for {username!r}")
+    salt = hmac.new(str(password).encode(), b"fleetmon-mosquitto-salt:" + str(username).encode(),
+                    hashlib.sha256).digest()[:MOSQUITTO_SALT_BYTES]
+    derived = hashlib.pbkdf2_hmac("sha512", str(password).encode(), salt, int(iterations), MOSQUITTO_HASH_BYTES)
+    return f"$7${int(iterations)}${base64.b64encode(salt).decode()}${base64.b64encode(derived).decode()}"
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "fleetmon_derive_password": fleetmon_derive_password,
+            "fleetmon_mosquitto_hash": fleetmon_mosquitto_hash,
+        }
