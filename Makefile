@@ -45,7 +45,7 @@ docs: venv
 	$(PY) -m fleetmon.protocol.catalog > docs/metrics.md
 
 test: deps venv lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --ignore=tests/deploy
 	$(MAKE) --no-print-directory test-py38
 	$(MAKE) --no-print-directory test-deploy
 

@@ -6,6 +6,7 @@
 #   lab/lab.sh status                                                list hosts, addresses and whether they answer
 #   lab/lab.sh image                                                 build the cached base image only
 #   lab/lab.sh ssh HOST [CMD...]                                     ssh into a lab host
+#   lab/lab.sh stop HOST | start HOST                                halt a host (as a power cut would) / boot it again
 #
 # Each host: its own overlay over a cached base image, its own network namespace with eth0 on a private
 # bridge, its own hostname, address, machine-id and SSH host keys. Hosts have no route outside the bridge;
@@ -181,12 +182,38 @@ boot_host() {
     ip -n "$ns" link set eth0 up
     ip -n "$ns" link set lo up
     ip link set "$veth" master "$BRIDGE" up
-
-    setsid systemd-nspawn -D "$root" --boot --register=no --keep-unit --console=read-only \
-        --resolv-conf=off --network-namespace-path="/run/netns/$ns" --machine="fm-$ID-$name" \
-        </dev/null >"$dir/console.log" 2>&1 &
-    echo $! >"$dir/nspawn.pid"
     printf '%s\t%s\n' "$name" "$ip" >"$dir/address"
+    launch_host "$name"
+}
+
+# Boot host $1 on its existing overlay and network namespace (at lab-up, and again after `stop`).
+launch_host() {
+    local name=$1 dir=$LAB_STATE/hosts/$1
+    setsid systemd-nspawn -D "$dir/root" --boot --register=no --keep-unit --console=read-only \
+        --resolv-conf=off --network-namespace-path="/run/netns/$NETNS_PREFIX$name" --machine="fm-$ID-$name" \
+        </dev/null >>"$dir/console.log" 2>&1 &
+    echo $! >"$dir/nspawn.pid"
+}
+
+# Cut host $1's power: its init is killed, and with it every process in the container at once, so nothing
+# shuts down cleanly (the broker sees the agent's connection drop). Overlay and network stay for `start`.
+cmd_stop() {
+    local name=${1:?usage: lab.sh stop HOST} dir=$LAB_STATE/hosts/${1:-}
+    [ -d "$dir" ] || die "no lab host $name"
+    local pid init
+    pid=$(cat "$dir/nspawn.pid" 2>/dev/null || true)
+    init=$( [ -n "$pid" ] && pgrep -P "$pid" | head -1 || true)
+    [ -n "$init" ] && kill -KILL "$init" 2>/dev/null || true
+    stop_pid_file "$dir/nspawn.pid" 10
+    rm -rf "/run/systemd/nspawn/propagate/fm-$ID-$name"
+}
+
+cmd_start() {
+    local name=${1:?usage: lab.sh start HOST} dir=$LAB_STATE/hosts/${1:-}
+    [ -d "$dir" ] || die "no lab host $name"
+    if [ -f "$dir/nspawn.pid" ] && kill -0 "$(cat "$dir/nspawn.pid")" 2>/dev/null; then return 0; fi
+    launch_host "$name"
+    wait_host "$name" "$(cut -f2 "$dir/address")" || die "$name did not come back"
 }
 
 ssh_opts() {
@@ -388,6 +415,8 @@ case ${1:-} in
     status) cmd_status ;;
     image) require_root_and_tools; build_image ;;
     ssh) shift; cmd_ssh "$@" ;;
+    stop) shift; cmd_stop "$@" ;;
+    start) shift; cmd_start "$@" ;;
     hosts) cmd_hosts ;;
     *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
