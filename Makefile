@@ -12,9 +12,11 @@ include mk/deploy.mk
 # A Python 3.8 (JetPack 5's) to run the agent's tests on, when this machine has one.
 PY38 ?= $(firstword $(foreach c,$(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python /usr/bin/python3.8 /usr/local/bin/python3.8),$(c)))
 
-.PHONY: help deps venv run test test-py38 lint docs bench clean
+.PHONY: help deps venv run demo demo-down test test-py38 lint docs bench clean
 
 help:
+	@echo "make demo   - a lab of four systemd hosts deployed with site.yml: broker, hub, servers, a Jetson"
+	@echo "make demo-down - remove the demo and its lab"
 	@echo "make run    - a local mosquitto plus the agent; prints what the agent publishes"
 	@echo "make test   - lint, Python 3.8 check and all tests (what CI runs)"
 	@echo "make bench  - agent footprint beside node_exporter and glances (docs/benchmarks.md)"
@@ -36,6 +38,15 @@ $(STAMP): requirements/dev.txt requirements/agent.txt pyproject.toml
 
 run: deps venv
 	scripts/run-local.sh
+
+# The product's front door on this machine: lab hosts (root, systemd-nspawn), site.yml, a webhook sink.
+demo: deps venv
+	$(MAKE) --no-print-directory lab-up N=4
+	scripts/demo.sh up
+
+demo-down:
+	scripts/demo.sh down
+	$(MAKE) --no-print-directory lab-down
 
 lint: venv
 	$(VENV)/bin/ruff check agent tests benchmarks scripts

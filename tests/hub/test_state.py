@@ -95,3 +95,13 @@ def test_inventory_changes_forget_unseen_hosts_and_keep_seen_ones():
     left = fleet.set_expected({"c": ["servers"]}, now=5)
     assert sorted(left) == ["a", "b"]
     assert "b" not in fleet.hosts and fleet.hosts["a"].expected is False and fleet.hosts["c"].state == MISSING
+
+
+def test_an_idle_jetson_gpu_reads_zero_not_absent():
+    from fleetmon.hub.state import host_summary
+
+    fleet = FleetState({}, now=0)
+    fleet.apply(birth("j", 1, 1.0, groups=("jetsons",)))
+    fleet.apply(sample("j", 1, 2, 2.0, {"fleetmon_jetson_gpu_load_ratio": 0, "fleetmon_cpu_usage_ratio": 0.1}))
+    summary = host_summary(fleet.hosts["j"], False)
+    assert summary["gpu"] == 0 and summary["temperature"] is None

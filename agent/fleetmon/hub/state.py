@@ -248,9 +248,10 @@ def host_summary(record: HostRecord, skewed: bool) -> dict[str, Any]:
         "cpu": _scalar(sample, "fleetmon_cpu_usage_ratio"),
         "memory": _scalar(sample, "fleetmon_memory_usage_ratio"),
         "disk": _worst(sample, "fleetmon_filesystem_usage_ratio"),
-        "gpu": _scalar(sample, "fleetmon_jetson_gpu_load_ratio") or _worst(sample, "fleetmon_gpu_utilization_ratio"),
-        "temperature": _worst(sample, "fleetmon_jetson_temperature_celsius") or _worst(
-            sample, "fleetmon_temperature_celsius"),
+        "gpu": _first(_scalar(sample, "fleetmon_jetson_gpu_load_ratio"),
+                      _worst(sample, "fleetmon_gpu_utilization_ratio")),
+        "temperature": _first(_worst(sample, "fleetmon_jetson_temperature_celsius"),
+                              _worst(sample, "fleetmon_temperature_celsius")),
         "power_watts": _scalar(sample, "fleetmon_jetson_power_total_watts"),
         "alerts": sorted(a["labels"].get("alertname", "") for a in record.edge_alerts.values()),
         "failing_checks": sorted(name for name, result in record.checks.items() if not result.get("ok")),
@@ -270,3 +271,8 @@ def _worst(sample: dict[str, Any], name: str) -> float | None:
     values = [pair[1] for pair in entry if isinstance(pair, list) and len(pair) == 2
               and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool)]
     return float(max(values)) if values else None
+
+
+def _first(*values: float | None) -> float | None:
+    """The first value present: a Jetson's own reading, else the generic one (0 is a reading, not absent)."""
+    return next((v for v in values if v is not None), None)
