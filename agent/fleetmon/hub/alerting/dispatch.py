@@ -1,8 +1,10 @@
 """The dispatcher: alerts in, routed into aggregation groups, flushed on Alertmanager's schedule to receivers.
 
-One lock guards everything; one thread (``run``) drains the inbox and flushes the groups that are due;
-deliveries happen on the deliverer's own threads and report back through ``_delivered``. ``process(now)``
-does one round and returns when the next one is due, so tests can drive it with their own clock.
+One lock guards the state; one thread (``run``) drains the inbox and flushes the groups that are due;
+deliveries happen on the deliverer's own threads and report back through their ``done`` callbacks.
+``put`` only appends to a deque and sets an event: the hub's ingest thread must never wait for a round
+(a round may be slowed by SQLite, whose every step gives the GIL away). ``process(now)`` does one round
+and returns when the next one is due, so tests can drive it with their own clock.
 
 A flush, per Alertmanager (docs/alerting.md, "Lifecycle"):
 1. snapshot the group's alerts (resolved ones as they are, firing ones without an end) in flush order;
@@ -40,6 +42,8 @@ log = logging.getLogger("fleetmon.hub.alerting")
 
 #: Resolved alerts no group holds any more are forgotten after this long (Alertmanager's GC interval).
 RESOLVED_RETENTION = 900.0
+#: How often that garbage collection runs.
+GC_INTERVAL = 30.0
 
 
 class Deliver(Protocol):
@@ -109,9 +113,11 @@ class Dispatcher:
         self.journal = journal
         self.clock = clock
         self.lock = threading.RLock()
-        self._wake = threading.Condition(self.lock)
+        self._wake = threading.Event()  # set by put, by a finished delivery and by operator changes
         self._stop = False
-        self._inbox: list[Alert] = []
+        self._inbox: deque[Alert] = deque()  # appends and pops are atomic: put takes no lock
+        self._due = 0.0  # the earliest flush or escalation of any group; no scan before then
+        self._collected_at = 0.0
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[tuple[str, str], Group] = {}
         self.nflog: dict[tuple[str, str, str], LogEntry] = {}
@@ -139,9 +145,8 @@ class Dispatcher:
             except AlertError as exc:
                 errors.append(f"alerts[{index}]: {exc}")
         if accepted:
-            with self._wake:
-                self._inbox.extend(accepted)
-                self._wake.notify()
+            self._inbox.extend(accepted)
+            self._wake.set()
         return errors
 
     def restore(self, alerts: Iterable[Alert], nflog: dict, silences: Iterable[Silence], acks: Iterable[Ack],
@@ -160,27 +165,29 @@ class Dispatcher:
     # --- the loop --------------------------------------------------------------------------------
 
     def run(self) -> None:
-        with self._wake:
-            while not self._stop:
-                try:
-                    due = self.process(self.clock())
-                except Exception:  # a bug in one round must not end notifications for good
-                    log.exception("alert dispatch failed")
-                    due = self.clock() + 1.0
-                self._wake.wait(timeout=max(0.0, min(due - self.clock(), 1.0)))
+        while not self._stop:
+            self._wake.clear()
+            try:
+                due = self.process(self.clock())
+            except Exception:  # a bug in one round must not end notifications for good
+                log.exception("alert dispatch failed")
+                due = self.clock() + 1.0
+            self._wake.wait(timeout=max(0.0, min(due - self.clock(), 1.0)))
 
     def stop(self) -> None:
-        with self._wake:
-            self._stop = True
-            self._wake.notify()
+        self._stop = True
+        self._wake.set()
 
     def process(self, now: float) -> float:
         """Ingest queued alerts, flush what is due; returns when the next flush or escalation is due."""
         with self.lock:
-            inbox, self._inbox = self._inbox, []
-            for alert in inbox:
-                self._ingest(alert, now)
-            self._forget_resolved(now)
+            while self._inbox:
+                self._ingest(self._inbox.popleft(), now)
+            if now - self._collected_at >= GC_INTERVAL:
+                self._collected_at = now
+                self._forget_resolved(now)
+            if now < self._due:
+                return self._due
             due = now + 60.0
             for group in list(self.groups.values()):
                 if group.in_flight:
@@ -191,6 +198,7 @@ class Dispatcher:
                 elif self._escalate(group, now):
                     self._flush(group, now, tiers_only=True)
                 due = min(due, group.next_flush, self._next_escalation(group, now))
+            self._due = due
             return due
 
     # --- ingest ----------------------------------------------------------------------------------
@@ -223,6 +231,7 @@ class Dispatcher:
             group.alerts[stored.fingerprint] = stored
             if not group.flushed and stored.starts_at + route.options.group_wait < now:
                 group.next_flush = min(group.next_flush, now)
+            self._due = min(self._due, group.next_flush)
 
     def _forget_resolved(self, now: float) -> None:
         held = {fp for group in self.groups.values() for fp in group.alerts}
@@ -342,7 +351,7 @@ class Dispatcher:
     def _done_callback(self, group: Group, log_key: tuple[str, str, str], firing: frozenset[str],
                        resolved: frozenset[str], versions: dict[str, float], at: float) -> Callable[[bool], None]:
         def done(ok: bool) -> None:
-            with self._wake:
+            with self.lock:
                 if ok:
                     entry = LogEntry(firing, resolved, at)
                     self.nflog[log_key] = entry
@@ -355,7 +364,8 @@ class Dispatcher:
                 group.in_flight -= 1
                 if group.in_flight == 0 and group.flush_ok:
                     self._finish(group, versions, self.clock())
-                self._wake.notify()
+                self._due = 0.0  # a finished flush may make its group due again
+            self._wake.set()
         return done
 
     def _finish(self, group: Group, versions: dict[str, float], now: float) -> None:
@@ -398,14 +408,15 @@ class Dispatcher:
     def acknowledge(self, target: str, by: str, comment: str, expires_at: float | None) -> list[Ack]:
         """Acknowledge one firing alert (by fingerprint) or every firing alert of one group (by group id)."""
         now = self.clock()
-        with self._wake:
+        with self.lock:
             alerts = self._target_alerts(target, now)
             acks = [Ack(a.fingerprint, a.starts_at, by, now, comment, expires_at) for a in alerts]
             for ack in acks:
                 self.acks[ack.fingerprint] = ack
                 if self.journal:
                     self.journal.ack(ack, "ack", now)
-            self._wake.notify()
+            self._due = 0.0  # decisions may change: look at every group in the next round
+            self._wake.set()
             return acks
 
     def _target_alerts(self, target: str, now: float) -> list[Alert]:
@@ -426,22 +437,24 @@ class Dispatcher:
 
     def set_silence(self, silence: Silence) -> Silence:
         now = self.clock()
-        with self._wake:
+        with self.lock:
             stored, expired = self.silences.set(silence, now)
             if self.journal:
                 self.journal.silence(stored, "update" if stored.id == silence.id else "create", now)
                 if expired is not None:
                     self.journal.silence(expired, "expire", now)
-            self._wake.notify()
+            self._due = 0.0  # decisions may change: look at every group in the next round
+            self._wake.set()
             return stored
 
     def expire_silence(self, silence_id: str) -> Silence:
         now = self.clock()
-        with self._wake:
+        with self.lock:
             expired = self.silences.expire(silence_id, now)
             if self.journal:
                 self.journal.silence(expired, "expire", now)
-            self._wake.notify()
+            self._due = 0.0  # decisions may change: look at every group in the next round
+            self._wake.set()
             return expired
 
     # --- views for the API -----------------------------------------------------------------------

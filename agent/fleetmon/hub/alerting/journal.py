@@ -5,13 +5,17 @@ lets a restarted hub neither repeat a notification nor forget a firing alert or 
 History — every alert transition, delivery attempt, acknowledgement and silence change — answers "what
 happened and who did what" and feeds the statistics (counts, mean time to acknowledge and to resolve).
 Its own database file beside the metrics history: little data, written from several threads, never
-contending with the history writer process.
+contending with the history writer process. Writes are queued and committed in batches by the journal's
+own thread: SQLite gives the GIL away at every step, so a caller that wrote directly would stall behind
+the hub's busy ingest thread — and the dispatcher holds its lock while it records.
 """
 
 import json
+import logging
 import math
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,27 +42,65 @@ CREATE TABLE IF NOT EXISTS actions (at REAL, kind TEXT, action TEXT, subject TEX
 CREATE INDEX IF NOT EXISTS actions_at ON actions (at);
 """
 HISTORY_TABLES = ("transitions", "attempts", "actions")
+#: Seconds the writer thread waits for more writes before committing what it has.
+COMMIT_INTERVAL = 0.2
+
+log = logging.getLogger("fleetmon.hub.alerting")
 
 
 class AlertJournal:
     def __init__(self, path: str) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the connection
+        self._pending: deque[tuple[str, tuple]] = deque()  # writes not yet committed; appends are atomic
+        self._more = threading.Event()
+        self._closed = False
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+        self._writer = threading.Thread(target=self._write_loop, name="alert-journal", daemon=True)
+        self._writer.start()
 
     def close(self) -> None:
+        self._closed = True
+        self._more.set()
+        self._writer.join(timeout=10)
         with self._lock:
+            self._commit_pending()
             self._db.close()
 
     def _write(self, sql: str, params: Iterable[Any]) -> None:
-        with self._lock:
-            self._db.execute(sql, tuple(params))
+        self._pending.append((sql, tuple(params)))
+        self._more.set()
+
+    def _write_loop(self) -> None:
+        while not self._closed:
+            self._more.wait()
+            self._more.clear()
+            self._more.wait(COMMIT_INTERVAL)  # let a burst gather into one transaction
+            with self._lock:
+                try:
+                    self._commit_pending()
+                except sqlite3.Error:
+                    log.exception("alerting journal: a batch of writes failed")
+
+    def _commit_pending(self) -> None:
+        """Run the queued writes in one transaction (the caller holds the connection lock)."""
+        if not self._pending:
+            return
+        self._db.execute("BEGIN")
+        try:
+            while self._pending:
+                self._db.execute(*self._pending.popleft())
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            self._db.execute("ROLLBACK")
+            raise
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         with self._lock:
+            self._commit_pending()  # a reader sees everything written before it asked
             return self._db.execute(sql, tuple(params)).fetchall()
 
     # --- state (the dispatcher's Journal protocol) ------------------------------------------------
@@ -119,6 +161,7 @@ class AlertJournal:
     def prune(self, before: float) -> None:
         """History older than the retention goes, and so do log entries and silences nobody needs any more."""
         with self._lock:
+            self._commit_pending()
             for table in HISTORY_TABLES:
                 self._db.execute(f"DELETE FROM {table} WHERE at < ?", (before,))
             self._db.execute("DELETE FROM nflog WHERE at < ?", (before,))
