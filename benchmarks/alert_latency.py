@@ -20,6 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -58,6 +60,7 @@ class Sink:
             def log_message(self, *args) -> None:
                 pass
 
+        ThreadingHTTPServer.request_queue_size = 128  # bursts of the simulated hosts' own alerts
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -117,14 +120,18 @@ def main() -> int:
             transition = alert({"alertname": name, "host": PROBE, "severity": "warning"}, {"summary": "probe"},
                                crossed)
             client.publish(topics.alerts, messages.encode(messages.alerts(PROBE, session, i + 1, crossed,
-                                                                          [transition])), qos=1)
+                                                                          [transition])), qos=1).wait_for_publish(5)
             sent[name] = crossed
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         while len(sink.arrivals) < len(sent) and time.time() < deadline:
             time.sleep(0.1)
         client.loop_stop()
         latencies = [sink.arrivals[name] - crossed for name, crossed in sent.items() if name in sink.arrivals]
-        missing = len(sent) - len(latencies)
+        missing = [name for name in sent if name not in sink.arrivals]
+        for name in missing:  # what the hub knows of it, to tell a lost message from a stuck notification
+            query = urllib.parse.quote(f'alertname="{name}"')
+            with urllib.request.urlopen(f"http://127.0.0.1:{http}/api/v1/alerts?filter={query}", timeout=10) as r:
+                print(f"never notified: {name}; the hub has {r.read().decode()[:600]}", file=sys.stderr)
     finally:
         for process in (simulate, hub, mosquitto):
             if process is not None and process.poll() is None:

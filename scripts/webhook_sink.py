@@ -9,6 +9,7 @@ Usage: webhook_sink.py --listen HOST:PORT --log FILE
 """
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -63,10 +64,8 @@ def main() -> int:
 
     server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), Handler)
     print(f"webhook sink on http://{args.listen}/, logging to {log_path}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
