@@ -463,16 +463,17 @@ class Dispatcher:
         with self.lock:
             inhibition = self.inhibitor.prepare(self._active_labels(now))
             groups_of: dict[str, list[str]] = {}
+            receivers_of: dict[str, set[str]] = {}
             for group in self.groups.values():
                 for fp in group.alerts:
                     groups_of.setdefault(fp, []).append(group.id)
+                    receivers_of.setdefault(fp, set()).add(group.route.receiver)
             views = []
             for alert in self.alerts.values():
                 view = alert.to_json(now)
                 ack = self.acks.get(alert.fingerprint)
                 view["muted"] = self.mute_reason(alert, now, inhibition)
-                view["receivers"] = sorted({g.route.receiver for g in self.groups.values()
-                                            if alert.fingerprint in g.alerts})
+                view["receivers"] = sorted(receivers_of.get(alert.fingerprint, ()))
                 view["groups"] = groups_of.get(alert.fingerprint, [])
                 view["acknowledged"] = _ack_json(ack) if ack and ack.covers(alert, now) else None
                 views.append(view)
