@@ -12,13 +12,14 @@ include mk/deploy.mk
 # A Python 3.8 (JetPack 5's) to run the agent's tests on, when this machine has one.
 PY38 ?= $(firstword $(foreach c,$(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python /usr/bin/python3.8 /usr/local/bin/python3.8),$(c)))
 
-.PHONY: help deps venv run demo demo-down test test-py38 lint docs bench clean
+.PHONY: help deps venv run demo demo-down test test-py38 chaos lint docs bench clean
 
 help:
 	@echo "make demo   - a lab of four systemd hosts deployed with site.yml: broker, hub, servers, a Jetson"
 	@echo "make demo-down - remove the demo and its lab"
 	@echo "make run    - a local mosquitto plus the agent; prints what the agent publishes"
 	@echo "make test   - lint, Python 3.8 check and all tests (what CI runs)"
+	@echo "make chaos  - the long fault scenarios: outages, kills, stalls, full disks (docs/reliability.md)"
 	@echo "make bench  - agent footprint beside node_exporter and glances (docs/benchmarks.md)"
 
 deps:
@@ -66,6 +67,10 @@ test-py38:
 	set -e; [ -x .venv38/bin/pytest ] || { $(PY38) -m venv .venv38 && .venv38/bin/pip install -q -r requirements/py38.txt; }; \
 	echo "agent tests on $$(.venv38/bin/python --version)"; \
 	.venv38/bin/python -m pytest -q -p no:cacheprovider tests/agent
+
+# The fault suite's long scenarios (marked `chaos`); `make test` runs the short version of each.
+chaos: deps venv
+	$(VENV)/bin/pytest -v -m chaos -p no:cacheprovider tests
 
 bench: deps venv
 	@missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

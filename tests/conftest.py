@@ -80,6 +80,14 @@ class Broker:
             self.process.wait(timeout=10)
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: no clean disconnects, no wills sent, and (persistence off) every session and retained
+        message gone."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
 
 @pytest.fixture
 def broker(tmp_path):

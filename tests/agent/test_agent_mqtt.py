@@ -30,6 +30,11 @@ def publish_retained(broker, topic, payload):
     client.disconnect()
 
 
+def hub_online(broker):
+    """The retained status a hub publishes when it connects (the agent drains its spool only while it is there)."""
+    publish_retained(broker, "fleetmon/v1/hub/status", {"v": 1, "type": "hub_status", "state": "online"})
+
+
 def retained_status(broker):
     """What a late subscriber sees on the status topic."""
     late = Recorder(broker, PREFIX + "status")
@@ -148,6 +153,7 @@ def test_broker_outage_is_backfilled_in_order(start_agent, recorder, broker, sch
     time.sleep(30)
     broker.start()
     late = Recorder(broker)
+    hub_online(broker)  # back-fill flows only while a hub is there to store it
     try:
         backfill = late.wait("backfill", count=25, timeout=60)
         live = late.wait("metrics", count=2)
@@ -174,6 +180,7 @@ def test_spool_bound_drops_oldest_and_says_so(start_agent, recorder, broker):
     time.sleep(12)
     broker.start()
     late = Recorder(broker)
+    hub_online(broker)
     try:
         dropped = late.wait("events", where=lambda p: p["event"]["kind"] == "spool_dropped", timeout=30)[0]
         assert dropped["event"]["details"]["dropped"] >= 5

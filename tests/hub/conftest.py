@@ -22,8 +22,10 @@ class HubProcess:
         self.port = free_port()
         base = {"broker": {"url": broker.url, "reconnect": {"min_delay": 0.2, "max_delay": 1}},
                 "listen": f"127.0.0.1:{self.port}", "db": str(self.dir / "history.db"), "rules_interval": 0.5,
-                "liveness": {"silent_after": 3}}
+                "liveness": {"silent_after": 3, "settle": 2}}
+        liveness = {**base["liveness"], **config.get("liveness", {})}  # tests keep the short settle
         base.update(config)
+        base["liveness"] = liveness
         self.config_path = self.dir / "hub.yml"
         self.config_path.write_text(yaml.safe_dump(base))
         self.log_path = self.dir / "hub.log"

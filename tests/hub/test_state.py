@@ -105,3 +105,63 @@ def test_an_idle_jetson_gpu_reads_zero_not_absent():
     fleet.apply(sample("j", 1, 2, 2.0, {"fleetmon_jetson_gpu_load_ratio": 0, "fleetmon_cpu_usage_ratio": 0.1}))
     summary = host_summary(fleet.hosts["j"], False)
     assert summary["gpu"] == 0 and summary["temperature"] is None
+
+
+def test_a_fresh_will_is_not_shown_to_rules_until_its_grace_has_passed():
+    fleet = FleetState()
+    fleet.apply(birth("a", 1, 0))
+    fleet.apply(death("a", 1, 100))
+    assert fleet.hosts["a"].state == OFFLINE, "the state itself records what arrived"
+    assert [v.state for v in fleet.views(101)] == [ONLINE], "a broker going down sends wills just before it drops us"
+    assert [(v.state, v.reason) for v in fleet.views(102.5)] == [(OFFLINE, "will")]
+
+
+def test_wills_the_broker_sent_as_it_went_down_are_discounted():
+    fleet = FleetState()
+    fleet.apply(birth("a", 1, 0))
+    fleet.apply(birth("b", 1, 0))
+    fleet.apply(death("a", 1, 50))  # a real death, long before the broker went down
+    fleet.apply(death("b", 1, 99.9))  # sent by the broker as it shut down
+    changes = fleet.discount_wills(after=98.0, now=100.0)
+    assert states(changes) == [("b", OFFLINE, ONLINE)] and "discounted" in changes[0].reason
+    assert fleet.hosts["b"].state == ONLINE and fleet.hosts["b"].since == 0, "back to the state the will replaced"
+    assert fleet.hosts["a"].state == OFFLINE
+
+
+def test_silence_counts_from_the_moment_the_hub_saw_again():
+    fleet = FleetState(silent_after=3)
+    fleet.apply(birth("a", 1, 0))
+    fleet.apply(sample("a", 1, 1, 10))
+    fleet.see(True, 0.0)
+    fleet.see(False, 100.0)  # blind from about 15 s to 100 s: no sample could have arrived
+    assert fleet.tick(125) == [], "three intervals after sight returned, not after the last sample"
+    assert states(fleet.tick(131)) == [("a", ONLINE, SILENT)]
+
+
+def test_gaps_and_skew_across_blindness_are_the_hubs_not_the_hosts():
+    fleet = FleetState()
+    fleet.apply(birth("a", 1, 0))
+    fleet.apply(sample("a", 1, 1, 10))
+    fleet.see(True, 0.0)
+    fleet.apply(sample("a", 1, 2, 80, skew=60))  # read from the backlog after a 60 s stall
+    fleet.see(False, 81.0)
+    fleet.apply(sample("a", 1, 3, 90))
+    fleet.apply(sample("a", 1, 4, 100))
+    record = fleet.hosts["a"]
+    assert list(record.gaps) == [10], "only the gap between two samples the hub read while seeing"
+    assert record.clock_skew_s == 0
+
+
+def test_heard_since_asks_only_online_hosts():
+    fleet = FleetState({"gone": ["servers"]})
+    fleet.apply(birth("a", 1, 0))
+    fleet.apply(sample("a", 1, 1, 10))
+    fleet.apply(birth("b", 1, 0))
+    fleet.apply(death("b", 1, 5))
+    assert fleet.heard_since(10) and not fleet.heard_since(11), "missing and offline hosts are not waited for"
+
+
+def test_a_retained_will_of_a_host_not_seen_alive_is_shown_at_once():
+    fleet = FleetState({"a": ["servers"]}, now=0)
+    fleet.apply(death("a", 1, 100))  # what the broker retained while the hub was restarting
+    assert [(v.state, v.reason) for v in fleet.views(100.1)] == [(OFFLINE, "will")]

@@ -354,3 +354,41 @@ def test_aggregates_do_not_depend_on_arrival_order_or_on_how_they_were_split(val
         other = in_pieces[key][10]
         assert (low, high, count) == (other[0], other[1], other[3])
         assert total == pytest.approx(other[2], rel=1e-9, abs=1e-6)
+
+
+# -- what end-to-end delivery relies on: positions, the durable position, what is already stored
+
+def test_positions_count_every_queued_item_and_none_marks_a_drop(tmp_path):
+    store = Store(str(tmp_path / "hub.db"), StoreConfig(queue_size=3))
+    # not started yet: nothing drains the queue
+    assert store.write_sample("srv-01", 1, 1, T0, {CPU: 0.1}) == 1
+    assert store.write_check(CheckResult("srv-01", T0, "web", True, 0.01, "ok")) == 2
+    assert store.write_sample("srv-01", 1, 2, T0 + 10, {CPU: 0.2}) == 3
+    assert store.write_sample("srv-01", 1, 3, T0 + 20, {CPU: 0.3}) is None
+    assert store.durable_position == 0
+    store.start()
+    store.flush()
+    assert store.durable_position == 3
+    assert store.write_sample("srv-01", 1, 4, T0 + 30, {CPU: 0.4}) == 4
+    store.close()
+
+
+def test_the_durable_position_covers_malformed_items_once_they_are_settled(store):
+    positions = [store.write_sample("srv-01", 1, 1, T0, {CPU: 0.1}),
+                 store.write_sample("srv-01", 1, 2, "yesterday", {CPU: 0.2}),
+                 store.write_sample("srv-01", 1, 3, T0 + 2, {CPU: 0.3})]
+    store.flush()
+    assert positions == [1, 2, 3]
+    assert store.durable_position == 3
+    assert store.counters.samples_written == 2 and store.counters.samples_malformed == 1
+
+
+def test_recent_sequences_name_what_is_stored_per_host_and_session(store):
+    for seq in (3, 1, 2, 7):
+        store.write_sample("srv-01", 5, seq, T0 + seq, {CPU: 0.1})
+    store.write_sample("srv-01", 6, 1, T0 + 8, {CPU: 0.1})
+    store.write_sample("srv-02", 1, 9, T0 + 9, {CPU: 0.1})
+    store.write_sample("srv-03", 1, 1, T0 - 100, {CPU: 0.1})  # older than asked for
+    store.flush()
+    assert store.recent_sequences(T0 + 2) == {"srv-01": {5: [2, 3, 7], 6: [1]}, "srv-02": {1: [9]}}
+    assert store.recent_sequences(T0 + 10) == {}

@@ -2,8 +2,10 @@
 
 Threads: the main loop owns all state (scheduling, thresholds, sequence numbers); check probes run in a
 small pool and hand their results back through a queue; the MQTT network loop and the spool drain run in
-their own threads. Signals only set flags: SIGHUP reloads the config (a bad one is refused and the old one
-kept), SIGTERM/SIGINT stop cleanly with a retained 'offline' status.
+their own threads. Samples stay in the ``Outbox`` until the hub's ack confirms them (spool.py says why and
+how); the drain sends back-fill only while the hub's retained status says it is online. Signals only set
+flags: SIGHUP reloads the config (a bad one is refused and the old one kept), SIGTERM/SIGINT stop cleanly
+with a retained 'offline' status.
 """
 
 import json
@@ -24,13 +26,13 @@ from fleetmon.agent.checks.spec import CheckSpec
 from fleetmon.agent.collectors.runner import CollectorRunner, build_collectors
 from fleetmon.agent.config import AgentConfig, load_config
 from fleetmon.agent.link import PUBLISH_ACK_TIMEOUT, MqttLink
-from fleetmon.agent.spool import Spool
+from fleetmon.agent.spool import Outbox, Spool
 from fleetmon.agent.state import next_session, prepare_state_dir
 from fleetmon.agent.thresholds import ThresholdEvaluator, rule_to_json
 from fleetmon.config_reader import ConfigError
 from fleetmon.protocol import messages
 from fleetmon.protocol.metricset import MetricSet
-from fleetmon.protocol.topics import host_topics
+from fleetmon.protocol.topics import host_topics, hub_ack_topic, hub_status_topic
 
 log = logging.getLogger("fleetmon.agent")
 
@@ -56,6 +58,11 @@ class Agent:
         self._drain_wake = threading.Event()
         self.spool = Spool(os.path.join(self.state_dir, "spool"), config.spool.max_samples,
                            config.spool.max_bytes)
+        self.outbox = Outbox(self.spool, self.session)
+        # Whether the hub is there, from its retained status: learnt again on every connect, as a broker
+        # restarted without persistence has no status (and no session of the hub to queue back-fill in).
+        self._hub_online = threading.Event()
+        self._hub_seen = False  # a hub confirms samples: keep them until it does (without one, nobody will)
         self._reported_drops = 0
         self._pending_alerts: List[Dict[str, Any]] = []  # transitions taken while the broker was away
         self.runner = CollectorRunner(build_collectors(config.collectors, config.interval))
@@ -106,6 +113,7 @@ class Agent:
         offline = messages.status(self.config.host_id, self.session, self._next_seq("status"), time.time(),
                                   "offline", reason="shutdown")
         self.link.stop(self.topics.status, messages.encode(offline))
+        self.outbox.spill()
         self.runner.close()
 
     def stop(self) -> None:
@@ -126,9 +134,12 @@ class Agent:
         self.topics = host_topics(self.config.host_id, self.config.broker.topic_prefix)
         will = messages.status(self.config.host_id, self.session, self._next_seq("status"), time.time(),
                                "offline", reason="will")
+        prefix = self.config.broker.topic_prefix
+        self._hub_status_topic = hub_status_topic(prefix)
+        self._ack_topic = hub_ack_topic(self.config.host_id, prefix)
         return MqttLink(self.config.broker, "fleetmon-agent-" + self.config.host_id, self.topics.status,
-                        messages.encode(will), on_connected=self._on_connected, on_message=self._on_status,
-                        subscriptions=(self.topics.status,))
+                        messages.encode(will), on_connected=self._on_connected, on_message=self._on_message,
+                        subscriptions=(self.topics.status, self._hub_status_topic, self._ack_topic))
 
     def _next_seq(self, kind: str) -> int:
         with self._seq_lock:
@@ -146,11 +157,45 @@ class Agent:
         return messages.encode(payload)
 
     def _on_connected(self) -> None:
-        """Runs in the network thread on every (re)connect."""
+        """Runs in the network thread on every (re)connect, before any retained message of the new
+        connection."""
+        self._hub_online.clear()
         self.link.publish(self.topics.status, self._birth(), qos=1, retain=True)
-        self._drain_wake.set()
 
-    def _on_status(self, topic: str, payload: bytes) -> None:
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic == self.topics.status:
+            self._on_status(payload)
+        elif topic == self._hub_status_topic:
+            self._on_hub_status(payload)
+        elif topic == self._ack_topic:
+            self._on_ack(payload)
+
+    def _on_hub_status(self, payload: bytes) -> None:
+        try:
+            state = json.loads(payload).get("state")
+        except (ValueError, AttributeError):
+            state = None  # cleared or garbage: no hub to count on
+        if state in ("online", "offline"):
+            self._hub_seen = True
+        if state == "online":
+            log.info("the hub is online: back-fill may flow")
+            self._hub_online.set()
+            self._drain_wake.set()
+        else:
+            self._hub_online.clear()
+
+    def _on_ack(self, payload: bytes) -> None:
+        ack = messages.parse_ack(payload)
+        if ack is None or ack.host != self.config.host_id:
+            return
+        self._hub_seen = True
+        self.outbox.confirmed(ack.session, ack.upto)
+        if self.outbox.requested(ack.session, ack.missing):
+            log.info("the hub asks for %d samples again: %s", sum(b - a + 1 for a, b in ack.missing),
+                     ", ".join(f"{a}-{b}" for a, b in ack.missing))
+            self._drain_wake.set()
+
+    def _on_status(self, payload: bytes) -> None:
         """Re-assert the birth when a will from an earlier session overwrote it (it can arrive late)."""
         try:
             status = json.loads(payload)
@@ -183,9 +228,13 @@ class Agent:
                                    self.config.interval, duration, metrics.to_json(), errors)
         encoded = messages.encode(payload)
         if self.link.publish(self.topics.metrics, encoded, qos=1) is None:
-            dropped = self.spool.put(self.session, payload["seq"], encoded)
-            if dropped:
-                log.warning("spool full: dropped the %d oldest samples", dropped)
+            dropped = self.outbox.spill() + self.outbox.spooled(payload["seq"], encoded)
+        elif self._hub_seen:
+            dropped = self.outbox.published(payload["seq"], encoded, time.monotonic())
+        else:
+            dropped = 0  # no hub has ever answered: the broker taking it is all the delivery there is
+        if dropped:
+            log.warning("spool full: dropped the %d oldest samples", dropped)
         self._publish_alerts(transitions, ts)
         self._report_drops()
 
@@ -218,16 +267,16 @@ class Agent:
             self._pending_alerts.pop(0)
 
     def _drain_loop(self) -> None:
-        """Send spooled samples, oldest first, onto the back-fill topic at a bounded rate."""
+        """Send back-fill (what the hub asked for again, then spooled samples oldest first) at a bounded
+        rate, while the broker is connected and the hub online."""
         while not self._stop.is_set():
-            self._drain_wake.wait()  # set on every (re)connect and on stop
+            self._drain_wake.wait()  # set when the hub comes online, when it asks for samples, and on stop
             self._drain_wake.clear()
-            while not self._stop.is_set() and self.link.connected.is_set():
-                entry = self.spool.oldest()
-                if entry is None:
+            while not self._stop.is_set() and self.link.connected.is_set() and self._hub_online.is_set():
+                item = self.outbox.next_backfill(time.monotonic())
+                if item is None:
                     break
-                name, payload = entry
-                info = self.link.publish(self.topics.backfill, payload, qos=1)
+                info = self.link.publish(self.topics.backfill, item.payload, qos=1)
                 if info is None:
                     break
                 try:
@@ -236,7 +285,7 @@ class Agent:
                     break
                 if not info.is_published():
                     break
-                self.spool.remove(name)
+                self.outbox.backfilled(item, time.monotonic())
                 self._stop.wait(1.0 / self.config.spool.drain_rate)
 
     # --- checks ----------------------------------------------------------------------------------

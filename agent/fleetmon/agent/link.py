@@ -43,14 +43,17 @@ class Backoff:
 class MqttLink:
     def __init__(self, config: BrokerConfig, client_id: str, will_topic: Optional[str], will_payload: bytes,
                  on_connected: Callable[[], None], on_message: Optional[Callable[[str, bytes], None]] = None,
-                 subscriptions: tuple = (), session_expiry: int = 0, max_queued: int = 1000) -> None:
+                 subscriptions: tuple = (), session_expiry: int = 0, max_queued: int = 1000,
+                 on_disconnected: Optional[Callable[[], None]] = None) -> None:
         """``session_expiry`` > 0 asks the broker to keep the session (subscriptions and queued QoS 1
-        messages) that many seconds across disconnects: the hub uses it to miss nothing while it restarts."""
+        messages) that many seconds across disconnects: the hub uses it to miss nothing while it restarts.
+        ``on_disconnected`` runs in the network thread whenever an established connection ends."""
         self.config = config
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._on_connected = on_connected
         self._on_message = on_message
+        self._on_disconnected = on_disconnected
         self._subscriptions = subscriptions
         self._backoff = Backoff(config.reconnect_min_delay, config.reconnect_max_delay)
         self._mqtt5 = config.protocol == "5"
@@ -125,7 +128,7 @@ class MqttLink:
                 rc = self._client.loop(timeout=1.0)
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     break
-            self.connected.clear()
+            self._lost()
             if not self._stop.is_set():
                 self._note_failure(f"connection to {self.config.url} lost")
 
@@ -149,7 +152,14 @@ class MqttLink:
         self._on_connected()
 
     def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._lost()
+
+    def _lost(self) -> None:
+        """The connection ended (paho's callback, or its loop failing): tell the owner once per connection."""
+        was_connected = self.connected.is_set()
         self.connected.clear()
+        if was_connected and self._on_disconnected is not None:
+            self._on_disconnected()
 
     def _handle_message(self, client, userdata, message) -> None:
         if self._on_message is not None:

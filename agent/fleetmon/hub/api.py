@@ -1,7 +1,7 @@
 """The hub's HTTP side: Prometheus /metrics, health probes, a small JSON API and the dashboard page (Starlette)."""
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
@@ -13,6 +13,7 @@ from fleetmon.hub.alerting.api import alerting_routes
 from fleetmon.hub.alerting.metrics import AlertingCollector
 from fleetmon.hub.dashboard import dashboard_routes
 from fleetmon.hub.exposition import FleetCollector
+from fleetmon.hub.limits import TIME_RANGE, number, plausible_time
 from fleetmon.hub.state import group_rollups, host_summary
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def build_app(hub: "Hub") -> Starlette:
                 return JSONResponse({"error": f"unknown host {name!r}"}, status_code=404)
             body = host_summary(record, hub.state.skewed(record))
             body.update(facts=record.facts, thresholds=record.thresholds, checks=record.checks,
-                        edge_alerts=list(record.edge_alerts.values()), last_sample=record.last_sample)
+                        edge_alerts=list(record.edge_alerts.values()), last_sample=_well_formed(record.last_sample))
         return JSONResponse(body)
 
     async def groups(request: Request) -> Response:
@@ -73,6 +74,11 @@ def build_app(hub: "Hub") -> Starlette:
             start = float(params.get("start", end - 3600))
         except ValueError:
             return JSONResponse({"error": "start and end are Unix seconds"}, status_code=400)
+        for name, value in (("start", start), ("end", end)):
+            if not plausible_time(value):
+                return JSONResponse({"error": f"{name} must be Unix seconds within {TIME_RANGE}"}, status_code=400)
+        if start > end:
+            return JSONResponse({"error": "start must not be after end"}, status_code=400)
         matchers = dict(item.split("=", 1) for item in params.getlist("match") if "=" in item)
         try:
             result = hub.store.query(params["host"], params["metric"], matchers, start, end, params.get("tier"))
@@ -86,3 +92,20 @@ def build_app(hub: "Hub") -> Starlette:
         Route("/api/v1/groups", groups), Route("/api/v1/query", query), Route("/api/v1/hub", hub_figures),
         *alerting_routes(hub), *dashboard_routes(hub),
     ])
+
+
+def _well_formed(sample: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A sample's well-formed series. Ingest does not walk a sample's series (the hot path): each user checks
+    them, as the store and /metrics do; a malformed one here could even be too deep to encode."""
+    if sample is None:
+        return None
+    kept: dict[str, Any] = {}
+    for name, entry in sample.items():
+        if number(entry):
+            kept[name] = entry
+        elif type(entry) is list:
+            pairs = [pair for pair in entry if type(pair) is list and len(pair) == 2 and type(pair[0]) is dict
+                     and number(pair[1]) and not any(type(v) is dict or type(v) is list for v in pair[0].values())]
+            if pairs:
+                kept[name] = pairs
+    return kept

@@ -27,6 +27,12 @@ _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1
 class LivenessConfig:
     silent_after: float = 3.0  # intervals without a sample before an online host is silent
     skew_tolerance: float = 30.0  # seconds between host and hub clocks before the clock counts as skewed
+    # The hub's own sight (fleetmon.hub.sight): no host is judged for ``settle`` after each connection to
+    # the broker (agents reconnect with a backoff of up to a minute after a broker restart), when the rules
+    # loop ran ``stall_after`` late, or while its probe takes over ``max_lag`` through the broker.
+    settle: float = 75.0
+    stall_after: float = 10.0
+    max_lag: float = 15.0
 
 
 @dataclass(slots=True)
@@ -55,6 +61,7 @@ class HubConfig:
     history_rules_interval: float = 60.0  # rules that fit lines over history (predictive, trends): costlier
     log_level: str = "info"
     source_path: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # the command line's, applied again on a reload
 
     @property
     def alerting_db(self) -> str:
@@ -113,7 +120,18 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
 def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> HubConfig:
     config = parse_config(read_yaml(path), overrides)
     config.source_path = path
+    config.overrides = dict(overrides or {})
     return config
+
+
+#: What a reload (SIGHUP) cannot change in a running hub: its broker session and topic prefix, its HTTP
+#: socket, its databases and the history writer process that owns them.
+RESTART_KEYS = ("broker", "listen", "db", "history")
+
+
+def restart_needed(running: HubConfig, new: HubConfig) -> list[str]:
+    """The top-level keys of ``RESTART_KEYS`` whose values differ between the running and a new config."""
+    return [key for key in RESTART_KEYS if getattr(running, key) != getattr(new, key)]
 
 
 def _api_token(node: Node) -> str:
@@ -144,9 +162,13 @@ def _expected_hosts(node: Node) -> dict[str, tuple[str, ...]]:
 
 
 def _liveness(node: Node) -> LivenessConfig:
-    node = node.mapping(("silent_after", "skew_tolerance"))
-    return LivenessConfig(silent_after=node.child("silent_after").number(3.0, minimum=1.0),
-                          skew_tolerance=node.child("skew_tolerance").duration(30.0, minimum=0))
+    node = node.mapping(("silent_after", "skew_tolerance", "settle", "stall_after", "max_lag"))
+    default = LivenessConfig()
+    return LivenessConfig(silent_after=node.child("silent_after").number(default.silent_after, minimum=1.0),
+                          skew_tolerance=node.child("skew_tolerance").duration(default.skew_tolerance, minimum=0),
+                          settle=node.child("settle").duration(default.settle, minimum=0),
+                          stall_after=node.child("stall_after").duration(default.stall_after, minimum=1),
+                          max_lag=node.child("max_lag").duration(default.max_lag, minimum=1))
 
 
 def _history(node: Node) -> StoreConfig:

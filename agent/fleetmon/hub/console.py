@@ -21,6 +21,17 @@ def from_hub(url: str, timeout: float = 5.0) -> list[dict[str, Any]]:
         return json.loads(response.read())["hosts"]
 
 
+def hub_caveat(url: str, timeout: float = 5.0) -> str:
+    """A line saying the hub cannot vouch for what it shows (blind, or settling), or ""."""
+    with urllib.request.urlopen(url.rstrip("/") + "/api/v1/hub", timeout=timeout) as response:
+        sight = json.loads(response.read()).get("sight") or {}
+    if sight.get("blind"):
+        return f"the hub is blind ({sight['blind']['detail']}): the states below may be stale"
+    if sight and not sight.get("judging"):
+        return "the hub is settling after (re)connecting: no host is judged down yet"
+    return ""
+
+
 def from_broker(url: str, prefix: str, wait: float = 2.0) -> list[dict[str, Any]]:
     """Collect the retained per-host fleet view the hub publishes."""
     from fleetmon.agent.config import parse_broker
@@ -55,12 +66,12 @@ def from_broker(url: str, prefix: str, wait: float = 2.0) -> list[dict[str, Any]
     return sorted(hosts.values(), key=lambda h: h["host"])
 
 
-def table(hosts: list[dict[str, Any]]) -> Table:
+def table(hosts: list[dict[str, Any]], caveat: str = "") -> Table:
     counts: dict[str, int] = {}
     for host in hosts:
         counts[host["state"]] = counts.get(host["state"], 0) + 1
     title = "fleet: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) if hosts else "fleet: empty"
-    grid = Table(title=title, expand=False)
+    grid = Table(title=title, caption=f"[yellow]{caveat}[/]" if caveat else None, expand=False)
     for column in ("host", "groups", "state", "health", "CPU", "memory", "disk", "GPU", "temp", "alerts"):
         grid.add_column(column, justify="right" if column in ("health", "CPU", "memory", "disk", "GPU", "temp")
                         else "left", no_wrap=column == "host")
@@ -83,17 +94,19 @@ def _percent(value: float | None) -> str:
 def run(hub: str | None, broker: str | None, prefix: str, watch: float | None) -> int:
     console = Console()
 
-    def fetch() -> list[dict[str, Any]]:
-        return from_hub(hub) if hub else from_broker(broker or "mqtt://127.0.0.1:1883", prefix)
+    def fetch() -> Table:
+        if hub:
+            return table(from_hub(hub), hub_caveat(hub))
+        return table(from_broker(broker or "mqtt://127.0.0.1:1883", prefix))
 
     try:
         if not watch:
-            console.print(table(fetch()))
+            console.print(fetch())
             return 0
-        with Live(table(fetch()), console=console, refresh_per_second=1) as live:
+        with Live(fetch(), console=console, refresh_per_second=1) as live:
             while True:
                 time.sleep(watch)
-                live.update(table(fetch()))
+                live.update(fetch())
     except KeyboardInterrupt:
         return 0
     except (OSError, ValueError, urllib.error.URLError) as exc:

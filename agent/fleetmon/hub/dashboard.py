@@ -8,6 +8,7 @@ warning and critical levels its birth message announced for them.
 """
 
 import copy
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,8 +127,12 @@ def panel_value(panel: Panel, record: HostRecord) -> float | None:
     if before is None or record.last_sample_ts is None or record.previous_sample_ts is None:
         return None
     elapsed = record.last_sample_ts - record.previous_sample_ts
-    # A counter that went down was reset (the host rebooted): no rate until the next sample.
-    return (now - before) / elapsed if elapsed > 0 and now >= before else None
+    # A counter that went down was reset (the host rebooted): no rate until the next sample. Two extreme
+    # finite readings, or samples a microsecond apart, give no finite rate: nothing to show, not a 500.
+    if not (elapsed > 0 and now >= before):
+        return None
+    rate = (now - before) / elapsed
+    return rate if math.isfinite(rate) else None
 
 
 def metric_levels(thresholds: Iterable[Any]) -> dict[str, dict[str, float]]:

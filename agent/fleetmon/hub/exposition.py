@@ -2,6 +2,7 @@
 hub's own counters, through prometheus_client."""
 
 import bisect
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,6 +56,8 @@ class FleetCollector(Collector):
                         and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool)):
                     continue  # malformed series: the store counts them; exposition just skips
                 labels, value = pair
+                if any(type(v) is dict or type(v) is list for v in labels.values()):
+                    continue  # a label value is text; a nested one, samples not being depth-checked, might not print
                 merged = {**base, **{k: str(v) for k, v in labels.items() if k not in base}}
                 family = families.get(name)
                 if family is None:
@@ -77,8 +80,12 @@ class HubCounters:
     def __init__(self) -> None:
         self.ingested = 0
         self.backfilled = 0
+        self.samples_lost = 0  # given up by the delivery tracker (hub/delivery.py)
         self.rejected: dict[str, int] = {}
         self.store: Any = None  # the Store, for its write counters
+        self.sight: Any = None  # the hub's Sight (fleetmon.hub.sight), for blindness and probe lag
+        self.evaluations = 0  # rule evaluations (rounds of the rules loop)
+        self.config_reloads = {"success": 0, "failure": 0}  # SIGHUP reloads, by result
         self._lag_counts = [0] * (len(LAG_BUCKETS) + 1)
         self._lag_sum = 0.0
 
@@ -100,7 +107,10 @@ class HubCounters:
                                                            strict=True)), "sum": self._lag_sum},
                 "db": {} if store is None else {"samples_written": store.samples_written,
                                                 "samples_dropped": store.samples_dropped,
-                                                "write_seconds": store.write_seconds_total}}
+                                                "write_seconds": store.write_seconds_total,
+                                                "write_failures": store.failures,
+                                                "failing_since": store.failing_since},
+                **({} if self.sight is None else {"sight": _sight_figures(self.sight)})}
 
     def families(self) -> Iterator[Metric]:
         ingested = CounterMetricFamily("fleetmon_hub_samples_ingested",
@@ -110,6 +120,10 @@ class HubCounters:
         backfilled = CounterMetricFamily("fleetmon_hub_backfill_samples", "Back-filled samples received.")
         backfilled.add_metric([], self.backfilled)
         yield backfilled
+        lost = CounterMetricFamily("fleetmon_hub_samples_lost",
+                                   "Samples asked for again in vain and given up: never in the history.")
+        lost.add_metric([], self.samples_lost)
+        yield lost
         rejected = CounterMetricFamily("fleetmon_hub_messages_rejected", "Messages dropped, by reason.",
                                        labels=["reason"])
         for reason, count in sorted(self.rejected.items()):
@@ -123,6 +137,15 @@ class HubCounters:
                                     "Hub receive time minus the sample's own timestamp, live samples.")
         lag.add_metric([], buckets, self._lag_sum)
         yield lag
+        evaluations = CounterMetricFamily("fleetmon_hub_rule_evaluations", "Rounds of the hub's rules loop.")
+        evaluations.add_metric([], self.evaluations)
+        yield evaluations
+        reloads = CounterMetricFamily("fleetmon_hub_config_reloads", "Config reloads (SIGHUP), by result.",
+                                      labels=["result"])
+        for result, count in self.config_reloads.items():
+            reloads.add_metric([result], count)
+        yield reloads
+        yield from _sight_families(self.sight)
         yield from _store_families(self.store)
 
 
@@ -134,8 +157,48 @@ STORE_COUNTERS = (
     ("fleetmon_hub_db_samples_duplicate", "Samples received again (same host, session, seq), stored once.",
      "samples_duplicate"),
     ("fleetmon_hub_db_series_malformed", "Malformed series skipped in stored samples.", "series_malformed"),
+    ("fleetmon_hub_db_samples_malformed", "Samples not stored: malformed, or refused by SQLite.", "samples_malformed"),
+    ("fleetmon_hub_db_records_dropped", "Checks, events, state changes and alert transitions dropped because the "
+     "history write queue was full.", "records_dropped"),
+    ("fleetmon_hub_db_records_malformed", "Records not stored: refused by SQLite or not convertible.",
+     "records_malformed"),
+    ("fleetmon_hub_db_writes_lost", "Queued writes given up because the hub stopped while history writes failed.",
+     "writes_lost"),
+    ("fleetmon_hub_db_replaced", "Corrupt history files moved aside for a new, empty one.", "databases_replaced"),
     ("fleetmon_hub_db_write_seconds", "Time spent writing batches to SQLite.", "write_seconds_total"),
 )
+
+
+def _sight_figures(sight: Any) -> dict[str, Any]:
+    blindness = sight.blindness
+    return {"blind": None if blindness is None else {"cause": blindness.cause, "since": blindness.since,
+                                                     "detail": blindness.detail},
+            "judging": sight.judging(time.time()), "probe_round_trip_seconds": sight.lag}
+
+
+def _sight_families(sight: Any) -> Iterator[Metric]:
+    """Whether the hub can see the fleet (fleetmon.hub.sight); read without its lock, each value on its own."""
+    if sight is None:
+        return
+    blindness = sight.blindness
+    blind = GaugeMetricFamily("fleetmon_hub_blind", "1 while the hub cannot see the fleet, by cause "
+                              "(broker, stalled, lagging, starting).", labels=["cause"])
+    if blindness is not None:
+        blind.add_metric([blindness.cause], 1.0)
+    yield blind
+    judging = GaugeMetricFamily("fleetmon_hub_judging", "1 while the hub judges hosts' liveness (it sees and has "
+                                "settled since its last connection).")
+    judging.add_metric([], 1.0 if sight.judging(time.time()) else 0.0)
+    yield judging
+    episodes = CounterMetricFamily("fleetmon_hub_blind_episodes", "Times the hub's sight returned after "
+                                   "blindness.")
+    episodes.add_metric([], sight.episodes)
+    yield episodes
+    if sight.lag is not None:
+        lag = GaugeMetricFamily("fleetmon_hub_probe_round_trip_seconds", "The last probe's way through the "
+                                "broker and the hub's ingest queue.")
+        lag.add_metric([], sight.lag)
+        yield lag
 
 
 def _store_families(store: Any) -> Iterator[Metric]:
@@ -145,3 +208,19 @@ def _store_families(store: Any) -> Iterator[Metric]:
         family = CounterMetricFamily(name, text)
         family.add_metric([], getattr(store, attribute))
         yield family
+    failures = CounterMetricFamily("fleetmon_hub_db_write_failures", "Failed history write attempts (each "
+                                   "retried), by reason (disk_full, read_only, io_error, locked, corrupt, ...).",
+                                   labels=["reason"])
+    for reason, count in store.failures.items():
+        failures.add_metric([reason], count)
+    yield failures
+    dropped = CounterMetricFamily("fleetmon_hub_db_dropped", "Writes the full history queue could not take, by "
+                                  "kind (sample, record) and why it was full (queue_full, or the failure).",
+                                  labels=["kind", "reason"])
+    for (kind, reason), count in sorted(store.dropped.items()):
+        dropped.add_metric([kind, reason], count)
+    yield dropped
+    failing = GaugeMetricFamily("fleetmon_hub_db_failing_since_seconds", "Unix time since when history writes "
+                                "fail; 0 while they succeed.")
+    failing.add_metric([], store.failing_since)
+    yield failing

@@ -1,21 +1,43 @@
 """Decoding and validating what arrives on the fleet topics, before anything else touches it.
 
 Every message is either a ``Message`` or a ``Rejected`` with a reason; nothing here raises. The checks
-are the ones that keep the rest of the hub safe and fast (envelope, types the state relies on); a
-sample's series are validated where they are used (the store counts malformed series), so the hot path
-stays one JSON decode plus a few type checks.
+are the ones that keep the rest of the hub safe — no single message may stop the history writer, poison
+the state or make an endpoint fail — and fast:
+
+- orjson does part of it: it refuses NaN, Infinity, numbers beyond a double, lone surrogates and nesting
+  beyond 1,024 levels, and reads integers beyond 64 bits as floats; so every number that gets through is
+  finite and every integer fits 64 bits (metric and check values need no further check);
+- every number the hub relies on is range-checked (fleetmon.hub.limits, docs/hub.md "Input limits"):
+  session and seq (SQLite keeps signed 64-bit integers), ts (formatted as RFC 3339 later), interval_s,
+  the times of edge alerts (as the alerting API checks them); nesting beyond ``MAX_DEPTH`` is refused
+  in every kind but samples, as Python's own encoders give up near 1,000 levels;
+- a sample's series are validated where they are used (the store counts malformed series, /metrics and
+  the host API leave them out), so the hot path stays one JSON decode plus a few type and range checks.
 """
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import orjson
 
+from fleetmon.hub.alerting.alert import AlertError, TimeRangeError, from_json
+from fleetmon.hub.limits import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    MAX_COUNTER,
+    MAX_DEPTH,
+    MAX_INTERVAL,
+    TIME_RANGE,
+    number,
+    too_deep,
+)
 from fleetmon.protocol import SCHEMA_VERSION
 from fleetmon.protocol.topics import parse_host_topic
 
 #: Why a message was dropped; the hub counts each in fleetmon_hub_messages_rejected_total{reason}.
 REASONS = ("oversized", "bad_topic", "bad_json", "unknown_version", "bad_envelope", "host_mismatch",
-           "type_mismatch", "bad_body")
+           "type_mismatch", "bad_body", "out_of_range", "too_deep", "internal_error")
+# internal_error: the hub itself failed on a message it had accepted (a bug, logged with its traceback).
 
 
 class Message(NamedTuple):
@@ -48,27 +70,45 @@ def decode(topic: str, payload: bytes, received: float, prefix: str, max_bytes: 
     if not isinstance(body, dict):
         return Rejected("bad_json", topic, "not a JSON object")
     if body.get("v") != SCHEMA_VERSION:
-        return Rejected("unknown_version", topic, f"v={body.get('v')!r}")
+        return Rejected("unknown_version", topic, f"v={_short(body.get('v'))}")
     session, seq, ts = body.get("session"), body.get("seq"), body.get("ts")
-    if not (_integer(session) and _integer(seq) and _number(ts) and isinstance(body.get("type"), str)):
+    if not (type(session) is int and type(seq) is int and number(ts) and isinstance(body.get("type"), str)):
         return Rejected("bad_envelope", topic, "session, seq (integers), ts (number) and type are required")
+    if not (0 <= session <= MAX_COUNTER and 0 <= seq <= MAX_COUNTER and EARLIEST_TIME <= ts <= LATEST_TIME):
+        return Rejected("out_of_range", topic, _envelope_range(session, seq, ts))
     if body.get("host") != parsed.host:
-        return Rejected("host_mismatch", topic, f"payload host {body.get('host')!r}")
+        return Rejected("host_mismatch", topic, f"payload host {_short(body.get('host'))}")
     expected_type = "metrics" if parsed.kind == "backfill" else parsed.kind
     if body["type"] != expected_type:
-        return Rejected("type_mismatch", topic, f"type {body['type']!r} on a {parsed.kind} topic")
+        return Rejected("type_mismatch", topic, f"type {_short(body['type'])} on a {parsed.kind} topic")
+    # Samples are the hot path (counting brackets alone would add a fifth to it): their series are checked
+    # where they are used. The other kinds are rare; a payload nests no deeper than it has brackets, so only
+    # the few with that many are walked.
+    if parsed.kind not in _SAMPLES and payload.count(b"[") + payload.count(b"{") > MAX_DEPTH and too_deep(body):
+        return Rejected("too_deep", topic, f"nested deeper than {MAX_DEPTH} levels")
     problem = _BODY_CHECKS[parsed.kind](body)
-    if problem:
-        return Rejected("bad_body", topic, problem)
+    if problem is not None:
+        return Rejected(problem[0], topic, problem[1])
     return Message(parsed.kind, parsed.host, session, seq, float(ts), body, received, payload)
 
 
-def _integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+_SAMPLES = ("metrics", "backfill")
+#: What a body check finds wrong: (reason, detail), or None when nothing is.
+Problem = tuple[str, str] | None
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _envelope_range(session: int, seq: int, ts: float) -> str:
+    if not 0 <= session <= MAX_COUNTER:
+        return f"session {session} is outside 0..{MAX_COUNTER}"
+    if not 0 <= seq <= MAX_COUNTER:
+        return f"seq {seq} is outside 0..{MAX_COUNTER}"
+    return f"ts {ts!r} is outside the Unix seconds {TIME_RANGE}"
+
+
+def _short(value: Any) -> str:
+    """A sender's value in a log line, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _strings(value: Any) -> bool:
@@ -79,55 +119,77 @@ def _string_map(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
 
 
-def _status(body: dict[str, Any]) -> str:
+def _interval(body: dict[str, Any]) -> Problem:
+    interval = body.get("interval_s")
+    if not number(interval):
+        return "bad_body", "interval_s must be a positive number"
+    if not 0 < interval <= MAX_INTERVAL:
+        return "out_of_range", f"interval_s {interval!r} is outside (0, {MAX_INTERVAL:.0f}] seconds"
+    return None
+
+
+def _status(body: dict[str, Any]) -> Problem:
     state = body.get("state")
     if state == "offline":
-        return "" if isinstance(body.get("reason"), str) else "offline status without a reason"
+        return None if isinstance(body.get("reason"), str) else ("bad_body", "offline status without a reason")
     if state != "online":
-        return "state must be online or offline"
-    if not (_number(body.get("interval_s")) and body["interval_s"] > 0):
-        return "interval_s must be a positive number"
+        return "bad_body", "state must be online or offline"
+    problem = _interval(body)
+    if problem is not None:
+        return problem
     if not (_strings(body.get("groups")) and _string_map(body.get("labels"))):
-        return "groups must be a list of strings and labels a map of strings"
+        return "bad_body", "groups must be a list of strings and labels a map of strings"
     if not (isinstance(body.get("facts"), dict) and isinstance(body.get("thresholds"), list)
             and isinstance(body.get("checks"), list)):
-        return "facts, thresholds and checks are required"
-    return ""
+        return "bad_body", "facts, thresholds and checks are required"
+    if not isinstance(body.get("agent", {}), dict):
+        return "bad_body", "agent must be an object"
+    return None
 
 
-def _metrics(body: dict[str, Any]) -> str:
-    if not isinstance(body.get("metrics"), dict):
-        return "metrics must be an object"
-    if not (_number(body.get("interval_s")) and body["interval_s"] > 0):
-        return "interval_s must be a positive number"
-    return ""
+def _metrics(body: dict[str, Any]) -> Problem:
+    metrics = body.get("metrics")
+    if not isinstance(metrics, dict):
+        return "bad_body", "metrics must be an object"
+    if "" in metrics:
+        return "bad_body", "a metric name must not be empty"
+    return _interval(body)
 
 
-def _checks(body: dict[str, Any]) -> str:
+def _checks(body: dict[str, Any]) -> Problem:
     results = body.get("results")
     if not (isinstance(results, list) and all(
             isinstance(r, dict) and isinstance(r.get("name"), str) and isinstance(r.get("ok"), bool)
             for r in results)):
-        return "results must be a list of {name, ok, ...}"
-    return ""
+        return "bad_body", "results must be a list of {name, ok, ...}"
+    return None
 
 
-def _alerts(body: dict[str, Any]) -> str:
+def _alerts(body: dict[str, Any]) -> Problem:
     alerts = body.get("alerts")
     if not (isinstance(alerts, list) and all(
             isinstance(a, dict) and a.get("status") in ("firing", "resolved") and _string_map(a.get("labels"))
             and isinstance(a["labels"].get("alertname"), str) and isinstance(a.get("fingerprint"), str)
             for a in alerts)):
-        return "alerts must be a list of {status, labels with alertname, fingerprint, ...}"
-    return ""
+        return "bad_body", "alerts must be a list of {status, labels with alertname, fingerprint, ...}"
+    # What the dispatcher will be given: an alert it would refuse must not enter the fleet state either.
+    for index, alert in enumerate(alerts):
+        try:
+            from_json(alert, body["ts"], None)
+        except TimeRangeError as exc:
+            return "out_of_range", f"alerts[{index}]: {exc}"
+        except AlertError as exc:
+            return "bad_body", f"alerts[{index}]: {exc}"
+    return None
 
 
-def _events(body: dict[str, Any]) -> str:
+def _events(body: dict[str, Any]) -> Problem:
     event = body.get("event")
     if not (isinstance(event, dict) and isinstance(event.get("kind"), str)):
-        return "event must be an object with a kind"
-    return ""
+        return "bad_body", "event must be an object with a kind"
+    return None
 
 
-_BODY_CHECKS = {"status": _status, "metrics": _metrics, "backfill": _metrics, "checks": _checks,
-                "alerts": _alerts, "events": _events}
+_BODY_CHECKS: dict[str, Callable[[dict[str, Any]], Problem]] = {
+    "status": _status, "metrics": _metrics, "backfill": _metrics, "checks": _checks, "alerts": _alerts,
+    "events": _events}

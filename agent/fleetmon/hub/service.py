@@ -4,11 +4,13 @@ Threads: paho's network loop runs ingest inline (decode, apply to the state unde
 history write) so there is no hand-off on the hot path; a rules thread ticks liveness, evaluates fleet
 rules and republishes the fleet view; the alert dispatcher has a thread (routing, grouping, flushes) and
 the deliverer one per receiver integration; the history store has its own writer process; uvicorn serves
-HTTP in a thread, and the main thread waits for SIGTERM or SIGINT.
+HTTP in a thread, and the main thread reloads the config on SIGHUP and waits for SIGTERM or SIGINT.
 """
 
 import logging
+import secrets
 import signal
+import socket
 import threading
 import time
 from typing import Any
@@ -17,33 +19,45 @@ import uvicorn
 
 from fleetmon import __version__
 from fleetmon.agent.link import MqttLink
+from fleetmon.config_reader import ConfigError
 from fleetmon.hub.alerting.delivery import Deliverer
 from fleetmon.hub.alerting.dispatch import Dispatcher
 from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.api import build_app
-from fleetmon.hub.config import HubConfig
+from fleetmon.hub.config import HubConfig, load_config, restart_needed
+from fleetmon.hub.delivery import RESTORE_WINDOW, DeliveryTracker
 from fleetmon.hub.exposition import HubCounters
 from fleetmon.hub.ingest import Message, Rejected, decode
 from fleetmon.hub.model import StateChange
 from fleetmon.hub.republish import cleared, fleet_view
-from fleetmon.hub.rules import ActiveAlerts, Series, evaluate
-from fleetmon.hub.state import FleetState
+from fleetmon.hub.rules import ActiveAlerts, FleetAlert, Series, evaluate, evaluate_hub
+from fleetmon.hub.rules.hub import HubHealth
+from fleetmon.hub.sight import Sight
+from fleetmon.hub.state import WILL_GRACE, FleetState
 from fleetmon.hub.store import Store
 from fleetmon.hub.store.records import AlertRecord, CheckResult, Event
 from fleetmon.protocol import SCHEMA_VERSION
-from fleetmon.protocol.messages import encode
-from fleetmon.protocol.topics import fleet_alerts_topic, fleet_host_topic, host_subscription, hub_status_topic
+from fleetmon.protocol.alerts import alert as alert_json
+from fleetmon.protocol.messages import ack, encode
+from fleetmon.protocol.topics import (
+    fleet_alerts_topic,
+    fleet_host_topic,
+    host_subscription,
+    hub_ack_topic,
+    hub_probe_topic,
+    hub_status_topic,
+)
 
 log = logging.getLogger("fleetmon.hub")
 
-#: Seconds after connecting during which retained messages are still arriving (startup probe).
-RETAINED_SETTLE = 2.0
 #: The broker keeps the hub's session (and QoS 1 messages for it) this long across hub restarts.
 SESSION_EXPIRY = 3600
 #: Publications paho may hold unsent: the fleet view is one retained message per host every interval.
 MAX_QUEUED_PUBLICATIONS = 100_000
 #: How often alerting history older than its retention is pruned.
 PRUNE_INTERVAL = 3600.0
+#: Seconds between the main thread's looks at its flags (a reload asked by SIGHUP, the HTTP thread).
+MAIN_TICK = 0.25
 
 
 class Hub:
@@ -54,28 +68,43 @@ class Hub:
         self.started = threading.Event()
         self._stop = threading.Event()
         self._stop_requested = threading.Event()
+        self._reload_requested = False  # set by SIGHUP, taken by the main thread
         now = time.time()
         self.state = FleetState(config.expected_hosts, config.liveness.silent_after,
                                 config.liveness.skew_tolerance, now)
         self.counters = HubCounters()
         self.store = Store(config.db, config.history)
         self.counters.store = self.store.counters
+        # What the history already holds, so that samples queued or sent again fill gaps (docs/protocol.md,
+        # "Delivery"); its own lock, as ingest (paho's thread) and acks (rules thread) both use it.
+        self.delivery = DeliveryTracker()
+        self.delivery.restore(self.store.recent_sequences(now - RESTORE_WINDOW))
+        self._delivery_lock = threading.Lock()
         self.active = ActiveAlerts()
-        self._restore()
+        liveness = config.liveness
+        self.sight = Sight(max(liveness.stall_after, 2 * config.rules_interval), liveness.max_lag, liveness.settle,
+                           now, run=secrets.token_hex(4))
+        self._verdict: list[FleetAlert] = []  # the fleet rules' last judgement, kept while the hub cannot judge
+        self._storage_since: float | None = None
+        self._name = socket.gethostname()
+        self.counters.sight = self.sight
         self.journal = AlertJournal(config.alerting_db)
         self.deliverer = Deliverer(on_attempt=self.journal.attempt)
         self.dispatcher = Dispatcher(config.alerting, self.deliverer, self.journal)
         self.dispatcher.restore(**self.journal.load())
+        self._restore()
         self._dispatch_thread = threading.Thread(target=self.dispatcher.run, name="alerts", daemon=True)
         self._pruned_at = 0.0
         config.receiver_context.publish = self._publish_notification
         self._series: list[Series] = []
         self._history_at = 0.0
-        self._connected_at = 0.0
         self._retained_views: set[str] = set()  # hosts whose fleet view the broker held when we connected
+        self._probe_topic = hub_probe_topic(self.prefix)
         self.link = MqttLink(config.broker, "fleetmon-hub", hub_status_topic(self.prefix), _hub_status("offline"),
                              on_connected=self._on_connected, on_message=self._on_message,
-                             subscriptions=(host_subscription(self.prefix), fleet_host_topic("+", self.prefix)),
+                             on_disconnected=self._on_disconnected,
+                             subscriptions=(host_subscription(self.prefix), fleet_host_topic("+", self.prefix),
+                                            self._probe_topic),
                              session_expiry=SESSION_EXPIRY, max_queued=MAX_QUEUED_PUBLICATIONS)
         self._rules_thread = threading.Thread(target=self._rules_loop, name="rules", daemon=True)
         self._fleet_view_prefix = fleet_host_topic("", self.prefix)
@@ -96,10 +125,16 @@ class Hub:
         http = threading.Thread(target=server.run, name="http", daemon=True)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self._stop_requested.set())
+        # A handler runs on the main thread between two bytecodes, maybe inside a lock this thread holds:
+        # SIGHUP only raises a flag, and this loop reloads.
+        signal.signal(signal.SIGHUP, lambda *_: setattr(self, "_reload_requested", True))
         http.start()
         log.info("fleetmon hub %s: broker %s, http://%s, history %s, %d expected hosts", __version__,
                  self.config.broker.url, self.config.listen, self.config.db, len(self.config.expected_hosts))
-        while not self._stop_requested.wait(1.0):
+        while not self._stop_requested.wait(MAIN_TICK):
+            if self._reload_requested:
+                self._reload_requested = False
+                self.reload()
             if not http.is_alive():
                 log.error("the HTTP server stopped (is %s in use?)", self.config.listen)
                 break
@@ -107,6 +142,47 @@ class Hub:
         http.join(timeout=10)
         self.stop()
         return 0 if self._stop_requested.is_set() else 1
+
+    def reload(self) -> bool:
+        """Read the config file again (SIGHUP) and apply it without a restart; False when it is refused.
+
+        A config with errors, or one that changes what only a restart can (``RESTART_KEYS``), is refused as
+        a whole: the errors are logged and the hub runs on. Otherwise alerting (routes, receivers, inhibit
+        rules, time intervals), fleet rules, expected hosts, liveness, the API token and the rest apply at
+        once, keeping every alert, notification log, silence, acknowledgement and the broker session.
+        """
+        path = self.config.source_path
+        try:
+            new = load_config(path, self.config.overrides)
+        except ConfigError as exc:
+            log.error("reload refused, the hub keeps its running config; errors in %s:\n  %s", path,
+                      "\n  ".join(exc.errors))
+            self.counters.config_reloads["failure"] += 1
+            return False
+        changed = restart_needed(self.config, new)
+        if changed:
+            log.error("reload refused, the hub keeps its running config: %s changed in %s, which only a restart "
+                      "applies (systemctl restart fleetmon-hub)", ", ".join(changed), path)
+            self.counters.config_reloads["failure"] += 1
+            return False
+        new.receiver_context.publish = self._publish_notification
+        now = time.time()
+        with self.lock:
+            left = self.state.set_expected(new.expected_hosts, now)
+            gone = [host for host in left if host not in self.state.hosts]
+            self.state.silent_after, self.state.skew_tolerance = new.liveness.silent_after, new.liveness.skew_tolerance
+            self.sight.stall_after = max(new.liveness.stall_after, 2 * new.rules_interval)
+            self.sight.max_lag, self.sight.settle = new.liveness.max_lag, new.liveness.settle
+        self.dispatcher.reconfigure(new.alerting)
+        self.config = new
+        self._history_at = 0.0  # the new fleet rules may need other history
+        logging.getLogger("fleetmon").setLevel(new.log_level.upper())
+        if gone:
+            self.forget_hosts(gone)
+        self.counters.config_reloads["success"] += 1
+        log.info("config reloaded from %s: %d expected hosts, %d alert receivers", path, len(new.expected_hosts),
+                 len(new.alerting.receivers))
+        return True
 
     def stop(self) -> None:
         if self._stop.is_set():
@@ -132,31 +208,71 @@ class Hub:
     def readiness_problem(self) -> str:
         if not self.link.connected.is_set():
             return "not connected to the broker: " + (self.link.last_error or "connecting")
-        return self.liveness_problem()
+        blindness = self.sight.blindness
+        if blindness is not None:
+            return "blind: " + blindness.detail
+        return self.liveness_problem() or self.store.problem()
 
     def _restore(self) -> None:
-        """Firing alerts of the previous run, so a restart neither re-raises nor forgets them."""
-        fleet, edge = [], []
-        for record in self.store.latest_alerts():
-            if record.status != "firing":
-                continue
-            alert = {"status": "firing", "labels": record.labels, "annotations": {}, "startsAt": record.starts_at,
-                     "endsAt": record.ends_at, "fingerprint": record.fingerprint}
-            (edge if record.source == "edge" else fleet).append(alert)
-            host = record.labels.get("host")
-            if record.source == "edge" and host:
+        """The firing alerts of the hub's own sources, from the alert journal, back to the source that
+        resolves them: the fleet rules (ActiveAlerts, and their last verdict, which stands until the hub
+        judges the fleet again) and each host's edge alerts. The journal committed an alert before anything
+        was notified about it (docs/alerting.md, "Crash safety"), so a resolution the broker queued for the
+        hub's session while it was down, or a fleet condition that clears after the restart, is notified."""
+        fleet, edge = self.dispatcher.firing_from("fleet"), self.dispatcher.firing_from("edge")
+        legacy = self.dispatcher.firing_from("")
+        if legacy:  # journaled before the journal kept sources: the history says which one
+            told = {record.fingerprint: record.source for record in self.store.latest_alerts()}
+            for alert in legacy:
+                (edge if told.get(alert.fingerprint) == "edge" else fleet).append(alert)
+        edge_alerts = [alert_json(a.labels, a.annotations, a.starts_at) for a in edge]
+        self.active.restore(fleet=[alert_json(a.labels, a.annotations, a.starts_at) for a in fleet],
+                            edge=edge_alerts)
+        for alert in edge_alerts:
+            host = alert["labels"].get("host")
+            if host:
                 self.state.restore_edge_alert(host, alert)
-        self.active.restore(fleet=fleet, edge=edge)
+        self._verdict = [FleetAlert(a.labels, a.annotations, a.starts_at) for a in fleet]
         if fleet or edge:
-            log.info("restored %d fleet and %d edge alerts from the history", len(fleet), len(edge))
+            log.info("restored %d fleet and %d edge alerts from the alert journal", len(fleet), len(edge))
 
     # --- ingest (paho's thread) ------------------------------------------------------------------
 
     def _on_connected(self) -> None:
-        self._connected_at = time.monotonic()
         self.link.publish(hub_status_topic(self.prefix), _hub_status("online"), qos=1, retain=True)
+        with self.lock:
+            probe = self.sight.connected(time.time())
+        self.link.publish(self._probe_topic, probe, qos=1)
+
+    def _on_disconnected(self) -> None:
+        """The broker session ended: blind until a probe comes back; the wills the broker sent on its way
+        down (just before it dropped us) are not deaths."""
+        now = time.time()
+        with self.lock:
+            self.sight.disconnected(now)
+            self.state.see(True, self.sight.trusted_from())
+            changes = self.state.discount_wills(now - WILL_GRACE, now)
+        log.warning("lost the broker connection: no host is judged until the hub sees the fleet again")
+        for change in changes:
+            self._store_change(change)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
+        """paho's callback: an exception escaping it would end the network thread and all ingest with it."""
+        try:
+            self._ingest(topic, payload)
+        except Exception:  # a bug met by one message: that message is lost (counted, logged), ingest goes on
+            self.counters.reject("internal_error")
+            log.exception("ingest failed on a message on %s", topic)
+
+    def _ingest(self, topic: str, payload: bytes) -> None:
+        if topic == self._probe_topic:
+            with self.lock:
+                was_blind = self.sight.blind
+                self.sight.probe_returned(payload, time.time())
+                self.state.see(self.sight.blind, self.sight.trusted_from())
+            if was_blind and not self.sight.blind:
+                log.info("the hub sees the fleet again (probe round trip %.3fs)", self.sight.lag or 0.0)
+            return
         if topic.startswith(self._fleet_view_prefix):
             if payload:
                 self._retained_views.add(topic[len(self._fleet_view_prefix):])
@@ -169,15 +285,17 @@ class Hub:
             return
         if message.kind == "backfill":
             self.counters.backfilled += 1
-            self.store.write_sample(message.host, message.session, message.seq, message.ts, message.raw,
-                                    backfill=True)
+            position = self.store.write_sample(message.host, message.session, message.seq, message.ts,
+                                               message.raw, backfill=True)
+            with self._delivery_lock:
+                self.delivery.received(message.host, message.session, message.seq, position)
             return
         with self.lock:
             changes = self.state.apply(message)
             edge = [t for t in map(self.active.edge, message.body["alerts"]) if t] if message.kind == "alerts" else []
         self._record(message, changes, edge)
         if edge:
-            self.dispatcher.put(edge)
+            self.dispatcher.put(edge, source="edge")
 
     def _record(self, message: Message, changes: list[StateChange], edge: list[dict[str, Any]]) -> None:
         """History writes and counters for one accepted message (outside the state lock)."""
@@ -185,7 +303,9 @@ class Hub:
         if message.kind == "metrics":
             self.counters.ingested += 1
             self.counters.observe_lag(message.received - message.ts)
-            self.store.write_sample(message.host, message.session, message.seq, message.ts, message.raw)
+            position = self.store.write_sample(message.host, message.session, message.seq, message.ts, message.raw)
+            with self._delivery_lock:
+                self.delivery.received(message.host, message.session, message.seq, position)
         elif message.kind == "checks":
             for result in body["results"]:
                 value = result.get("value")
@@ -211,27 +331,34 @@ class Hub:
                 log.exception("fleet rule evaluation failed")
 
     def _evaluate(self, now: float) -> None:
-        if not self.started.is_set() and self._connected_at and \
-                time.monotonic() - self._connected_at > RETAINED_SETTLE:
-            self.started.set()
-        if self.started.is_set() and self._retained_views:
-            with self.lock:
-                gone = sorted(self._retained_views - set(self.state.hosts))
-            self._retained_views.clear()
-            if gone:
-                log.info("clearing the retained fleet view of hosts no longer in the fleet: %s", ", ".join(gone))
-                self.forget_hosts(gone)
+        with self.lock:
+            probe = self.sight.tick(now)
+            self.state.see(self.sight.blind, self.sight.trusted_from())
+        if probe is not None:
+            self.link.publish(self._probe_topic, probe, qos=1)
+        if not self.started.is_set() and self.sight.seeing_since is not None:
+            self.started.set()  # the probe came back after the retained messages the subscription brought
+        if self.link.connected.is_set():  # an ack not published is not a request made: the give-up counts requests
+            self._acknowledge(now)
         if now - self._history_at >= self.config.history_rules_interval:
             self._series = self._history(now)
             self._history_at = now
         with self.lock:
-            changes = self.state.tick(now)
-            views = self.state.views()
-        transitions = self.active.update(evaluate(self.config.rules, views, self._series, now), now)
+            if not self.sight.blind and self.state.heard_since(self.sight.trusted_from()):
+                self.sight.caught_up(now)
+            judging = self.sight.judging(now)
+            changes = self.state.tick(now) if judging else []
+            views = self.state.views(now)
+            health = HubHealth(self._name, self.sight.blindness, *self._storage_health(now))
+        if judging:  # while blind or settling, the fleet rules' last verdict stands: nothing fires, nothing resolves
+            self._verdict = evaluate(self.config.rules, views, self._series, now)
+        if judging and self._retained_views:  # after the tick, which forgot hosts that left the inventory
+            self._forget_retained_views()
+        transitions = self.active.update([*self._verdict, *evaluate_hub(self.config.rules, health)], now)
         for change in changes:
             self._store_change(change)
         if transitions:
-            self.dispatcher.put(transitions)
+            self.dispatcher.put(transitions, source="fleet")
             self.link.publish(fleet_alerts_topic(self.prefix),
                               encode({"v": SCHEMA_VERSION, "type": "alerts", "ts": round(now, 3),
                                       "alerts": transitions}), qos=1)
@@ -243,6 +370,36 @@ class Hub:
         if now - self._pruned_at >= PRUNE_INTERVAL:
             self._pruned_at = now
             self.journal.prune(now - self.config.alerting.history_retention)
+        self.counters.evaluations += 1  # last: whatever this round raised has been handed on
+
+    def _acknowledge(self, now: float) -> None:
+        """Publish the delivery acks due: what each host's samples are committed up to, what to send again."""
+        durable = self.store.durable_position
+        with self._delivery_lock:
+            self.delivery.committed(durable)
+            due = self.delivery.tick(now)
+            self.counters.samples_lost = self.delivery.lost_total
+        for item in due:
+            self.link.publish(hub_ack_topic(item.host, self.prefix),
+                              encode(ack(item.host, now, item.session, item.upto, item.missing)), qos=1, retain=True)
+
+    def _forget_retained_views(self) -> None:
+        """Clear the retained fleet view the broker held for hosts no longer in the fleet."""
+        with self.lock:
+            gone = sorted(self._retained_views - set(self.state.hosts))
+        self._retained_views.clear()
+        if gone:
+            log.info("clearing the retained fleet view of hosts no longer in the fleet: %s", ", ".join(gone))
+            self.forget_hosts(gone)
+
+    def _storage_health(self, now: float) -> tuple[str, float | None]:
+        """The store's problem, if any, and since when this hub has seen it."""
+        problem = self.store.problem()
+        if not problem:
+            self._storage_since = None
+        elif self._storage_since is None:
+            self._storage_since = now
+        return problem, self._storage_since
 
     def _history(self, now: float) -> list[Series]:
         series = []
@@ -270,6 +427,10 @@ class Hub:
     def forget_hosts(self, hosts: list[str]) -> None:
         for publication in cleared(hosts, self.prefix):
             self.link.publish(publication.topic, publication.payload, qos=1, retain=True)
+        with self._delivery_lock:
+            self.delivery.forget(hosts)
+        for host in hosts:
+            self.link.publish(hub_ack_topic(host, self.prefix), b"", qos=1, retain=True)
 
     def _store_change(self, change: StateChange) -> None:
         log.info("host %s: %s -> %s (%s)", change.host, change.from_state, change.to_state, change.reason)

@@ -2,6 +2,12 @@
 
 Pure: the caller passes hub times in, takes the state changes out (to store and to alert on). Liveness
 rules are in fleetmon.hub.model's docstring; the health score is ``health_score`` below.
+
+The hub's own blindness (fleetmon.hub.sight) reaches the state through ``see``: while blind no gap
+between samples and no clock skew is recorded (they would measure the hub, not the host), and silence is
+counted from the moment sight returned. A will younger than ``WILL_GRACE`` is not yet shown to the rules:
+a broker that shuts down sends every client's will a moment before it drops the hub, and those wills are
+then discounted (``discount_wills``) rather than taken for deaths.
 """
 
 from collections import deque
@@ -12,6 +18,8 @@ from typing import Any
 from fleetmon.hub.ingest import Message
 from fleetmon.hub.model import MISSING, OFFLINE, ONLINE, SILENT, HostView, StateChange
 
+#: Seconds a Last Will waits before rules see it (a broker going down sends all wills just before it drops us).
+WILL_GRACE = 2.0
 #: Gaps between samples kept per host, for the heartbeat-degradation rule.
 GAP_HISTORY = 20
 #: Unlabelled gauges of the last sample copied into HostView.metrics for fleet rules and rollups.
@@ -45,6 +53,7 @@ class HostRecord:
     gaps: deque = field(default_factory=lambda: deque(maxlen=GAP_HISTORY))
     edge_alerts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by fingerprint
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest result by check name
+    before_will: tuple[str, float, str] | None = None  # (state, since, reason) a will replaced
 
 
 class FleetState:
@@ -55,6 +64,8 @@ class FleetState:
         self.hosts: dict[str, HostRecord] = {}
         self.stale_statuses = 0
         self.inventory = False  # whether an inventory says which hosts belong to the fleet
+        self.blind = False  # the hub cannot see the fleet right now (fleetmon.hub.sight)
+        self.trusted_from = 0.0  # hub time from which the hub's view is whole: silence counts from here
         self.set_expected(expected or {}, now)
 
     def set_expected(self, expected: Mapping[str, Sequence[str]], now: float) -> list[str]:
@@ -85,9 +96,31 @@ class FleetState:
         handler = _HANDLERS.get(message.kind)
         return handler(self, record, message) if handler else []
 
+    def see(self, blind: bool, trusted_from: float) -> None:
+        """What the hub's sight says (fleetmon.hub.sight): whether it is blind, and since when it sees."""
+        self.blind, self.trusted_from = blind, trusted_from
+
+    def discount_wills(self, after: float, now: float) -> list[StateChange]:
+        """Undo the wills that arrived since ``after``: the broker sent them as it went down, so they say
+        nothing about the hosts. Each host is back in the state the will replaced."""
+        changes = []
+        for record in self.hosts.values():
+            if record.state == OFFLINE and record.reason == "will" and record.since >= after \
+                    and record.before_will is not None:
+                state, since, reason = record.before_will
+                changes.append(StateChange(record.host, now, OFFLINE, state,
+                                           "will discounted: the broker sent it as it went down"))
+                record.state, record.since, record.reason, record.before_will = state, since, reason, None
+        return changes
+
+    def heard_since(self, since: float) -> bool:
+        """Whether every online host has sent a live sample since ``since`` (the hub's settle can end)."""
+        return all((record.last_sample_at or 0.0) >= since for record in self.hosts.values() if record.state == ONLINE)
+
     def tick(self, now: float) -> list[StateChange]:
-        """Mark online hosts silent once no sample came for ``silent_after`` of their intervals, and, when
-        there is an inventory, forget hosts outside it that are not alive (removed from the fleet)."""
+        """Mark online hosts silent once no sample came for ``silent_after`` of their intervals (counted from
+        ``trusted_from`` at the earliest), and, when there is an inventory, forget hosts outside it that are
+        not alive (removed from the fleet). The caller does not tick while the hub cannot judge."""
         changes = []
         if self.inventory:
             for host in [h for h, r in self.hosts.items() if not r.expected and r.state in (OFFLINE, MISSING)]:
@@ -95,7 +128,7 @@ class FleetState:
         for record in self.hosts.values():
             if record.state != ONLINE:
                 continue
-            last = max(record.last_sample_at or 0.0, record.since)
+            last = max(record.last_sample_at or 0.0, record.since, self.trusted_from)
             if now - last > self.silent_after * record.interval_s:
                 changes.append(_move(record, SILENT, now, f"no sample for {now - last:.0f}s"))
         return changes
@@ -107,8 +140,14 @@ class FleetState:
             record = self.hosts[host] = HostRecord(host, MISSING, 0.0)
         record.edge_alerts[alert["fingerprint"]] = alert
 
-    def views(self) -> list[HostView]:
-        return [view(record) for record in self.hosts.values()]
+    def views(self, now: float) -> list[HostView]:
+        """What rules see: each host's state, except that a will younger than WILL_GRACE is not shown yet."""
+        views = []
+        for record in self.hosts.values():
+            fresh_will = record.state == OFFLINE and record.reason == "will" and record.before_will is not None \
+                and now - record.since < WILL_GRACE
+            views.append(view(record, record.before_will if fresh_will else None))
+        return views
 
     def skewed(self, record: HostRecord) -> bool:
         return record.clock_skew_s is not None and abs(record.clock_skew_s) > self.skew_tolerance
@@ -124,6 +163,11 @@ class FleetState:
         if body["state"] == "offline":
             if record.state == OFFLINE:
                 return []
+            # Only a living host's will can be the broker's going down; a retained will of a host this hub
+            # has not seen alive is the broker's record of a death, taken as it is.
+            alive = record.state in (ONLINE, SILENT)
+            record.before_will = (record.state, record.since, record.reason) if body["reason"] == "will" and alive \
+                else None
             return [_move(record, OFFLINE, message.received, body["reason"])]
         record.agent_version = str(body.get("agent", {}).get("version", ""))
         record.facts = body["facts"]
@@ -145,15 +189,16 @@ class FleetState:
             changes.append(_move(record, ONLINE, message.received, "samples"))
         elif record.state == OFFLINE:
             return []  # a sample of the session that just died, delivered after its will
-        if record.last_sample_at is not None:
-            record.gaps.append(message.received - record.last_sample_at)
+        if record.last_sample_at is not None and not self.blind and record.last_sample_at >= self.trusted_from:
+            record.gaps.append(message.received - record.last_sample_at)  # a gap across blindness is the hub's
         record.previous_sample, record.previous_sample_ts = record.last_sample, record.last_sample_ts
         record.last_sample = message.body["metrics"]
         record.last_sample_ts = message.ts
         record.last_sample_at = message.received
         record.last_seq = message.seq
         record.samples_total += 1
-        record.clock_skew_s = message.received - message.ts
+        if not self.blind:  # a backlog read late would look like a host clock running behind
+            record.clock_skew_s = message.received - message.ts
         interval = message.body.get("interval_s")
         if isinstance(interval, (int, float)) and interval > 0:
             record.interval_s = float(interval)
@@ -183,14 +228,16 @@ def _move(record: HostRecord, state: str, at: float, reason: str) -> StateChange
     return change
 
 
-def view(record: HostRecord) -> HostView:
+def view(record: HostRecord, shown: tuple[str, float, str] | None = None) -> HostView:
+    """The rules' view of a host; ``shown`` (state, since, reason) replaces its liveness when given."""
+    state, since, reason = shown or (record.state, record.since, record.reason)
     sample = record.last_sample or {}
     metrics = {name: float(sample[name]) for name in VIEW_METRICS
                if isinstance(sample.get(name), (int, float)) and not isinstance(sample.get(name), bool)}
-    return HostView(host=record.host, state=record.state, since=record.since, groups=record.groups,
+    return HostView(host=record.host, state=state, since=since, groups=record.groups,
                     labels=record.labels, interval_s=record.interval_s, session=record.session,
                     last_sample_at=record.last_sample_at, gaps=tuple(record.gaps), metrics=metrics,
-                    reason=record.reason)
+                    reason=reason)
 
 
 def health_score(record: HostRecord, skewed: bool) -> int:

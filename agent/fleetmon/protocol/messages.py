@@ -8,7 +8,7 @@ that is a late Last Will of an earlier run.
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from fleetmon.protocol import SCHEMA_VERSION
 
@@ -72,3 +72,43 @@ def event(host: str, session: int, seq: int, ts: float, kind: str, message: str,
     payload = envelope("events", host, session, seq, ts)
     payload["event"] = {"kind": kind, "message": message, "details": dict(details or {})}
     return payload
+
+
+class Ack(NamedTuple):
+    """The hub's delivery ack for one host (schemas/ack.json): every metrics sample of ``session`` with
+    seq <= ``upto`` is in its history (or was given up and counted); the inclusive ``missing`` ranges
+    above it are asked to be sent again on the back-fill topic."""
+
+    host: str
+    session: int
+    upto: int
+    missing: Tuple[Tuple[int, int], ...]
+
+
+def ack(host: str, ts: float, session: int, upto: int, missing: Sequence[Tuple[int, int]]) -> Dict[str, Any]:
+    """Published by the hub, not by agents: no ``seq``, as nothing is gained by ordering acks."""
+    return {"v": SCHEMA_VERSION, "type": "ack", "host": host, "ts": round(ts, 3), "session": session,
+            "upto": upto, "missing": [[first, last] for first, last in missing]}
+
+
+def parse_ack(payload: bytes) -> Optional[Ack]:
+    """An ack as the agent reads it, or None for anything malformed (an empty retained message included)."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    if not (isinstance(body, dict) and body.get("v") == SCHEMA_VERSION and body.get("type") == "ack"
+            and isinstance(body.get("host"), str) and _count(body.get("session")) and _count(body.get("upto"))
+            and isinstance(body.get("missing"), list)):
+        return None
+    missing = []
+    for entry in body["missing"]:
+        if not (isinstance(entry, list) and len(entry) == 2 and all(_count(v) for v in entry)
+                and body["upto"] < entry[0] <= entry[1]):
+            return None
+        missing.append((entry[0], entry[1]))
+    return Ack(body["host"], body["session"], body["upto"], tuple(missing))
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

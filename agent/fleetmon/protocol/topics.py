@@ -65,3 +65,13 @@ def fleet_alerts_topic(prefix: str = DEFAULT_PREFIX) -> str:
 def hub_status_topic(prefix: str = DEFAULT_PREFIX) -> str:
     """The hub's own retained birth and Last Will."""
     return f"{prefix}/hub/status"
+
+
+def hub_probe_topic(prefix: str = DEFAULT_PREFIX) -> str:
+    """The hub's own probe: published and received by the hub to know it is connected and keeping up."""
+    return f"{prefix}/hub/probe"
+
+
+def hub_ack_topic(host: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The hub's retained delivery ack for one host: what its history holds, what it asks to be re-sent."""
+    return f"{prefix}/hub/acks/{host}"

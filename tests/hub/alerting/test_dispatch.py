@@ -5,7 +5,9 @@ assertion sees exactly what a flush decided; the real deliverer, receivers and h
 test_receivers.py, test_delivery.py, test_alerting_hub.py and against Alertmanager in test_differential.py.
 """
 
+import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -13,7 +15,7 @@ import yaml
 
 from fleetmon.config_reader import Errors, Node
 from fleetmon.hub.alerting.config import parse_alerting
-from fleetmon.hub.alerting.dispatch import Dispatcher, needs_update
+from fleetmon.hub.alerting.dispatch import Dispatcher, LogEntry, intent, needs_update
 from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.alerting.matchers import parse_matchers
 from fleetmon.hub.alerting.receivers.base import Integration
@@ -33,11 +35,32 @@ class Recording(Integration):
 
 
 class SyncDeliverer:
-    def deliver(self, integration, notification, deadline, done):
+    """Delivers at once; with ``crash_copies`` it copies the journal's database file as the send starts —
+    what a hub killed at that instant would find on disk."""
+
+    def __init__(self, journal_path: Path | None = None):
+        self.journal_path = journal_path
+        self.crash_copies: list[Path] = []
+
+    def deliver(self, integration, notification, deadline, done, durable=None):
         prepared = integration.prepare(notification)
         if prepared is not None:
+            if durable is not None:
+                assert durable(5.0), "the journal did not commit the notification's state"
+            if self.journal_path is not None:
+                self.crash_copies.append(_copy_database(self.journal_path, len(self.crash_copies)))
             integration.send(prepared)
         done(True)
+
+
+def _copy_database(path: Path, number: int) -> Path:
+    """What another process reads from the database now: only committed transactions."""
+    copy = path.with_name(f"killed-{number}.db")
+    source, target = sqlite3.connect(path), sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    target.close()
+    return copy
 
 
 class Clock:
@@ -49,7 +72,7 @@ class Clock:
 
 
 class Harness:
-    def __init__(self, config_text: str, journal: AlertJournal | None = None):
+    def __init__(self, config_text: str, journal: AlertJournal | None = None, journal_path: Path | None = None):
         errors = Errors()
         config = parse_alerting(Node(yaml.safe_load(config_text), "", errors))
         assert not errors, errors
@@ -59,7 +82,8 @@ class Harness:
             receiver.integrations = [integration]
             self.integrations[name] = integration
         self.clock = Clock()
-        self.dispatcher = Dispatcher(config, SyncDeliverer(), journal, clock=self.clock)
+        self.deliverer = SyncDeliverer(journal_path)
+        self.dispatcher = Dispatcher(config, self.deliverer, journal, clock=self.clock)
 
     def at(self, offset: float) -> None:
         self.clock.now = T0 + offset
@@ -307,7 +331,6 @@ def test_a_restart_restores_state_without_duplicates(tmp_path):
 
 
 def test_dedup_decisions():
-    from fleetmon.hub.alerting.dispatch import LogEntry
     a, b = frozenset({"a"}), frozenset({"b"})
     none = frozenset()
     assert needs_update(None, a, none, True, 60, 100) == "first notification"
@@ -319,3 +342,105 @@ def test_dedup_decisions():
     assert needs_update(LogEntry(a | b, none, 90), a, b, False, 60, 100) is None  # a shrinking set is no news
     assert needs_update(entry, a, none, True, 60, 151) == "repeat interval elapsed"
     assert needs_update(entry, a, none, True, 60, 151, acknowledged=True) is None
+
+
+@pytest.mark.parametrize(("case", "confirmed", "firing", "resolved", "send_resolved", "after_a_crash"), [
+    # A hub killed after the send and before its confirmation finds the intent: firing alerts count as told...
+    ("first notification", None, {"a"}, set(), False, None),
+    ("an alert joins", {"a"}, {"a", "b"}, set(), False, None),
+    # ... resolutions do not: the restarted hub sends them again (at least once).
+    ("all resolved", {"a"}, set(), {"a"}, False, "all alerts resolved"),
+    ("some resolved", {"a", "b"}, {"b"}, {"a"}, True, "some alerts resolved"),
+    # A repeat counts as sent too: the next one waits a whole repeat_interval from the intent.
+    ("repeat", {"a"}, {"a"}, set(), False, None),
+])
+def test_the_intent_journaled_before_a_send_decides_what_a_crash_repeats(case, confirmed, firing, resolved,
+                                                                          send_resolved, after_a_crash):
+    entry = None if confirmed is None else LogEntry(frozenset(confirmed), frozenset(), T0 - 4000)
+    firing, resolved = frozenset(firing), frozenset(resolved)
+    assert needs_update(entry, firing, resolved, send_resolved, 3600, T0) is not None, case  # it was news
+    logged = intent(entry, firing, resolved, T0)
+    assert needs_update(logged, firing, resolved, send_resolved, 3600, T0 + 1) == after_a_crash, case
+
+
+def test_a_hub_killed_as_it_sends_neither_repeats_the_firing_nor_loses_the_resolution(tmp_path):
+    path = tmp_path / "alerting.db"
+    journal = AlertJournal(str(path))
+    config = CONFIG.replace("team", "team-resolved")
+    h = Harness(config, journal, journal_path=path)
+    h.at(0)
+    h.fire(alertname="Disk", instance="a")
+    h.at(30)
+    h.resolve(alertname="Disk", instance="a")
+    h.at(330)
+    assert [reason for reason, _ in h.sent("team-resolved")] == ["first notification", "all alerts resolved"]
+    killed_firing, killed_resolving = h.deliverer.crash_copies
+    journal.close()
+
+    def restarted(copy: Path, at: float) -> Harness:
+        again = Harness(config, AlertJournal(str(copy)))
+        again.clock.now = T0 + at
+        again.dispatcher.restore(**again.dispatcher.journal.load())
+        again.at(at)
+        return again
+
+    # Killed as the firing notification went out: the alert is back, and it is not notified again.
+    again = restarted(killed_firing, 60)
+    assert [v["status"] for v in again.dispatcher.alert_views(T0 + 60)] == ["firing"]
+    assert again.sent("team-resolved") == []
+    # Killed as the resolution went out: it goes out again.
+    again = restarted(killed_resolving, 400)
+    assert again.sent("team-resolved") == [("all alerts resolved", [("a", "resolved")])]
+    # Stopped after everything was confirmed: nothing to repeat.
+    again = restarted(path, 400)
+    assert again.sent("team-resolved") == []
+
+
+def test_a_failed_delivery_takes_its_intent_back(tmp_path):
+    path = tmp_path / "alerting.db"
+    journal = AlertJournal(str(path))
+    h = Harness(CONFIG, journal)
+    h.deliverer.deliver = lambda integration, notification, deadline, done, durable=None: done(False)
+    h.at(0)
+    h.fire(alertname="Disk", instance="a")
+    h.at(30)
+    journal.close()
+    again = Harness(CONFIG, AlertJournal(str(path)))
+    again.clock.now = T0 + 60
+    again.dispatcher.restore(**again.dispatcher.journal.load())
+    again.at(60)
+    assert again.sent("team") == [("first notification", [("a", "firing")])]
+
+
+RELOADED = """
+route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 1h
+  routes:
+  - matchers: ['alertname="Net"']
+    receiver: oncall
+receivers: [{name: team}, {name: oncall}]
+"""
+
+
+def test_a_reload_regroups_without_repeating_unchanged_groups():
+    h = Harness(CONFIG.replace("team", "team-resolved"))
+    h.at(0)
+    h.fire(alertname="Disk", instance="a")
+    h.fire(alertname="Net", instance="b")
+    h.at(30)
+    assert len(h.sent("team-resolved")) == 2
+    new = Harness(RELOADED.replace("team", "team-resolved"))  # the reloaded config, its receivers recording
+    h.dispatcher.reconfigure(new.dispatcher.config)
+    h.integrations = new.integrations
+    h.at(31)
+    h.at(330)  # the next tick of every group
+    # Disk's group (root route, same key) was told already; Net moved to a new route: its receiver is told.
+    assert h.sent("team-resolved") == []
+    assert h.sent("oncall") == [("first notification", [("b", "firing")])]
+    h.resolve(alertname="Disk", instance="a")
+    h.at(630)
+    assert h.sent("team-resolved") == [("all alerts resolved", [("a", "resolved")])]

@@ -202,6 +202,12 @@ receivers: [{name: default}, {name: api}]
     ("route: {receiver: a}\nreceivers: [{name: a}]\ntemplates: ['/etc/am/*.tmpl']", "templates: Go templates"),
     ("route: {receiver: a, escalation: [{after: 1h, receivers: [b]}, {after: 5m, receivers: [a]}]}\n"
      "receivers: [{name: a}]", "route.escalation[0].receivers[0]: undefined receiver 'b'"),
+    # Alertmanager takes these; they would mute every alert that agrees on `equal` with a firing source.
+    ("route: {receiver: a}\nreceivers: [{name: a}]\ninhibit_rules: [{source_matchers: ['a=1'], equal: [x]}]",
+     "inhibit_rules[0].target_matchers: an inhibit rule needs target matchers"),
+    ("route: {receiver: a}\nreceivers: [{name: a}]\n"
+     "inhibit_rules: [{source_match: {a: '1'}, target_matchers: [], target_match: {}}]",
+     "inhibit_rules[0].target_matchers: an inhibit rule needs target matchers"),
 ])
 def test_config_errors_name_the_key(tmp_path, doc, message):
     path = tmp_path / "am.yml"
@@ -221,6 +227,15 @@ def test_hub_check_config_names_alerting_errors_by_key_path(tmp_path):
     assert result.returncode == 1
     assert "alerting.route.routes[0].receiver: undefined receiver 'pager'" in result.stderr
     assert "alerting.receivers[0].webhook_configs[0].retries: unknown key" in result.stderr
+    path.write_text(yaml.safe_dump({"alerting": {
+        "route": {"receiver": "ops"}, "receivers": [{"name": "ops"}],
+        "inhibit_rules": [{"source_matchers": ['severity="critical"'], "equal": ["host"]},
+                          {"source_matchers": ['severity="critical"'], "target_match_re": {"severity": "warn.*"}}]}}))
+    refused = subprocess.run([sys.executable, "-m", "fleetmon", "hub", "check-config", str(path)], capture_output=True,
+                             text=True, env={"PYTHONPATH": str(AGENT_SRC)}, timeout=30)
+    assert refused.returncode == 1
+    assert "alerting.inhibit_rules[0].target_matchers: an inhibit rule needs target matchers" in refused.stderr
+    assert "inhibit_rules[1]" not in refused.stderr
     path.write_text(yaml.safe_dump({"alerting": {"route": {"receiver": "ops"}, "receivers": [{"name": "ops"}]}}))
     ok = subprocess.run([sys.executable, "-m", "fleetmon", "hub", "check-config", str(path)], capture_output=True,
                         text=True, env={"PYTHONPATH": str(AGENT_SRC)}, timeout=30)

@@ -8,14 +8,19 @@ says so, rather than accepting anonymous ones.
 
 ``POST /api/v2/alerts`` takes Alertmanager's API v2 alert list, so Prometheus or any Alertmanager client
 can send to the hub directly (with ``resolve_timeout`` applied to alerts without an end).
+
+No request can make an answer fail later: bodies are strict JSON (no NaN, no lone surrogate, at most
+fleetmon.hub.limits.MAX_DEPTH levels deep), every time is range-checked where it is parsed, and a bad
+item is a 400 naming its field before anything reaches the dispatcher.
 """
 
 import hmac
-import json
+import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -23,6 +28,7 @@ from starlette.routing import Route
 from fleetmon.hub.alerting.alert import AlertError, parse_time
 from fleetmon.hub.alerting.matchers import MatcherError, matches_all, parse_matcher
 from fleetmon.hub.alerting.silences import Silence, SilenceError, SilenceNotFound, matchers_from_json
+from fleetmon.hub.limits import MAX_DEPTH, too_deep
 
 if TYPE_CHECKING:
     from fleetmon.hub.service import Hub
@@ -47,6 +53,8 @@ def alerting_routes(hub: "Hub") -> list[Route]:
         if (denied := refused(request)) is not None:
             return denied
         body = await _json(request)
+        if isinstance(body, BadBody):
+            return _error(400, body.reason)
         if not isinstance(body, list):
             return _error(400, "expected a JSON list of alerts")
         errors = dispatcher.put(body, resolve_timeout=dispatcher.config.resolve_timeout)
@@ -72,6 +80,8 @@ def alerting_routes(hub: "Hub") -> list[Route]:
         if (denied := refused(request)) is not None:
             return denied
         body = await _json(request)
+        if isinstance(body, BadBody):
+            return _error(400, body.reason)
         if not isinstance(body, dict) or not isinstance(body.get("target"), str):
             return _error(400, "expected {target: alert fingerprint or group id, by, comment, expiresAt}")
         try:
@@ -102,6 +112,8 @@ def alerting_routes(hub: "Hub") -> list[Route]:
         if (denied := refused(request)) is not None:
             return denied
         body = await _json(request)
+        if isinstance(body, BadBody):
+            return _error(400, body.reason)
         if not isinstance(body, dict):
             return _error(400, "expected a silence object")
         try:
@@ -160,11 +172,20 @@ def alerting_routes(hub: "Hub") -> list[Route]:
     ]
 
 
+class BadBody(NamedTuple):
+    reason: str
+
+
 async def _json(request: Request) -> Any:
+    """The request's JSON, or why it is none. orjson, unlike the json module, refuses what could not be
+    answered later: NaN and Infinity, lone surrogates (not UTF-8), numbers beyond a double."""
     try:
-        return json.loads(await request.body())
-    except ValueError:
-        return None
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        return BadBody(f"the body is not JSON: {exc}")
+    if too_deep(body):
+        return BadBody(f"the body nests deeper than {MAX_DEPTH} levels")
+    return body
 
 
 def _text(body: dict, key: str) -> str:
@@ -179,9 +200,10 @@ def _error(status: int, message: str) -> Response:
 
 def _since(request: Request) -> float:
     try:
-        return float(request.query_params.get("since", time.time() - 86400))
+        since = float(request.query_params.get("since", time.time() - 86400))
     except ValueError:
         return time.time() - 86400
+    return since if math.isfinite(since) else time.time() - 86400  # "inf" and "nan" are not times
 
 
 def _limit(request: Request) -> int:

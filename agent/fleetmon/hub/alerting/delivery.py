@@ -10,6 +10,11 @@ jittered backoff until the deadline; a non-retryable one ends the delivery at on
 at or after the deadline, but one that started may run past it by up to its integration's timeout.
 A notification that waited in its queue past its deadline is never tried: it is reported as attempt 0,
 so the delivery log shows why nothing went out.
+
+A notification may carry a ``durable`` wait (the alert journal's barrier): its first attempt waits until
+the state it depends on is committed, so a crash after the send finds it logged (docs/alerting.md,
+"Crash safety"). The wait happens here, on the integration's thread: neither the dispatcher nor ingest
+ever waits for SQLite. A journal that cannot commit within ``JOURNAL_WAIT`` does not hold the page back.
 """
 
 import logging
@@ -24,6 +29,9 @@ from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
 
 log = logging.getLogger(__name__)
+
+#: Seconds a notification waits for the alert journal to commit its state before it goes out regardless.
+JOURNAL_WAIT = 5.0
 
 
 @dataclass(slots=True)
@@ -48,6 +56,7 @@ class _Job:
     notification: Notification
     deadline: float
     done: Callable[[bool], None]
+    durable: Callable[[float], bool] | None = None
 
 
 _STOP = object()  # queued behind the jobs to end a worker
@@ -71,11 +80,12 @@ class Deliverer:
             return self._pending
 
     def deliver(self, integration: Integration, notification: Notification, deadline: float,
-                done: Callable[[bool], None]) -> None:
+                done: Callable[[bool], None], durable: Callable[[float], bool] | None = None) -> None:
         """Hand over one notification; returns at once. ``done(ok)`` follows exactly once, from the
         integration's worker thread (from this thread when the deliverer is already stopped).
 
-        ``deadline`` is a unix time: no attempt starts after it.
+        ``deadline`` is a unix time: no attempt starts after it. ``durable(timeout)``, when given, is
+        waited for before the first attempt (True once the notification's state is committed).
         """
         key = (integration.receiver, integration.name)
         with self._lock:
@@ -90,7 +100,7 @@ class Deliverer:
                                               name=f"deliver {integration.receiver}/{integration.name}")
                     self._workers[key] = (worker, jobs)
                     worker.start()
-                self._workers[key][1].put(_Job(integration, notification, deadline, done))
+                self._workers[key][1].put(_Job(integration, notification, deadline, done, durable))
         if stopped:
             log.warning("delivery stopped: %s/%s not sent for %s", integration.receiver, integration.name,
                         notification.group_key)
@@ -130,6 +140,10 @@ class Deliverer:
             return False
         if prepared is None:  # nothing to send (send_resolved off, all resolved): delivered
             return True
+        if job.durable is not None and not job.durable(max(0.0, min(JOURNAL_WAIT, job.deadline - time.time()))):
+            log.warning("%s/%s: the alert journal did not commit the state of %s within %gs; sending it anyway, "
+                        "without its crash guarantee", integration.receiver, integration.name,
+                        notification.group_key, JOURNAL_WAIT)
         if time.time() >= job.deadline:
             self._report(job, 0, False, "deadline passed while waiting behind earlier notifications", None,
                          time.time(), 0.0, final=True)

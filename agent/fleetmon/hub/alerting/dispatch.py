@@ -18,6 +18,16 @@ A flush, per Alertmanager (docs/alerting.md, "Lifecycle"):
 
 Escalation (fleetmon): a group that has been firing unacknowledged for a tier's ``after`` also notifies
 that tier's receivers, which then stay on the group until everything in it resolves.
+
+Crash safety (docs/alerting.md, "Crash safety"): before a delivery is handed over, the notification log
+entry it would write is journaled as an intent, and the delivery carries a barrier on the journal, so
+nothing is sent before the alert states and that intent are committed. A killed hub therefore finds a
+firing notification logged even if it never went out (at most once), and finds a resolution not yet
+logged until it was confirmed sent (at least once). A failed delivery takes its intent back.
+
+``reconfigure`` swaps the routing tree, receivers, inhibit rules and time intervals on a reload: alerts
+regroup under the new tree, and a group whose route and labels did not change keeps its state, so its
+notification log still says what its receivers were told.
 """
 
 import hashlib
@@ -29,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fleetmon.hub.alerting.alert import Alert, AlertError, from_json, merge
+from fleetmon.hub.alerting.alert import NEVER, Alert, AlertError, from_json, merge
 from fleetmon.hub.alerting.config import AlertingConfig
 from fleetmon.hub.alerting.inhibit import Inhibitor
 from fleetmon.hub.alerting.matchers import format_labels
@@ -48,7 +58,7 @@ GC_INTERVAL = 30.0
 
 class Deliver(Protocol):
     def deliver(self, integration: Any, notification: Notification, deadline: float,
-                done: Callable[[bool], None]) -> None: ...
+                done: Callable[[bool], None], durable: Callable[[float], bool] | None = None) -> None: ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -97,12 +107,13 @@ class Flap:
 class Journal(Protocol):
     """Where the dispatcher's state and history go (fleetmon.hub.alerting.journal, or nothing)."""
 
-    def alert(self, alert: Alert, status: str | None, now: float) -> None: ...
+    def alert(self, alert: Alert, status: str | None, now: float, source: str = "") -> None: ...
     def forget_alert(self, fp: str) -> None: ...
-    def log_entry(self, key: tuple[str, str, str], entry: LogEntry) -> None: ...
+    def log_entry(self, key: tuple[str, str, str], entry: LogEntry | None) -> None: ...
     def silence(self, silence: Silence, action: str, now: float) -> None: ...
     def ack(self, ack: Ack, action: str, now: float) -> None: ...
     def escalation(self, group: str, firing_since: float | None, tiers: int) -> None: ...
+    def barrier(self) -> Callable[[float], bool]: ...
 
 
 class Dispatcher:
@@ -115,10 +126,11 @@ class Dispatcher:
         self.lock = threading.RLock()
         self._wake = threading.Event()  # set by put, by a finished delivery and by operator changes
         self._stop = False
-        self._inbox: deque[Alert] = deque()  # appends and pops are atomic: put takes no lock
+        self._inbox: deque[tuple[Alert, str]] = deque()  # (alert, source); atomic appends: put takes no lock
         self._due = 0.0  # the earliest flush or escalation of any group; no scan before then
         self._collected_at = 0.0
         self.alerts: dict[str, Alert] = {}
+        self.sources: dict[str, str] = {}  # by fingerprint: "fleet" or "edge" for the hub's own, "" for the API
         self.groups: dict[tuple[str, str], Group] = {}
         self.nflog: dict[tuple[str, str, str], LogEntry] = {}
         self.silences = Silences()
@@ -131,11 +143,13 @@ class Dispatcher:
 
     # --- input -----------------------------------------------------------------------------------
 
-    def put(self, items: Iterable[dict[str, Any]], resolve_timeout: float | None = None) -> list[str]:
+    def put(self, items: Iterable[dict[str, Any]], resolve_timeout: float | None = None,
+            source: str = "") -> list[str]:
         """Queue alerts (Alertmanager-shaped JSON); returns one error per rejected item.
 
         ``resolve_timeout``: for API clients, Alertmanager's resolve_timeout; None for the hub's own
-        sources, whose firing alerts never time out.
+        sources, whose firing alerts never time out. ``source`` ("fleet", "edge") names the hub's own
+        source, journaled so a restarted hub hands each firing alert back to the source that resolves it.
         """
         now = self.clock()
         accepted, errors = [], []
@@ -145,14 +159,15 @@ class Dispatcher:
             except AlertError as exc:
                 errors.append(f"alerts[{index}]: {exc}")
         if accepted:
-            self._inbox.extend(accepted)
+            self._inbox.extend((alert, source) for alert in accepted)
             self._wake.set()
         return errors
 
     def restore(self, alerts: Iterable[Alert], nflog: dict, silences: Iterable[Silence], acks: Iterable[Ack],
-                escalations: dict[str, tuple[float | None, int]]) -> None:
+                escalations: dict[str, tuple[float | None, int]], sources: dict[str, str] | None = None) -> None:
         """State a previous run kept (journal): the alerts regroup, and the log prevents duplicates."""
         with self.lock:
+            self.sources.update(sources or {})
             self.nflog.update(nflog)
             self.silences.by_id.update({s.id: s for s in silences})
             self.acks.update({a.fingerprint: a for a in acks})
@@ -182,7 +197,7 @@ class Dispatcher:
         """Ingest queued alerts, flush what is due; returns when the next flush or escalation is due."""
         with self.lock:
             while self._inbox:
-                self._ingest(self._inbox.popleft(), now)
+                self._ingest(*self._inbox.popleft(), now)
             if now - self._collected_at >= GC_INTERVAL:
                 self._collected_at = now
                 self._forget_resolved(now)
@@ -203,7 +218,7 @@ class Dispatcher:
 
     # --- ingest ----------------------------------------------------------------------------------
 
-    def _ingest(self, alert: Alert, now: float) -> None:
+    def _ingest(self, alert: Alert, source: str, now: float) -> None:
         old = self.alerts.get(alert.fingerprint)
         stored = merge(old, alert, now)
         status = "resolved" if stored.resolved(now) else "firing"
@@ -211,18 +226,24 @@ class Dispatcher:
         if old is not None and changed:
             self._flap(stored.fingerprint, now)
         self.alerts[stored.fingerprint] = stored
+        self.sources[stored.fingerprint] = source
         if self.journal:
-            self.journal.alert(stored, status if changed else None, now)
+            self.journal.alert(stored, status if changed else None, now, source)
         self._route(stored, now)
 
-    def _route(self, stored: Alert, now: float) -> None:
-        """Put the alert into the aggregation group of every route it matches."""
+    def _route(self, stored: Alert, now: float, previous: dict[tuple[str, str], Group] | None = None) -> None:
+        """Put the alert into the aggregation group of every route it matches; ``previous`` (route id and
+        group key) holds the groups of the routing tree a reload replaced, which keep their state."""
         for route in self.config.route.match(stored.labels):
             labels = route.group_labels(stored.labels)
             key = (route.id, fingerprint(labels))
             group = self.groups.get(key)
+            group_key = f"{route.key}:{format_labels(labels)}"
+            kept = None if group is not None or previous is None else previous.get((route.id, group_key))
+            if kept is not None:
+                group = self.groups[key] = kept
+                group.route, group.alerts = route, {}
             if group is None:
-                group_key = f"{route.key}:{format_labels(labels)}"
                 # group_wait counts from the alert's arrival, not from when this round picked it up
                 group = Group(route, labels, group_key, _group_id(route.id, group_key),
                               next_flush=min(stored.updated_at, now) + route.options.group_wait)
@@ -238,6 +259,7 @@ class Dispatcher:
         for fp, alert in list(self.alerts.items()):
             if fp not in held and alert.resolved(now - RESOLVED_RETENTION):
                 del self.alerts[fp]
+                self.sources.pop(fp, None)
                 self.flaps.pop(fp, None)
                 self.acks.pop(fp, None)
                 if self.journal:
@@ -323,9 +345,14 @@ class Dispatcher:
             return
         group.in_flight, group.flush_ok = len(deliveries), True
         deadline = now + max(group.route.options.group_interval, 10.0)
+        durable = None
+        if self.journal:
+            for _, _, log_key in deliveries:
+                self.journal.log_entry(log_key, intent(self.nflog.get(log_key), firing, resolved, now))
+            durable = self.journal.barrier()
         for integration, notification, log_key in deliveries:
             self.deliverer.deliver(integration, notification, deadline,
-                                   self._done_callback(group, log_key, firing, resolved, versions, now))
+                                   self._done_callback(group, log_key, firing, resolved, versions, now), durable)
 
     def _decide(self, group: Group, tier: int, receiver_name: str, snapshot: list[AlertSnapshot],
                 firing: frozenset[str], resolved: frozenset[str], acked: bool, now: float) -> list:
@@ -361,6 +388,8 @@ class Dispatcher:
                 else:
                     group.flush_ok = False
                     self.notifications_failed += 1
+                    if self.journal:  # take the intent back: the log says what was confirmed
+                        self.journal.log_entry(log_key, self.nflog.get(log_key))
                 group.in_flight -= 1
                 if group.in_flight == 0 and group.flush_ok:
                     self._finish(group, versions, self.clock())
@@ -374,8 +403,39 @@ class Dispatcher:
             alert = group.alerts.get(fp)
             if alert is not None and alert.updated_at == version and alert.resolved(now):
                 del group.alerts[fp]
-        if not group.alerts:
-            self.groups.pop((group.route.id, fingerprint(group.labels)), None)
+        key = (group.route.id, fingerprint(group.labels))
+        if not group.alerts and self.groups.get(key) is group:  # a reload may have retired the group
+            del self.groups[key]
+
+    # --- reload ---------------------------------------------------------------------------------
+
+    def reconfigure(self, config: AlertingConfig) -> None:
+        """Take a reloaded alerting config: routing tree, receivers, inhibit rules, time intervals, flap
+        policy. The alerts the groups hold regroup under the new tree; a group whose route (by id) and
+        group key did not change is kept with its schedule and escalation, and the notification log (by
+        group key and receiver) is untouched, so an unchanged group notifies nothing new. A group the new
+        tree no longer makes is dropped, as Alertmanager drops it on a reload: its receiver is not told
+        that its alerts resolve. Alerts, silences, acknowledgements and flaps are not touched."""
+        with self.lock:
+            previous = {(g.route.id, g.key): g for g in self.groups.values()}
+            held = {fp: alert for group in self.groups.values() for fp, alert in group.alerts.items()}
+            self.config = config
+            self.inhibitor = Inhibitor(config.inhibit_rules)
+            self.groups = {}
+            now = self.clock()
+            for alert in held.values():
+                self._route(alert, now, previous)
+            self._due = 0.0
+        self._wake.set()
+
+    def firing_from(self, source: str) -> list[Alert]:
+        """The firing alerts of one of the hub's own sources ("fleet", "edge"; "" for those journaled
+        before sources were), for the source to resume from after a restart. The hub's own alerts never
+        time out: an alert with an end is an API client's."""
+        with self.lock:
+            now = self.clock()
+            return [a for fp, a in self.alerts.items()
+                    if self.sources.get(fp, "") == source and a.ends_at == NEVER and not a.resolved(now)]
 
     # --- acknowledgement and escalation ----------------------------------------------------------
 
@@ -503,6 +563,16 @@ def needs_update(entry: LogEntry | None, firing: frozenset[str], resolved: froze
     if entry.at < now - repeat_interval and not acknowledged:
         return "repeat interval elapsed"
     return None
+
+
+def intent(entry: LogEntry | None, firing: frozenset[str], resolved: frozenset[str], now: float) -> LogEntry:
+    """The log entry journaled before a notification goes out, in place of ``entry`` (the last one
+    confirmed). Its firing alerts count as told: a crash after the send must not repeat them. Its
+    resolutions do not: the alerts they resolve stay in ``firing`` and out of ``resolved``, so a crash
+    before the confirmation sends them again."""
+    if entry is None:
+        return LogEntry(firing, frozenset(), now)
+    return LogEntry(firing | (entry.firing & resolved), entry.resolved & resolved, now)
 
 
 def _flush_order(alert: Alert) -> tuple:

@@ -27,9 +27,14 @@ class InhibitRule:
 
 
 def parse_inhibit_rules(node: Node) -> list[InhibitRule]:
+    """The rules; a rule without any target matcher is an error. Alertmanager takes such a rule, and it then
+    mutes every alert (but its sources) that agrees on ``equal`` with a firing source: never what was meant."""
     rules = []
     for item in node.sequence():
         item = item.mapping(RULE_KEYS)
+        if not any(item.value.get(f"target_{kind}") for kind in ("matchers", "match", "match_re")):
+            item.child("target_matchers").fail("an inhibit rule needs target matchers (target_matchers, target_match "
+                                               "or target_match_re): without any it would mute every alert")
         rules.append(InhibitRule(source=_side(item, "source"), target=_side(item, "target"),
                                  equal=tuple(item.child("equal").string_list()),
                                  name=item.child("name").string("")))

@@ -8,6 +8,12 @@ Its own database file beside the metrics history: little data, written from seve
 contending with the history writer process. Writes are queued and committed in batches by the journal's
 own thread: SQLite gives the GIL away at every step, so a caller that wrote directly would stall behind
 the hub's busy ingest thread — and the dispatcher holds its lock while it records.
+
+Batching must not cost crash safety (docs/alerting.md, "Crash safety"): ``barrier()`` hands out a wait
+for every write queued so far, and the deliverer calls it before it sends a notification, so the alert
+states and the notification-log entry a notification depends on are on disk first. A waiting barrier
+makes the writer commit at once instead of gathering a batch. Commits are ``synchronous=FULL``: what a
+notification depends on survives a power cut too, not only a killed process.
 """
 
 import json
@@ -16,7 +22,7 @@ import math
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fleetmon.hub.alerting.alert import NEVER, Alert
@@ -52,12 +58,17 @@ class AlertJournal:
     def __init__(self, path: str) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()  # the connection
-        self._pending: deque[tuple[str, tuple]] = deque()  # writes not yet committed; appends are atomic
+        # The queue and its positions: never held while SQLite works, so writers only wait for each other.
+        self._queue = threading.Condition(threading.Lock())
+        self._pending: deque[tuple[str, tuple]] = deque()  # writes not yet committed
+        self._queued = 0  # writes queued since the start: a barrier waits for this position
+        self._settled = 0  # writes committed (or lost to a failed batch, which is logged) since the start
+        self._hurry = False  # a barrier waits: commit now, do not gather a batch
         self._more = threading.Event()
         self._closed = False
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
         self._writer = threading.Thread(target=self._write_loop, name="alert-journal", daemon=True)
         self._writer.start()
@@ -71,14 +82,32 @@ class AlertJournal:
             self._db.close()
 
     def _write(self, sql: str, params: Iterable[Any]) -> None:
-        self._pending.append((sql, tuple(params)))
+        with self._queue:
+            self._pending.append((sql, tuple(params)))
+            self._queued += 1
         self._more.set()
+
+    def barrier(self) -> Callable[[float], bool]:
+        """A wait for every write queued until now: ``wait(timeout)`` is True once they are committed."""
+        with self._queue:
+            position = self._queued
+
+        def wait(timeout: float) -> bool:
+            with self._queue:
+                if self._settled >= position:
+                    return True
+                self._hurry = True
+            self._more.set()
+            with self._queue:
+                return self._queue.wait_for(lambda: self._settled >= position, timeout)
+        return wait
 
     def _write_loop(self) -> None:
         while not self._closed:
             self._more.wait()
             self._more.clear()
-            self._more.wait(COMMIT_INTERVAL)  # let a burst gather into one transaction
+            if not self._hurry:
+                self._more.wait(COMMIT_INTERVAL)  # let a burst gather into one transaction
             with self._lock:
                 try:
                     self._commit_pending()
@@ -86,17 +115,30 @@ class AlertJournal:
                     log.exception("alerting journal: a batch of writes failed")
 
     def _commit_pending(self) -> None:
-        """Run the queued writes in one transaction (the caller holds the connection lock)."""
-        if not self._pending:
+        """Run the queued writes in one transaction (the caller holds the connection lock).
+
+        A failed batch is lost (and logged); its barriers are released all the same, so a notification
+        still goes out when the disk refuses its state: a page matters more than its crash guarantee.
+        """
+        with self._queue:
+            batch, position = list(self._pending), self._queued
+            self._pending.clear()
+            self._hurry = False
+        if not batch:
             return
-        self._db.execute("BEGIN")
         try:
-            while self._pending:
-                self._db.execute(*self._pending.popleft())
-            self._db.execute("COMMIT")
-        except sqlite3.Error:
-            self._db.execute("ROLLBACK")
-            raise
+            self._db.execute("BEGIN")
+            try:
+                for statement in batch:
+                    self._db.execute(*statement)
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
+        finally:
+            with self._queue:
+                self._settled = position
+                self._queue.notify_all()
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         with self._lock:
@@ -105,8 +147,11 @@ class AlertJournal:
 
     # --- state (the dispatcher's Journal protocol) ------------------------------------------------
 
-    def alert(self, alert: Alert, status: str | None, now: float) -> None:
-        self._write("INSERT OR REPLACE INTO alerts VALUES (?, ?)", (alert.fingerprint, json.dumps(_alert(alert))))
+    def alert(self, alert: Alert, status: str | None, now: float, source: str = "") -> None:
+        """The stored copy of an alert (``source``: "fleet" or "edge" for the hub's own, "" for the API's),
+        and its transition into the history when ``status`` says it changed."""
+        self._write("INSERT OR REPLACE INTO alerts VALUES (?, ?)",
+                    (alert.fingerprint, json.dumps({**_alert(alert), "source": source})))
         if status is not None:
             labels = alert.labels
             self._write("INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -119,7 +164,11 @@ class AlertJournal:
         self._write("DELETE FROM alerts WHERE fingerprint = ?", (fp,))
         self._write("DELETE FROM acks WHERE fingerprint = ?", (fp,))
 
-    def log_entry(self, key: tuple[str, str, str], entry: LogEntry) -> None:
+    def log_entry(self, key: tuple[str, str, str], entry: LogEntry | None) -> None:
+        """The notification log of one group and receiver integration; None deletes it."""
+        if entry is None:
+            self._write("DELETE FROM nflog WHERE group_key = ? AND receiver = ? AND integration = ?", key)
+            return
         self._write("INSERT OR REPLACE INTO nflog VALUES (?, ?, ?, ?, ?, ?)",
                     (*key, json.dumps(sorted(entry.firing)), json.dumps(sorted(entry.resolved)), entry.at))
 
@@ -150,13 +199,16 @@ class AlertJournal:
 
     def load(self) -> dict[str, Any]:
         """Everything ``Dispatcher.restore`` takes."""
-        alerts = [_alert_from(json.loads(body)) for (body,) in self._read("SELECT body FROM alerts")]
+        bodies = [json.loads(body) for (body,) in self._read("SELECT body FROM alerts")]
+        alerts = [_alert_from(body) for body in bodies]
+        sources = {body["fingerprint"]: body.get("source", "") for body in bodies}
         nflog = {(g, r, i): LogEntry(frozenset(json.loads(f)), frozenset(json.loads(s)), at)
                  for g, r, i, f, s, at in self._read("SELECT * FROM nflog")}
         silences = [_silence_from(json.loads(body)) for (body,) in self._read("SELECT body FROM silences")]
         acks = [Ack(**json.loads(body)) for (body,) in self._read("SELECT body FROM acks")]
         escalations = {g: (since, tiers) for g, since, tiers in self._read("SELECT * FROM escalations")}
-        return {"alerts": alerts, "nflog": nflog, "silences": silences, "acks": acks, "escalations": escalations}
+        return {"alerts": alerts, "nflog": nflog, "silences": silences, "acks": acks, "escalations": escalations,
+                "sources": sources}
 
     def prune(self, before: float) -> None:
         """History older than the retention goes, and so do log entries and silences nobody needs any more."""
@@ -218,7 +270,8 @@ def _alert(alert: Alert) -> dict[str, Any]:
 
 
 def _alert_from(body: dict[str, Any]) -> Alert:
-    return Alert(**{**body, "ends_at": NEVER if body["ends_at"] is None else body["ends_at"]})
+    fields = {key: value for key, value in body.items() if key != "source"}
+    return Alert(**{**fields, "ends_at": NEVER if body["ends_at"] is None else body["ends_at"]})
 
 
 def _silence(silence: Silence) -> dict[str, Any]:

@@ -38,7 +38,8 @@ class Matcher:
         if op in ("=~", "!~"):
             try:
                 regex = re.compile(_go_regex(value), re.ASCII)
-            except re.error as exc:
+            # re refuses some patterns with these instead of re.error: a{99999999999}, thousands of nested groups
+            except (re.error, OverflowError, RecursionError) as exc:
                 raise MatcherError(f"invalid regular expression {value!r} for {name}: {exc}") from None
         return cls(name, op, value, regex)
 

@@ -11,8 +11,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from fleetmon.hub.alerting.alert import render_time
 from fleetmon.hub.alerting.matchers import Matcher, MatcherError, format_matchers, matches_all, parse_matcher
-from fleetmon.protocol.messages import rfc3339
+from fleetmon.hub.limits import TIME_RANGE, plausible_time
 
 
 class SilenceError(ValueError):
@@ -43,14 +44,16 @@ class Silence:
 
     def to_json(self, now: float) -> dict:
         return {"id": self.id, "matchers": [_matcher_json(m) for m in self.matchers],
-                "matchersText": format_matchers(self.matchers), "startsAt": rfc3339(self.starts_at),
-                "endsAt": rfc3339(self.ends_at), "createdBy": self.created_by, "comment": self.comment,
-                "updatedAt": rfc3339(self.updated_at),
+                "matchersText": format_matchers(self.matchers), "startsAt": render_time(self.starts_at),
+                "endsAt": render_time(self.ends_at), "createdBy": self.created_by, "comment": self.comment,
+                "updatedAt": render_time(self.updated_at),
                 "status": {"state": self.state(now)}}
 
 
 def matchers_from_json(items: list) -> tuple[Matcher, ...]:
     """Alertmanager's API form ``{name, value, isRegex, isEqual}``, or matcher strings such as ``a=~"b"``."""
+    if not isinstance(items, list):
+        raise SilenceError(f"matchers must be a list, got {type(items).__name__}")
     found = []
     for item in items:
         try:
@@ -80,6 +83,8 @@ def validate(matchers: tuple[Matcher, ...], starts_at: float, ends_at: float, cr
                            f"alerts that lack those labels: {format_matchers(matchers)}")
     if not starts_at or not ends_at:
         raise SilenceError("a silence needs a start and an end")
+    if not (plausible_time(starts_at) and plausible_time(ends_at)):
+        raise SilenceError(f"a silence starts and ends within {TIME_RANGE}")
     if ends_at < starts_at:
         raise SilenceError("a silence cannot end before it starts")
     if not created_by.strip():

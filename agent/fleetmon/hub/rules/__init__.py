@@ -1,6 +1,7 @@
 """Fleet rules: pure functions from the fleet's state and history to the alerts that should fire now.
 
-One module per family: ``liveness`` (HostDown, HostMissing), ``predictive`` (PredictedExhaustion),
+One module per family: ``liveness`` (HostDown, HostMissing), ``hub`` (HubBlind, HubStorageFailing: the
+hub's own faults, evaluated even while it cannot judge the hosts), ``predictive`` (PredictedExhaustion),
 ``patterns`` (CascadingFailure, FleetResourceTrend, LoadImbalance, HeartbeatDegraded), ``config`` (the
 ``rules:`` section), ``alerts`` (the alert value and ``ActiveAlerts``, which turns evaluations into
 firing/resolved transitions), ``fit`` (least squares). Nothing here reads a clock or does I/O.
@@ -16,11 +17,12 @@ from collections.abc import Iterable, Sequence
 from fleetmon.hub.model import HostView
 from fleetmon.hub.rules.alerts import ActiveAlerts, FleetAlert
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
+from fleetmon.hub.rules.hub import HubHealth, hub_blind, hub_storage_failing
 from fleetmon.hub.rules.liveness import host_down, host_missing
 from fleetmon.hub.rules.patterns import cascading_failure, heartbeat_degraded, load_imbalance, resource_trend
 from fleetmon.hub.rules.predictive import Series, predicted_exhaustion
 
-__all__ = ["ActiveAlerts", "FleetAlert", "RulesConfig", "Series", "evaluate", "parse_rules"]
+__all__ = ["ActiveAlerts", "FleetAlert", "RulesConfig", "Series", "evaluate", "evaluate_hub", "parse_rules"]
 
 
 def evaluate(config: RulesConfig, hosts: Iterable[HostView], series: Sequence[Series], now: float) -> list[FleetAlert]:
@@ -44,4 +46,14 @@ def evaluate(config: RulesConfig, hosts: Iterable[HostView], series: Sequence[Se
         alerts += load_imbalance(views, config.load_imbalance, now)
     if config.heartbeat_degraded.enabled:
         alerts += heartbeat_degraded(views, config.heartbeat_degraded, now)
+    return alerts
+
+
+def evaluate_hub(config: RulesConfig, health: HubHealth) -> list[FleetAlert]:
+    """The rules about the hub itself (fleetmon.hub.rules.hub)."""
+    alerts: list[FleetAlert] = []
+    if config.hub_blind.enabled:
+        alerts += hub_blind(health, config.hub_blind)
+    if config.hub_storage_failing.enabled:
+        alerts += hub_storage_failing(health, config.hub_storage_failing)
     return alerts

@@ -45,6 +45,13 @@
         factor: 1.5           # a gap longer than factor x the host's interval is late
         min_gaps: 6
         min_r2: 0.6           # for the trend arm (see patterns.heartbeat_degraded)
+      hub_blind:              # HubBlind: the hub has no broker session, was stalled, or lags behind its probe
+        severity: critical
+        for: 30s              # a broker restart of a few seconds is not worth a page; while blind no
+                              # host is judged either way (fleetmon.hub.sight)
+      hub_storage_failing:    # HubStorageFailing: history writes fail (disk full, read-only, locked, corrupt)
+        severity: critical
+        for: 1m
 
 Every rule also takes ``enabled`` (default true), ``severity`` (default warning unless shown) and ``for``
 (default 0s unless shown).
@@ -143,6 +150,15 @@ class HeartbeatRule:
 
 
 @dataclass(slots=True, frozen=True)
+class HubRule:
+    """HubBlind and HubStorageFailing (fleetmon.hub.rules.hub) take only the common keys."""
+
+    enabled: bool = True
+    severity: str = "critical"
+    for_s: float = 30.0
+
+
+@dataclass(slots=True, frozen=True)
 class RulesConfig:
     host_down: HostDownRule = HostDownRule()
     host_missing: HostMissingRule = HostMissingRule()
@@ -151,6 +167,8 @@ class RulesConfig:
     resource_trend: ResourceTrendRule = ResourceTrendRule()
     load_imbalance: LoadImbalanceRule = LoadImbalanceRule()
     heartbeat_degraded: HeartbeatRule = HeartbeatRule()
+    hub_blind: HubRule = HubRule()
+    hub_storage_failing: HubRule = HubRule(for_s=60.0)
 
     def history(self) -> dict[str, float]:
         """Metric -> seconds of history the enabled rules read: what the hub queries its store for."""
@@ -176,6 +194,8 @@ def parse_rules(node: Node) -> RulesConfig:
         resource_trend=_resource_trend(node.child("resource_trend")),
         load_imbalance=_load_imbalance(node.child("load_imbalance")),
         heartbeat_degraded=_heartbeat(node.child("heartbeat_degraded")),
+        hub_blind=_hub_rule(node.child("hub_blind"), HubRule()),
+        hub_storage_failing=_hub_rule(node.child("hub_storage_failing"), HubRule(for_s=60.0)),
     )
 
 
@@ -288,6 +308,11 @@ def _heartbeat(node: Node) -> HeartbeatRule:
                          factor=factor,
                          min_gaps=node.child("min_gaps").number(default.min_gaps, minimum=4, integer=True),
                          min_r2=node.child("min_r2").number(default.min_r2, minimum=0, maximum=1))
+
+
+def _hub_rule(node: Node, default: HubRule) -> HubRule:
+    node = node.mapping(COMMON_KEYS)
+    return HubRule(**_common(node, default.severity, default.for_s))
 
 
 def _gauges(node: Node, default: tuple[str, ...]) -> tuple[str, ...]:

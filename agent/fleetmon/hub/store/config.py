@@ -21,12 +21,13 @@ class StoreConfig:
     # beyond it they are dropped and counted
     rollup_interval: float = 60.0  # how often open minute/hour aggregates are written
     prune_interval: float = 600.0
+    busy_timeout: float = 10.0  # how long a write waits for a lock another process holds before it is retried
     raw_max_span: float = 2 * 3600.0  # auto tier: raw answers ranges up to this long ...
     minute_max_span: float = 3 * DAY  # ... the minute tier up to this long, the hour tier beyond
 
     def __post_init__(self) -> None:
         for name in ("raw_window", "minute_retention", "hour_retention", "record_retention", "flush_interval",
-                     "rollup_interval", "prune_interval", "raw_max_span", "minute_max_span"):
+                     "rollup_interval", "prune_interval", "busy_timeout", "raw_max_span", "minute_max_span"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.batch_size < 1 or self.queue_size < 1:

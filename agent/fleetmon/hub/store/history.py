@@ -1,24 +1,28 @@
 """Store: the hub's history, the one object the rest of the hub talks to.
 
 Writes are queued and never block the caller: when the queue is full the write is dropped and counted
-(``counters.samples_dropped``). A single writer, in its own process (see ``process``), batches them into
-SQLite; queries run on their own read-only connections. See ``schema`` for the tables and ``writer`` for
-how the tiers stay exact.
+(``counters.samples_dropped``, and by reason in ``counters.dropped``). A single writer, in its own process
+(see ``process``), batches them into SQLite; queries run on their own read-only connections. See ``schema``
+for the tables and ``writer`` for how the tiers stay exact and what happens when writes fail: ``problem()``
+says so in a sentence while they do.
 """
 
-import json
+import logging
 import multiprocessing
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping
 
 from fleetmon.hub.store.config import TIERS, StoreConfig, pick_tier
-from fleetmon.hub.store.process import FIELDS, CounterView, serve
+from fleetmon.hub.store.process import SHARED_SIZE, TEXT_SIZE, CounterView, serve
 from fleetmon.hub.store.query import Reader
 from fleetmon.hub.store.records import AlertRecord, CheckResult, Event, Series, StateChange
 from fleetmon.hub.store.schema import connect, migrate
-from fleetmon.hub.store.writer import ALERT, CHECK, EVENT, SAMPLE, STATE_CHANGE
+from fleetmon.hub.store.writer import ALERT, CHECK, EVENT, SAMPLE, STATE_CHANGE, describe
+
+log = logging.getLogger(__name__)
 
 _POLL = 0.5  # how often a caller waiting on the writer checks that it is still alive
 SEND_SIZE = 256  # writes shipped to the writer process in one message
@@ -28,22 +32,29 @@ class Store:
     def __init__(self, path: str, config: StoreConfig | None = None) -> None:
         self.path = path
         self.config = config or StoreConfig()
-        conn = connect(path)
         try:
-            migrate(conn)
-        finally:
-            conn.close()
+            conn = connect(path)
+            try:
+                migrate(conn)  # here, so that a file of another schema version is refused by the constructor
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:  # disk full, read-only, locked, corrupt: the writer retries and recovers
+            log.error("history store: %s cannot be opened for writing yet: %s", path, describe(exc))
         context = multiprocessing.get_context("spawn")  # no fork of a process that runs threads
         self._items = context.Queue()
         self._results = context.Queue()
-        self._shared = context.Array("d", len(FIELDS) + 1, lock=False)
+        self._shared = context.Array("d", SHARED_SIZE, lock=False)
+        self._text = context.Array("c", TEXT_SIZE, lock=False)
         self._process = context.Process(target=serve, name="fleetmon-store-writer", daemon=True,
-                                        args=(path, self.config, self._items, self._results, self._shared))
-        self.counters = CounterView(self._shared)
-        self._reader = Reader(path)
-        self._lock = threading.Lock()  # the pending batch and the counts of what was sent
+                                        args=(path, self.config, self._items, self._results, self._shared,
+                                              self._text))
+        self.counters = CounterView(self._shared, self._text)
+        self._episode = (0.0, 0, 0)  # (failing since, samples, records dropped while failing since then)
+        self._reader = Reader(path, lambda: self.counters.databases_replaced)
+        self._lock = threading.Lock()  # the pending batch, the counts of what was sent, the positions
         self._pending: list[tuple] = []
         self._sent = 0
+        self._position = 0  # of the last item queued
         self._control_lock = threading.Lock()
         self._control_seq = 0
         self._stopped = threading.Event()
@@ -68,6 +79,19 @@ class Store:
     @property
     def running(self) -> bool:
         return self._process.is_alive()
+
+    def problem(self) -> str:
+        """"" while history is being written; else why not, since when, and what it cost so far."""
+        since = self.counters.failing_since
+        if not since:
+            return ""
+        with self._lock:
+            episode, samples, records = self._episode
+        if episode != since:
+            samples = records = 0
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+        dropped = f"{samples:,} samples" + (f" and {records:,} records" if records else "")
+        return f"history writes failing since {stamp}: {self.counters.failure}; {dropped} dropped"
 
     @property
     def queue_depth(self) -> int:
@@ -117,17 +141,27 @@ class Store:
             self._send_pending()
 
     def _send_pending(self) -> None:
-        with self._lock:
+        with self._lock:  # put under the lock too: the writer must receive items in the order of their positions
             batch, self._pending = self._pending, []
             self._sent += len(batch)
-        if batch:
-            self._items.put(batch)
+            if batch:
+                self._items.put(batch)  # only appends to the queue's buffer: its feeder thread pickles and sends
 
     # -- writes (never block)
 
+    @property
+    def durable_position(self) -> int:
+        """Every item queued at a position up to this one is settled: committed to SQLite, or rejected for
+        good as malformed (and counted). It never passes an item whose write failed and is being retried;
+        it lags a commit by at most half a second (the writer process publishes its counters that often)."""
+        return self.counters.durable_position
+
     def write_sample(self, host: str, session: int, seq: int, ts: float, metrics: Mapping[str, object] | bytes,
-                     backfill: bool = False) -> bool:
-        """Queue one sample; False when dropped.
+                     backfill: bool = False) -> int | None:
+        """Queue one sample: its position in this store's write order, or None when it was dropped.
+
+        Every queued item, sample or record, takes the next position (1, 2, ...; per Store instance), and
+        the writer settles them in that order, so ``durable_position`` says which are in the database.
 
         ``metrics`` is the wire form (not modified afterwards), or — what the hub passes — the metrics
         message's JSON bytes as received: the writer process decodes them again, because pickling the
@@ -136,35 +170,49 @@ class Store:
         """
         return self._put((SAMPLE, host, session, seq, ts, metrics, backfill), sample=True)
 
-    def write_check(self, result: CheckResult) -> bool:
-        return self._put((CHECK, (result.host, float(result.ts), result.name, int(bool(result.ok)),
-                                  None if result.value is None else float(result.value), str(result.message))))
+    # Records travel as they are: the writer converts them, so a value that cannot be stored is one refused
+    # (counted) item there, never an exception here.
 
-    def write_event(self, event: Event) -> bool:
-        return self._put((EVENT, (event.host, float(event.ts), event.kind, str(event.message),
-                                  json.dumps(event.details, sort_keys=True, separators=(",", ":")))))
+    def write_check(self, result: CheckResult) -> int | None:
+        return self._put((CHECK, result))
 
-    def write_state_change(self, change: StateChange) -> bool:
-        return self._put((STATE_CHANGE, (change.host, float(change.ts), change.from_state, change.to_state,
-                                         change.reason)))
+    def write_event(self, event: Event) -> int | None:
+        return self._put((EVENT, event))
 
-    def write_alert(self, record: AlertRecord) -> bool:
-        return self._put((ALERT, (record.fingerprint, json.dumps(record.labels, sort_keys=True), record.status,
-                                  record.starts_at, record.ends_at, float(record.ts), record.source)))
+    def write_state_change(self, change: StateChange) -> int | None:
+        return self._put((STATE_CHANGE, change))
 
-    def _put(self, item: tuple, sample: bool = False) -> bool:
+    def write_alert(self, record: AlertRecord) -> int | None:
+        return self._put((ALERT, record))
+
+    def _put(self, item: tuple, sample: bool = False) -> int | None:
         with self._lock:
             if self._sent - self.counters.consumed + len(self._pending) >= self.config.queue_size:
-                if sample:
-                    self.counters.samples_dropped += 1
-                else:
-                    self.counters.records_dropped += 1
-                return False
+                self._count_drop(sample)
+                return None
             self._pending.append(item)
+            self._position += 1
+            position = self._position
             full = len(self._pending) >= SEND_SIZE
         if full:
             self._send_pending()
-        return True
+        return position
+
+    def _count_drop(self, sample: bool) -> None:
+        """Under the lock: a write the full queue could not take, by why it is full."""
+        counters = self.counters
+        since = counters.failing_since
+        reason = counters.failing_reason_name if since else "queue_full"
+        key = ("sample" if sample else "record", reason or "queue_full")
+        counters.dropped[key] = counters.dropped.get(key, 0) + 1
+        episode, samples, records = self._episode if self._episode[0] == since else (since, 0, 0)
+        if sample:
+            counters.samples_dropped += 1
+            samples += 1
+        else:
+            counters.records_dropped += 1
+            records += 1
+        self._episode = (episode, samples, records)
 
     # -- reads
 
@@ -200,3 +248,8 @@ class Store:
 
     def latest_alerts(self) -> list[AlertRecord]:
         return self._reader.latest_alerts()
+
+    def recent_sequences(self, since_ts: float) -> dict[str, dict[int, list[int]]]:
+        """host -> session -> sorted seqs of the samples stored with ``ts >= since_ts`` (what a restarted
+        hub already holds)."""
+        return self._reader.recent_sequences(since_ts)

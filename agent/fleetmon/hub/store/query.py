@@ -3,7 +3,7 @@
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from fleetmon.hub.store.codec import aggregate_at, unpack_ids, value_at
@@ -15,15 +15,24 @@ _TIER_TABLES = {"1m": "rollup_1m", "1h": "rollup_1h"}
 
 
 class Reader:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, generation: Callable[[], int] = lambda: 0) -> None:
         self._path = path
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._positions: dict[int, dict[int, int]] = {}  # layout id -> series id -> index; layouts never change
+        self._generation = generation  # changes when the file is replaced (a corrupt one moved aside)
+        self._seen_generation = generation()
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            generation = self._generation()
+            if generation != self._seen_generation:  # idle connections still read the file moved aside
+                for conn in self._idle:
+                    conn.close()
+                self._idle.clear()
+                self._positions.clear()
+                self._seen_generation = generation
             conn = self._idle.pop() if self._idle else None
         if conn is None:
             conn = connect(self._path, readonly=True)
@@ -31,7 +40,10 @@ class Reader:
             yield conn
         finally:
             with self._lock:
-                self._idle.append(conn)
+                if generation == self._seen_generation:
+                    self._idle.append(conn)
+                else:
+                    conn.close()
 
     def close(self) -> None:
         with self._lock:
@@ -126,6 +138,19 @@ class Reader:
             return [_alert(row) for row in conn.execute(
                 "SELECT fingerprint, labels, status, starts_at, ends_at, ts, source FROM alerts WHERE rowid IN "
                 "(SELECT max(rowid) FROM alerts GROUP BY fingerprint) ORDER BY fingerprint")]
+
+    def recent_sequences(self, since_ts: float) -> dict[str, dict[int, list[int]]]:
+        found: dict[str, dict[int, list[int]]] = {}
+        with self._connection() as conn:
+            hosts = conn.execute("SELECT id, name FROM hosts").fetchall()
+            for host_id, name in hosts:  # one host at a time: each is a range of the (host_id, ts) index
+                sessions: dict[int, list[int]] = {}
+                for session, seq in conn.execute("SELECT session, seq FROM raw WHERE host_id = ? AND ts >= ? "
+                                                 "ORDER BY session, seq", (host_id, since_ts)):
+                    sessions.setdefault(session, []).append(seq)
+                if sessions:
+                    found[name] = sessions
+        return found
 
 
 def _alert(row: tuple) -> AlertRecord:

@@ -54,17 +54,26 @@ INSERT INTO meta VALUES ('rollup_through', 0);
 """
 
 
-def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection in WAL mode; the writer commits explicitly, readers never write."""
+class SchemaMismatch(RuntimeError):
+    """The file was written by another schema version: refused, never written."""
+
+
+def connect(path: str, *, readonly: bool = False, busy_timeout: float = 10.0) -> sqlite3.Connection:
+    """A connection in WAL mode; the writer commits explicitly, readers never write. ``busy_timeout``:
+    seconds a statement waits for a lock another connection holds before it fails as locked."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    if readonly:
-        conn.execute("PRAGMA query_only = 1")
-    else:
-        conn.execute("PRAGMA journal_mode = WAL")
-        # NORMAL in WAL mode: a power cut may lose the last transactions, never corrupt the file.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA cache_size = -65536")
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        if readonly:
+            conn.execute("PRAGMA query_only = 1")
+        else:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a power cut may lose the last transactions, never corrupt the file.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA cache_size = -65536")
+    except BaseException:
+        conn.close()  # a file that cannot be set up (full, read-only, corrupt) is not left open
+        raise
     return conn
 
 
@@ -80,7 +89,7 @@ def migrate(conn: sqlite3.Connection) -> None:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {VERSION}")
         elif found != VERSION:
-            raise RuntimeError(f"history store schema version {found} is not supported (expected {VERSION})")
+            raise SchemaMismatch(f"history store schema version {found} is not supported (expected {VERSION})")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
