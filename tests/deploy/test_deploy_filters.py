@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fleetmon.agent.checks.spec import parse_checks
+from fleetmon.config_reader import Errors, Node
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -87,3 +90,32 @@ def test_scraped_metrics_are_free():
 def test_check_types():
     assert agent.fleetmon_check_errors({"web": {"type": "http", "url": "http://x"}}, CATALOG) == []
     assert agent.fleetmon_check_errors({"web": {"type": "htp"}}, CATALOG)
+
+
+RESTART_CHECKS = {
+    # recovery without a unit restarts the check's own unit; systemctl asks for it as nginx.service
+    "web": {"type": "systemd", "unit": "nginx", "recovery": {"action": "restart_unit"}},
+    # recovery may name another unit than the one checked, with its type suffix kept
+    "api": {"type": "http", "url": "http://127.0.0.1:8080/health",
+            "recovery": {"action": "restart_unit", "unit": "api.socket"}},
+    # the same unit from two checks is allowed once
+    "api-port": {"type": "tcp", "port": 8080, "recovery": {"action": "restart_unit", "unit": "api.socket"}},
+    # a dot that is not a unit type is part of the name
+    "db": {"type": "tcp", "port": 5432, "recovery": {"action": "restart_unit", "unit": "pg.main"}},
+    # a command recovery and a check without recovery allow nothing
+    "cache": {"type": "tcp", "port": 6379, "recovery": {"action": "command", "command": "redis-cli ping"}},
+    "ssh": {"type": "systemd", "unit": "ssh"},
+}
+
+
+def test_restart_units_are_those_of_restart_unit_recovery_as_systemd_names_them():
+    assert agent.fleetmon_restart_units(RESTART_CHECKS) == ["api.socket", "nginx.service", "pg.main.service"]
+    assert agent.fleetmon_restart_units({}) == []
+
+
+def test_restart_units_agree_with_the_agents_own_reading_of_the_checks():
+    errors = Errors()
+    specs = parse_checks(Node(RESTART_CHECKS, "checks", errors))
+    assert not errors, errors
+    targets = {spec.recovery.target for spec in specs if spec.recovery and spec.recovery.action == "restart_unit"}
+    assert {agent._unit_on_the_bus(target) for target in targets} == set(agent.fleetmon_restart_units(RESTART_CHECKS))

@@ -1,11 +1,14 @@
 """The deployment roles document every default: meta/argument_specs.yml and defaults/main.yml agree."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from fleetmon.hub.config import RESTART_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "defaults" / "main.yml").exists())
@@ -52,4 +55,11 @@ def test_every_template_starts_managed():
         text = template.read_text()
         if template.name in ("passwd.j2", "users.yml.j2"):  # mosquitto's password file has no comments
             continue
-        assert text.startswith("{{ ansible_managed | comment }}"), template
+        # comment('c') where '#' is not a comment (the polkit rule is JavaScript)
+        assert re.match(r"\{\{ ansible_managed \| comment(\('[a-z]+'\))? \}\}\n", text), template
+
+
+def test_the_hub_role_restarts_for_what_the_hubs_reload_refuses():
+    """A hub.yml change reloads, except in the sections the hub applies only at a restart."""
+    constants = _load(ROOT / "roles" / "fleetmon_hub" / "vars" / "main.yml")
+    assert sorted(constants["_fleetmon_hub_restart_keys"]) == sorted(RESTART_KEYS)

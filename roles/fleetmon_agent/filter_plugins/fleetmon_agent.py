@@ -1,6 +1,8 @@
 """Preflight checks of the agent's thresholds and checks on the controller, with messages that name the
 inventory layer a bad value came from. The agent's own `check-config` (the template's validate) remains
 the authority; this catches the common mistakes before anything on the host changes.
+
+Also the units the agent's restart_unit recovery may restart, for the polkit rule that allows exactly those.
 """
 
 import re
@@ -109,6 +111,31 @@ def fleetmon_check_errors(checks, catalog):
     return errors
 
 
+# systemctl appends .service to a name without one of these suffixes before it asks systemd (and polkit).
+UNIT_TYPES = ("service", "socket", "target", "device", "mount", "automount", "swap", "timer", "path", "slice",
+              "scope")
+
+
+def _unit_on_the_bus(name):
+    stem, dot, suffix = name.rpartition(".")
+    return name if dot and stem and suffix in UNIT_TYPES else name + ".service"
+
+
+def fleetmon_restart_units(checks):
+    """The units of the checks' restart_unit recovery (the check's own unit when recovery names none), as
+    systemd names them to polkit: sorted, each once."""
+    units = set()
+    for check in checks.values() if isinstance(checks, dict) else ():
+        recovery = check.get("recovery") if isinstance(check, dict) else None
+        if not isinstance(recovery, dict) or recovery.get("action") != "restart_unit":
+            continue
+        unit = recovery.get("unit") or (check.get("unit") if check.get("type") == "systemd" else None)
+        if isinstance(unit, str) and unit:
+            units.add(_unit_on_the_bus(unit))
+    return sorted(units)
+
+
 class FilterModule:
     def filters(self):
-        return {"fleetmon_threshold_errors": fleetmon_threshold_errors, "fleetmon_check_errors": fleetmon_check_errors}
+        return {"fleetmon_threshold_errors": fleetmon_threshold_errors, "fleetmon_check_errors": fleetmon_check_errors,
+                "fleetmon_restart_units": fleetmon_restart_units}
