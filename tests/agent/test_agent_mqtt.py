@@ -254,3 +254,15 @@ def test_bad_reload_keeps_the_old_config_and_good_reload_applies(start_agent, re
     recorder.wait("events", where=lambda p: p["event"]["kind"] == "config_reloaded")
     birth = recorder.wait("status", where=lambda p: p.get("labels") == {"site": "b"})[0]
     assert birth["session"] == recorder.payloads("status")[0]["session"]
+
+
+def test_a_hub_coming_online_is_told_every_alert_firing(start_agent, recorder, broker, schemas):
+    """The agent's half of making good a transition a killed hub lost: each time it sees a hub's birth, one
+    complete alerts message with everything firing on the host now."""
+    start_agent({"thresholds": {"memory": {"warning": "1%"}}})
+    fired = recorder.wait("alerts", where=lambda p: any(a["status"] == "firing" for a in p["alerts"]))[0]
+    hub_online(broker)
+    complete = recorder.wait("alerts", where=lambda p: p.get("complete") is True)[0]
+    jsonschema.validate(complete, schemas["alerts"])
+    assert [a["fingerprint"] for a in complete["alerts"]] == [a["fingerprint"] for a in fired["alerts"]]
+    assert all(a["status"] == "firing" for a in complete["alerts"])

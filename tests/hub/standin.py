@@ -3,6 +3,7 @@ writer process on SQLite), alert dispatcher and journal, wired as hub/service.py
 broker. Requests go to the app in-process over ASGI, as uvicorn would hand them over."""
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -48,6 +49,13 @@ def stand_in_hub(tmp_path: Path, store: Any) -> SimpleNamespace:
 class Answer:
     def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def media_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 class Asgi:

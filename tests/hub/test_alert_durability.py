@@ -182,6 +182,10 @@ class ScriptedAgent:
     def transitions(self, items: list[dict]) -> None:
         self._send(self.topics.alerts, messages.alerts(self.host, 1, self._next(), time.time(), items))
 
+    def firing_now(self, items: list[dict]) -> None:
+        """What an agent sends when it sees a hub come online: every alert firing on it, complete."""
+        self._send(self.topics.alerts, messages.alerts(self.host, 1, self._next(), time.time(), items, complete=True))
+
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
@@ -205,4 +209,26 @@ def test_a_resolution_sent_while_the_killed_hub_is_down_is_notified_after_its_re
     wait_for_the_marker(hub, sink, "Marker")
     assert notified(sink, "alertname") == {"DiskFull": ["firing", "resolved"], "MemoryHigh": ["firing"],
                                            "LoadHigh": ["firing"], "Marker": ["firing"]}
+    agent.close()
+
+
+def test_a_resolution_lost_with_a_killed_hub_is_made_good_by_the_agents_complete_list(start_hub, broker, sink):
+    """The window journaling cannot close: the broker had the resolution acknowledged by a hub that was
+    killed before it journaled it. The agent's complete list of what fires, sent when it sees the hub come
+    online again, resolves what the hub still holds as firing — and repeats nothing that still fires."""
+    hub = start_hub(hub_config(sink))
+    agent = ScriptedAgent(broker)
+    started = time.time() - 5
+    disk, memory = (alert({"alertname": name, "host": "edge-1", "severity": "warning"}, {}, started)
+                    for name in ("DiskFull", "MemoryHigh"))
+    agent.transitions([disk, memory])
+    sink.wait(2, timeout=20, path="/team")
+    kill(hub)  # DiskFull's resolution is lost with it (the agent had sent it; the hub never journaled it)
+    hub.start()
+    agent.firing_now([memory])
+    wait_for(lambda: notified(sink, "alertname").get("DiskFull") == ["firing", "resolved"], timeout=20,
+             message="DiskFull resolved from the agent's complete list")
+    wait_for_the_marker(hub, sink, "Marker")
+    assert notified(sink, "alertname") == {"DiskFull": ["firing", "resolved"], "MemoryHigh": ["firing"],
+                                           "Marker": ["firing"]}
     agent.close()

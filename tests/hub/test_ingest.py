@@ -57,6 +57,7 @@ def test_each_problem_has_its_reason():
         ("bad_body", TOPIC + "status", good("status", groups="servers"), 65536),
         ("bad_body", TOPIC + "status", good("status", state="sleeping"), 65536),
         ("bad_body", TOPIC + "alerts", good("alerts", alerts=[{"status": "firing"}]), 65536),
+        ("bad_body", TOPIC + "alerts", good("alerts", complete="yes"), 65536),
     ]
     for reason, topic, payload, limit in cases:
         result = run(topic, payload, limit)

@@ -65,6 +65,9 @@ class Agent:
         self._hub_seen = False  # a hub confirms samples: keep them until it does (without one, nobody will)
         self._reported_drops = 0
         self._pending_alerts: List[Dict[str, Any]] = []  # transitions taken while the broker was away
+        # Set when a hub comes online (its retained status): tell it every alert firing here, so that a
+        # transition it lost (killed before it had journaled it) is made good. Taken by the main loop.
+        self._alert_sync_due = False
         self.runner = CollectorRunner(build_collectors(config.collectors, config.interval))
         self.facts = self.runner.facts()
         self.evaluator = ThresholdEvaluator(config.thresholds, config.host_id, config.labels)
@@ -97,6 +100,8 @@ class Agent:
                 self._reload_requested = False
                 self._reload()
             self._handle_check_results()
+            if self._alert_sync_due:
+                self._sync_alerts()
             now = time.monotonic()
             if now >= next_sample:
                 self._sample()
@@ -181,6 +186,8 @@ class Agent:
             log.info("the hub is online: back-fill may flow")
             self._hub_online.set()
             self._drain_wake.set()
+            self._alert_sync_due = True
+            self._wake.set()
         else:
             self._hub_online.clear()
 
@@ -251,6 +258,15 @@ class Agent:
             if len(self._pending_alerts) > MAX_PENDING_ALERT_MESSAGES:
                 log.warning("broker away for long: dropping the oldest unsent alert transitions")
                 del self._pending_alerts[0]
+
+    def _sync_alerts(self) -> None:
+        """Every alert firing now, as one complete message, after the transitions still pending."""
+        self._report_drops()
+        if self._pending_alerts:
+            return  # the broker went away again: still due, tried again on the next round
+        payload = messages.alerts(self.config.host_id, self.session, self._next_seq("alerts"), time.time(),
+                                  self.evaluator.firing(), complete=True)
+        self._alert_sync_due = not self._publish(self.topics.alerts, payload)
 
     def _report_drops(self) -> None:
         """Publish the drop count once the broker is reachable again; drops never pass silently."""

@@ -172,6 +172,8 @@ def _alerts(body: dict[str, Any]) -> Problem:
             and isinstance(a["labels"].get("alertname"), str) and isinstance(a.get("fingerprint"), str)
             for a in alerts)):
         return "bad_body", "alerts must be a list of {status, labels with alertname, fingerprint, ...}"
+    if "complete" in body and not isinstance(body["complete"], bool):
+        return "bad_body", "complete must be true or false"
     # What the dispatcher will be given: an alert it would refuse must not enter the fleet state either.
     for index, alert in enumerate(alerts):
         try:

@@ -38,7 +38,7 @@ from fleetmon.hub.store import Store
 from fleetmon.hub.store.records import AlertRecord, CheckResult, Event
 from fleetmon.protocol import SCHEMA_VERSION
 from fleetmon.protocol.alerts import alert as alert_json
-from fleetmon.protocol.messages import ack, encode
+from fleetmon.protocol.messages import ack, encode, rfc3339
 from fleetmon.protocol.topics import (
     fleet_alerts_topic,
     fleet_host_topic,
@@ -291,11 +291,27 @@ class Hub:
                 self.delivery.received(message.host, message.session, message.seq, position)
             return
         with self.lock:
+            if message.kind == "alerts" and message.body.get("complete"):
+                message = self._with_missed_resolutions(message)
             changes = self.state.apply(message)
             edge = [t for t in map(self.active.edge, message.body["alerts"]) if t] if message.kind == "alerts" else []
         self._record(message, changes, edge)
         if edge:
             self.dispatcher.put(edge, source="edge")
+
+    def _with_missed_resolutions(self, message: Message) -> Message:
+        """A complete alerts message lists every alert firing on the host: any other edge alert of the host
+        still firing here ended while the hub could not hear it (its transition lost with a killed hub), and
+        resolves now. Called under the state lock."""
+        record = self.state.hosts.get(message.host)
+        firing = {alert["fingerprint"] for alert in message.body["alerts"] if alert["status"] == "firing"}
+        missed = [{**alert, "status": "resolved", "endsAt": rfc3339(message.received)}
+                  for fp, alert in (record.edge_alerts.items() if record else ()) if fp not in firing]
+        if not missed:
+            return message
+        log.info("host %s: %d edge alerts no longer firing there, resolved: %s", message.host, len(missed),
+                 ", ".join(a["labels"].get("alertname", "") for a in missed))
+        return message._replace(body={**message.body, "alerts": missed + list(message.body["alerts"])})
 
     def _record(self, message: Message, changes: list[StateChange], edge: list[dict[str, Any]]) -> None:
         """History writes and counters for one accepted message (outside the state lock)."""

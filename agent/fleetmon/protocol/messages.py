@@ -61,9 +61,14 @@ def checks(host: str, session: int, seq: int, ts: float, results: List[Mapping[s
     return payload
 
 
-def alerts(host: str, session: int, seq: int, ts: float, transitions: List[Mapping[str, Any]]) -> Dict[str, Any]:
+def alerts(host: str, session: int, seq: int, ts: float, transitions: List[Mapping[str, Any]],
+           complete: bool = False) -> Dict[str, Any]:
+    """Alert transitions; with ``complete``, every alert firing on the host now (a sync: the hub resolves
+    the host's other edge alerts, whose resolution it may have missed)."""
     payload = envelope("alerts", host, session, seq, ts)
     payload["alerts"] = list(transitions)
+    if complete:
+        payload["complete"] = True
     return payload
 
 

@@ -6,7 +6,6 @@ with a real dispatcher, journal and fleet state) and of the functions behind it 
 document's schemas with jsonschema (Draft 2020-12, the dialect of OpenAPI 3.1).
 """
 
-import asyncio
 import copy
 import json
 import re
@@ -36,6 +35,7 @@ from fleetmon.hub.ingest import Message
 from fleetmon.hub.state import FleetState, group_rollups, host_summary
 from fleetmon.hub.store import Series
 from fleetmon.protocol.messages import rfc3339
+from tests.hub.standin import Answer, Asgi
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CHANGES = {("/api/v2/alerts", "post"), ("/api/v1/acks", "post"), ("/api/v1/silences", "post"),
@@ -255,53 +255,16 @@ def hub(tmp_path):
     journal.close()
 
 
-class Answer:
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    @property
-    def media_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip()
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
 class Client:
     """Calls the app in-process over ASGI, and checks every answer against the document."""
 
     def __init__(self, spec: dict[str, Any], hub) -> None:
-        self.spec, self.app = spec, build_app(hub)
+        self.spec, self.asgi = spec, Asgi(build_app(hub))
         self.checked: set[tuple[str, str, str]] = set()
 
     def call(self, method: str, path: str, query: str = "", body: Any = None, token: str | None = None) -> Answer:
-        headers = [(b"host", b"testserver")]
         data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        if data:
-            headers.append((b"content-type", b"application/json"))
-        if token is not None:
-            headers.append((b"authorization", f"Bearer {token}".encode()))
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-                 "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000),
-                 "server": ("testserver", 80)}
-        messages: list[dict[str, Any]] = []
-        requested = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal requested
-            if not requested:
-                requested = True
-                return {"type": "http.request", "body": data, "more_body": False}
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            messages.append(message)
-
-        asyncio.run(self.app(scope, receive, send))
-        start = next(m for m in messages if m["type"] == "http.response.start")
-        answer = Answer(start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]},
-                        b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body"))
+        answer = self.asgi.call(method, path, query.encode(), data, token)
         self.check(method, path, answer)
         return answer
 
