@@ -6,6 +6,7 @@ import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, Optional
 
 import jsonschema
 import paho.mqtt.client as mqtt
@@ -204,17 +205,31 @@ def test_threshold_fires_once_and_resolves_once_with_hysteresis(start_agent, rec
     app_metrics.value = 15
     fired = recorder.wait("alerts", timeout=15)[0]["alerts"][0]
     assert fired["status"] == "firing" and fired["labels"]["alertname"]
-    time.sleep(2)
+
+    def evaluated(value: float, samples: int = 3) -> None:
+        """Wait until the agent has sampled ``value`` this many times: its thresholds have judged it."""
+        before = len(recorder.payloads("metrics"))
+        wait_for(lambda: sum(1 for p in recorder.payloads("metrics")[before:] if queue_depth(p) == value) >= samples,
+                 timeout=20, message=f"{samples} samples with app_queue_depth {value}")
+
     app_metrics.value = 8  # below the level, inside the hysteresis band: still firing
-    time.sleep(3)
+    evaluated(8)
     app_metrics.value = 12
-    time.sleep(2)
+    evaluated(12)
     assert len(recorder.payloads("alerts")) == 1
     app_metrics.value = 4
     resolved = recorder.wait("alerts", count=2, timeout=10)[1]["alerts"][0]
     assert resolved["status"] == "resolved" and resolved["fingerprint"] == fired["fingerprint"]
-    time.sleep(3)
+    evaluated(4)
     assert len(recorder.payloads("alerts")) == 2, "one firing, one resolved, nothing more"
+
+
+def queue_depth(sample: Dict[str, Any]) -> Optional[float]:
+    """The scraped app_queue_depth in a sample, whichever wire form it takes (a value or [[labels, value]])."""
+    entry = sample["metrics"].get("app_queue_depth")
+    if isinstance(entry, list):
+        return entry[0][1] if entry and isinstance(entry[0], list) else None
+    return entry
 
 
 def test_recovery_runs_at_most_m_times_per_window(start_agent, recorder, tmp_path):
@@ -266,3 +281,22 @@ def test_a_hub_coming_online_is_told_every_alert_firing(start_agent, recorder, b
     jsonschema.validate(complete, schemas["alerts"])
     assert [a["fingerprint"] for a in complete["alerts"]] == [a["fingerprint"] for a in fired["alerts"]]
     assert all(a["status"] == "firing" for a in complete["alerts"])
+
+
+def test_events_taken_while_the_broker_is_away_are_published_when_it_is_back(start_agent, recorder, broker, tmp_path):
+    flag, actions = tmp_path / "unhealthy", tmp_path / "actions"
+    start_agent({"checks": {"flaky": {"type": "command", "command": f"test ! -e {flag}", "interval": 1,
+                                      "recovery": {"action": "command", "after": 1, "max_actions": 1, "window": "1h",
+                                                   "command": f"rm -f {flag}; echo done >> {actions}"}}}})
+    recorder.wait("metrics")
+    recorder.close()
+    broker.stop()
+    flag.write_text("")  # the check fails from now on, and its recovery acts
+    wait_for(lambda: actions.exists(), timeout=20, message="the recovery action, with no broker to tell")
+    broker.start()
+    late = Recorder(broker)
+    try:
+        event = late.wait("events", where=lambda p: p["event"]["kind"] == "recovery_action", timeout=30)[0]
+        assert event["event"]["details"]["ok"] is True and event["event"]["details"]["check"] == "flaky"
+    finally:
+        late.close()

@@ -1,6 +1,8 @@
 """The agent against a broker as deployed: TLS, a password per host, an ACL, MQTT 3.1.1 or 5."""
 
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -77,3 +79,46 @@ def test_a_broker_certificate_from_another_ca_is_refused(start_agent, secure_bro
         "url": secure_broker.url, "username": HOST, "password": "host-secret", "tls": {"ca_file": str(other)}}})
     wait_for(lambda: "certificate verify failed" in agent.log, timeout=15, message="a TLS verification error")
     assert agent.process.poll() is None
+
+
+def test_publishing_from_other_threads_never_corrupts_the_tls_stream(secure_broker, tmp_path):
+    """The hub publishes from its rules thread and the agent from its main loop while the link's own thread
+    reads and writes the socket. Two threads in one SSL object interleave TLS records ("bad record mac"):
+    the broker then drops the client as a protocol error — a blind hub, a silent host, a lost event. On the
+    lab (Debian 12, mosquitto 2.0.11) that happened 12 times in 257 s before every write went through the
+    link's thread, 0 times in 242 s after; on this machine it does not happen on demand, so this test is
+    the guard of the behaviour (no drop, nothing lost, no protocol error), not a reproduction."""
+    from fleetmon.agent.config import parse_broker
+    from fleetmon.agent.link import MqttLink
+    from fleetmon.config_reader import Errors, Node
+
+    errors = Errors()
+    config = parse_broker(Node({"url": secure_broker.url, "username": HOST, "password": "host-secret",
+                                "tls": {"ca_file": secure_broker.ca_file}}, "broker", errors), )
+    assert not errors, errors
+    received, drops = [], []
+    topic = f"fleetmon/v1/hosts/{HOST}/status"  # the one topic this host may also read
+    link = MqttLink(config, "tls-threads", None, b"", on_connected=lambda: None,
+                    on_message=lambda t, p: received.append(p), subscriptions=(topic,),
+                    on_disconnected=lambda: drops.append(1))
+    link.start()
+    try:
+        assert link.connected.wait(10)
+        payload = b"x" * 2000
+
+        def publish(n: int) -> None:
+            for _ in range(n):
+                while link.publish(topic, payload, qos=1) is None:
+                    time.sleep(0.01)
+
+        threads = [threading.Thread(target=publish, args=(300,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_for(lambda: len(received) >= 1200, timeout=30, message="every message back through the broker")
+        assert drops == [], "the broker dropped the connection"
+    finally:
+        link.stop()
+    log = (tmp_path / "mosquitto.log").read_text()
+    assert "Protocol error" not in log and "bad record mac" not in log

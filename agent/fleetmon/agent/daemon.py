@@ -15,8 +15,9 @@ import queue
 import signal
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from fleetmon import __version__
 from fleetmon.agent.checks.probes import run_check
@@ -38,6 +39,8 @@ log = logging.getLogger("fleetmon.agent")
 
 #: Alert messages kept in memory while the broker is away (a flapping rule must not grow it forever).
 MAX_PENDING_ALERT_MESSAGES = 1000
+#: Events (recovery actions, config reloads, spool drops) kept the same way; the oldest go first.
+MAX_PENDING_EVENTS = 1000
 
 
 class Agent:
@@ -65,6 +68,7 @@ class Agent:
         self._hub_seen = False  # a hub confirms samples: keep them until it does (without one, nobody will)
         self._reported_drops = 0
         self._pending_alerts: List[Dict[str, Any]] = []  # transitions taken while the broker was away
+        self._pending_events: Deque[Dict[str, Any]] = deque(maxlen=MAX_PENDING_EVENTS)  # the same, for events
         # Set when a hub comes online (its retained status): tell it every alert firing here, so that a
         # transition it lost (killed before it had journaled it) is made good. Taken by the main loop.
         self._alert_sync_due = False
@@ -220,7 +224,8 @@ class Agent:
         payload = messages.event(self.config.host_id, self.session, self._next_seq("events"), time.time(),
                                  kind, message, details)
         if not self._publish(self.topics.events, payload):
-            log.info("event not published (broker away): %s: %s", kind, message)
+            log.info("event kept until the broker is back: %s: %s", kind, message)
+            self._pending_events.append(payload)
 
     # --- sampling --------------------------------------------------------------------------------
 
@@ -281,6 +286,10 @@ class Agent:
             if not self._publish(self.topics.alerts, payload):
                 break
             self._pending_alerts.pop(0)
+        while self._pending_events and self.link.connected.is_set():
+            if not self._publish(self.topics.events, self._pending_events[0]):
+                break
+            self._pending_events.popleft()
 
     def _drain_loop(self) -> None:
         """Send back-fill (what the hub asked for again, then spooled samples oldest first) at a bounded

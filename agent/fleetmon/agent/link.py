@@ -74,6 +74,11 @@ class MqttLink:
             self._client.tls_insecure_set(config.tls.insecure)
         if will_topic:
             self._client.will_set(will_topic, will_payload, qos=1, retain=True)
+        # Without paho's own loop thread, publish() writes to the socket from the caller's thread, beside
+        # this link's thread reading and writing it: over TLS two threads then interleave records on one SSL
+        # object ("bad record mac") and the broker drops the client. With a write-registration callback
+        # paho only queues and wakes the loop, so every socket write happens on the link's thread.
+        self._client.on_socket_register_write = lambda client, userdata, sock: None
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
