@@ -165,3 +165,19 @@ def test_a_retained_will_of_a_host_not_seen_alive_is_shown_at_once():
     fleet = FleetState({"a": ["servers"]}, now=0)
     fleet.apply(death("a", 1, 100))  # what the broker retained while the hub was restarting
     assert [(v.state, v.reason) for v in fleet.views(100.1)] == [(OFFLINE, "will")]
+
+
+def test_the_settle_waits_for_hosts_online_before_the_blindness_even_if_a_retained_will_says_offline():
+    fleet = FleetState()
+    fleet.apply(birth("a", 1, 0))
+    fleet.apply(birth("b", 1, 0))
+    fleet.apply(sample("a", 1, 1, 10))
+    fleet.apply(sample("b", 1, 1, 10))
+    fleet.see(True, 0.0)  # the broker restarts (with persistence)
+    fleet.see(False, 60.0)
+    fleet.apply(death("b", 1, 60.5))  # b's will, retained by the broker as it went down
+    fleet.apply(sample("a", 1, 2, 61))
+    assert not fleet.heard_since(60.0), "b is most likely still reconnecting"
+    fleet.apply(birth("b", 1, 70))
+    fleet.apply(sample("b", 1, 2, 71))
+    assert fleet.heard_since(60.0)

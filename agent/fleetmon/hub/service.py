@@ -250,8 +250,8 @@ class Hub:
         now = time.time()
         with self.lock:
             self.sight.disconnected(now)
+            changes = self.state.discount_wills(now - WILL_GRACE, now)  # first: who was online is then known
             self.state.see(True, self.sight.trusted_from())
-            changes = self.state.discount_wills(now - WILL_GRACE, now)
         log.warning("lost the broker connection: no host is judged until the hub sees the fleet again")
         for change in changes:
             self._store_change(change)

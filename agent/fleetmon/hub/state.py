@@ -66,6 +66,7 @@ class FleetState:
         self.inventory = False  # whether an inventory says which hosts belong to the fleet
         self.blind = False  # the hub cannot see the fleet right now (fleetmon.hub.sight)
         self.trusted_from = 0.0  # hub time from which the hub's view is whole: silence counts from here
+        self._online_when_blinded: set[str] = set()  # who the settle waits for, besides those online now
         self.set_expected(expected or {}, now)
 
     def set_expected(self, expected: Mapping[str, Sequence[str]], now: float) -> list[str]:
@@ -98,6 +99,8 @@ class FleetState:
 
     def see(self, blind: bool, trusted_from: float) -> None:
         """What the hub's sight says (fleetmon.hub.sight): whether it is blind, and since when it sees."""
+        if blind and not self.blind:
+            self._online_when_blinded = {host for host, record in self.hosts.items() if record.state == ONLINE}
         self.blind, self.trusted_from = blind, trusted_from
 
     def discount_wills(self, after: float, now: float) -> list[StateChange]:
@@ -114,8 +117,11 @@ class FleetState:
         return changes
 
     def heard_since(self, since: float) -> bool:
-        """Whether every online host has sent a live sample since ``since`` (the hub's settle can end)."""
-        return all((record.last_sample_at or 0.0) >= since for record in self.hosts.values() if record.state == ONLINE)
+        """Whether every host online now or when the hub went blind has sent a live sample since ``since``
+        (the hub's settle can end). A host online before the blindness that is offline now, by a will the
+        broker retained across its restart, is still waited for: it is most likely reconnecting."""
+        watched = self._online_when_blinded | {host for host, record in self.hosts.items() if record.state == ONLINE}
+        return all((self.hosts[host].last_sample_at or 0.0) >= since for host in watched if host in self.hosts)
 
     def tick(self, now: float) -> list[StateChange]:
         """Mark online hosts silent once no sample came for ``silent_after`` of their intervals (counted from
