@@ -8,8 +8,9 @@ A host that sends nothing looks exactly like a hub that receives nothing. The hu
 Sight returns when a probe sent *after* the fault comes back: everything the broker queued for the hub
 before that probe has then been read. After a (re)connection the hub also settles for ``settle`` seconds,
 long enough for retained births and for agents to reconnect with their backoff (a restarted broker lost
-them all) and send their next sample — or less: the settle ends as soon as every host that was online has
-been heard from since sight returned (``caught_up``), so only a host that stays quiet waits it out.
+them all) and send their next sample — or less: the settle ends as soon as every host online now or when
+the hub went blind has been heard from since sight returned (``caught_up``; FleetState.heard_since), so only
+a host that stays quiet waits it out.
 
 While blind or settling the hub judges no host: no host turns silent, and fleet rules keep their last
 verdict (fleetmon.hub.service). Afterwards silence is measured from the moment sight returned, so a host
