@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
 from fleetmon.agent.checks.spec import CHECK_TYPES  # noqa: E402
-from fleetmon.agent.thresholds import ALIASES, RULE_KEYS  # noqa: E402
 from fleetmon.protocol import catalog  # noqa: E402
+from fleetmon.protocol.thresholds import ALIASES, RULE_KEYS  # noqa: E402
 
 OUT = ROOT / "roles" / "fleetmon_agent" / "vars" / "catalog.yml"
 

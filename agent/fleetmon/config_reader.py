@@ -6,6 +6,7 @@ Each program keeps its schema in one module (fleetmon.agent.config for the agent
 ``thresholds.cpu.warning: must be a number``.
 """
 
+import os
 import re
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
@@ -226,3 +227,11 @@ class Node:
         elif maximum is not None and value > maximum:
             self.fail(f"must be at most {maximum:g} (got {value:g})")
         return value
+
+
+def readable_file(node: Node) -> Optional[str]:
+    """A path setting that must name a file this process can read."""
+    path = node.string(None)
+    if path and not os.access(path, os.R_OK):
+        node.fail(f"cannot read {path}")
+    return path

@@ -88,9 +88,9 @@ def test_publishing_from_other_threads_never_corrupts_the_tls_stream(secure_brok
     lab (Debian 12, mosquitto 2.0.11) that happened 12 times in 257 s before every write went through the
     link's thread, 0 times in 242 s after; on this machine it does not happen on demand, so this test is
     the guard of the behaviour (no drop, nothing lost, no protocol error), not a reproduction."""
-    from fleetmon.agent.config import parse_broker
-    from fleetmon.agent.link import MqttLink
     from fleetmon.config_reader import Errors, Node
+    from fleetmon.mqtt.broker import parse_broker
+    from fleetmon.mqtt.link import MqttLink
 
     errors = Errors()
     config = parse_broker(Node({"url": secure_broker.url, "username": HOST, "password": "host-secret",

@@ -18,14 +18,14 @@ import psutil
 import pytest
 
 from fleetmon.agent.checks.probes import certificate_not_after, run_check
-from fleetmon.agent.checks.results import (
+from fleetmon.agent.checks.spec import parse_checks
+from fleetmon.config_reader import Errors, Node
+from fleetmon.protocol.check_results import (
     CheckResult,
     next_consecutive_failures,
     result_metrics,
     result_to_json,
 )
-from fleetmon.agent.checks.spec import parse_checks
-from fleetmon.config_reader import Errors, Node
 from fleetmon.protocol.metricset import MetricSet
 from tests.conftest import wait_for
 

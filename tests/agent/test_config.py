@@ -2,8 +2,9 @@
 
 import pytest
 
-from fleetmon.agent.config import DEFAULT_BROKER, default_host_id, load_config, parse_config
+from fleetmon.agent.config import default_host_id, load_config, parse_config
 from fleetmon.config_reader import ConfigError
+from fleetmon.mqtt.broker import DEFAULT_BROKER
 
 
 def errors_of(document):

@@ -5,7 +5,7 @@ import json
 import jsonschema
 import pytest
 
-from fleetmon.agent.link import Backoff
+from fleetmon.mqtt.link import Backoff
 from fleetmon.protocol import messages
 from fleetmon.protocol.metricset import MetricSet
 from fleetmon.protocol.topics import host_subscription, host_topics, parse_host_topic

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import jsonschema
 
-from fleetmon.agent.thresholds import ThresholdEvaluator, format_value, parse_thresholds
 from fleetmon.config_reader import Errors, Node
 from fleetmon.protocol import messages
 from fleetmon.protocol.alerts import alert, fingerprint
+from fleetmon.protocol.evaluator import ThresholdEvaluator
 from fleetmon.protocol.metricset import MetricSet
+from fleetmon.protocol.thresholds import parse_thresholds
+from fleetmon.protocol.units import format_value
 
 DISK = "fleetmon_filesystem_usage_ratio"
 ROOT = {"mount": "/", "device": "/dev/sda1", "fstype": "ext4"}

@@ -6,7 +6,9 @@ import textwrap
 import pytest
 
 from fleetmon.agent.config import load_config, parse_config
-from fleetmon.agent.thresholds import (
+from fleetmon.config_reader import ConfigError, Errors, Node
+from fleetmon.protocol import catalog
+from fleetmon.protocol.thresholds import (
     ALIAS_NAMES,
     ALIASES,
     ThresholdRule,
@@ -14,8 +16,6 @@ from fleetmon.agent.thresholds import (
     resolved_metric,
     rule_to_json,
 )
-from fleetmon.config_reader import ConfigError, Errors, Node
-from fleetmon.protocol import catalog
 
 
 def parse(doc):

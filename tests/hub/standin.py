@@ -16,8 +16,8 @@ from fleetmon.hub.alerting.config import parse_alerting
 from fleetmon.hub.alerting.dispatch import Dispatcher
 from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.api import build_app
-from fleetmon.hub.dashboard import DashboardConfig
 from fleetmon.hub.exposition import HubCounters
+from fleetmon.hub.layout import DashboardConfig
 from fleetmon.hub.state import FleetState
 
 TOKEN = "fuzz-token"

@@ -14,8 +14,8 @@ import pytest
 
 from fleetmon.config_reader import ConfigError
 from fleetmon.hub.config import parse_config
-from fleetmon.hub.dashboard import JETSON_PANELS, PANELS, SERVER_PANELS, DashboardConfig, DashboardSection, resolve
 from fleetmon.hub.ingest import Message
+from fleetmon.hub.layout import JETSON_PANELS, PANELS, SERVER_PANELS, DashboardConfig, DashboardSection, resolve
 from fleetmon.hub.state import FleetState
 from tests.conftest import AGENT_SRC, wait_for
 

@@ -22,17 +22,18 @@ from typing import Any, Deque, Dict, List, Optional, Tuple
 from fleetmon import __version__
 from fleetmon.agent.checks.probes import run_check
 from fleetmon.agent.checks.recovery import RecoveryGuard
-from fleetmon.agent.checks.results import CheckResult, result_metrics, result_to_json
 from fleetmon.agent.checks.spec import CheckSpec
 from fleetmon.agent.collectors.runner import CollectorRunner, build_collectors
 from fleetmon.agent.config import AgentConfig, load_config
-from fleetmon.agent.link import PUBLISH_ACK_TIMEOUT, MqttLink
 from fleetmon.agent.spool import Outbox, Spool
 from fleetmon.agent.state import next_session, prepare_state_dir
-from fleetmon.agent.thresholds import ThresholdEvaluator, rule_to_json
 from fleetmon.config_reader import ConfigError
+from fleetmon.mqtt.link import PUBLISH_ACK_TIMEOUT, MqttLink
 from fleetmon.protocol import messages
+from fleetmon.protocol.check_results import CheckResult, result_metrics, result_to_json
+from fleetmon.protocol.evaluator import ThresholdEvaluator
 from fleetmon.protocol.metricset import MetricSet
+from fleetmon.protocol.thresholds import rule_to_json
 from fleetmon.protocol.topics import host_topics, hub_ack_topic, hub_status_topic
 
 log = logging.getLogger("fleetmon.agent")

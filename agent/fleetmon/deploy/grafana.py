@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fleetmon.agent.thresholds import ABOVE, ALIASES
 from fleetmon.deploy.thresholds import HostThresholds
 from fleetmon.protocol import catalog
+from fleetmon.protocol.thresholds import ABOVE, ALIASES
 
 SCHEMA_VERSION = 39
 GRID_WIDTH = 24

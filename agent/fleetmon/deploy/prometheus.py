@@ -19,9 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fleetmon.agent.thresholds import ABOVE, SEVERITIES, ThresholdRule, format_value
 from fleetmon.deploy.thresholds import HostThresholds
 from fleetmon.protocol import catalog
+from fleetmon.protocol.thresholds import ABOVE, SEVERITIES, ThresholdRule
+from fleetmon.protocol.units import format_value
 
 JOB = "fleetmon-hub"
 DEFAULT_HUB_PORT = 9180

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from fleetmon.agent.thresholds import ThresholdRule, parse_thresholds
 from fleetmon.config_reader import Errors, Node
 from fleetmon.deploy.inventory import ALL, REPOSITORY, Definition, Inventory, InventoryError
+from fleetmon.protocol.thresholds import ThresholdRule, parse_thresholds
 
 DEFAULTS_VAR = "fleetmon_agent_thresholds_defaults"
 GROUP_VAR = "fleetmon_agent_thresholds_group"

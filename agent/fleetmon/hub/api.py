@@ -90,7 +90,7 @@ def build_app(hub: "Hub") -> Starlette:
         Route("/metrics", metrics), Route("/health/live", live), Route("/health/ready", ready),
         Route("/health/startup", startup), Route("/api/v1/hosts", hosts), Route("/api/v1/hosts/{host}", host),
         Route("/api/v1/groups", groups), Route("/api/v1/query", query), Route("/api/v1/hub", hub_figures),
-        *alerting_routes(hub), *dashboard_routes(hub),
+        *alerting_routes(hub.dispatcher, hub.journal, lambda: hub.config.api_token), *dashboard_routes(hub),
     ])
 
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleetmon.agent.config import BrokerConfig, parse_broker
 from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml, with_overrides
 from fleetmon.hub.alerting.config import AlertingConfig, empty_config, parse_alerting
 from fleetmon.hub.alerting.receivers import ReceiverContext
-from fleetmon.hub.dashboard import DEFAULT_TITLE, PANELS, DashboardConfig, DashboardSection
+from fleetmon.hub.layout import DEFAULT_TITLE, PANELS, DashboardConfig, DashboardSection
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
 from fleetmon.hub.store.config import StoreConfig
+from fleetmon.mqtt.broker import BrokerConfig, parse_broker
 from fleetmon.protocol.topics import HOST_ID_PATTERN
 
 DEFAULT_LISTEN = "127.0.0.1:9180"

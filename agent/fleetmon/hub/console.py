@@ -34,9 +34,9 @@ def hub_caveat(url: str, timeout: float = 5.0) -> str:
 
 def from_broker(url: str, prefix: str, wait: float = 2.0) -> list[dict[str, Any]]:
     """Collect the retained per-host fleet view the hub publishes."""
-    from fleetmon.agent.config import parse_broker
-    from fleetmon.agent.link import MqttLink
     from fleetmon.config_reader import Errors, Node
+    from fleetmon.mqtt.broker import parse_broker
+    from fleetmon.mqtt.link import MqttLink
 
     hosts: dict[str, dict[str, Any]] = {}
 

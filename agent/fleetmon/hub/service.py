@@ -18,7 +18,6 @@ from typing import Any
 import uvicorn
 
 from fleetmon import __version__
-from fleetmon.agent.link import MqttLink
 from fleetmon.config_reader import ConfigError
 from fleetmon.hub.alerting.delivery import Deliverer
 from fleetmon.hub.alerting.dispatch import Dispatcher
@@ -36,6 +35,7 @@ from fleetmon.hub.sight import Sight
 from fleetmon.hub.state import WILL_GRACE, FleetState
 from fleetmon.hub.store import Store
 from fleetmon.hub.store.records import AlertRecord, CheckResult, Event
+from fleetmon.mqtt.link import MqttLink
 from fleetmon.protocol import SCHEMA_VERSION
 from fleetmon.protocol.alerts import alert as alert_json
 from fleetmon.protocol.messages import ack, encode, rfc3339

@@ -8,8 +8,8 @@ clock or the network; the same arguments always give the same fleet.
 import random
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from fleetmon.agent.thresholds import ThresholdRule, parse_thresholds
 from fleetmon.config_reader import ConfigError, Errors, Node
+from fleetmon.protocol.thresholds import ThresholdRule, parse_thresholds
 
 SERVER, JETSON = "server", "jetson"
 DEFAULT_SITES = ("site-a", "site-b", "site-c")

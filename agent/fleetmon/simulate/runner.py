@@ -9,9 +9,10 @@ import time
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from fleetmon import __version__
-from fleetmon.agent.checks.results import CheckResult, result_to_json
-from fleetmon.agent.thresholds import ThresholdEvaluator, ThresholdRule, rule_to_json
 from fleetmon.protocol import DEFAULT_PREFIX, messages
+from fleetmon.protocol.check_results import CheckResult, result_to_json
+from fleetmon.protocol.evaluator import ThresholdEvaluator
+from fleetmon.protocol.thresholds import ThresholdRule, rule_to_json
 from fleetmon.protocol.topics import HostTopics, host_topics
 from fleetmon.simulate.faults import CPU_SPIKE, DEATH, DISK_FILL, NO_FAULTS, SILENCE, FaultPlan, plan_faults
 from fleetmon.simulate.fleet import DEFAULT_SITES, HostSpec, build_fleet, checks_of, threshold_rules

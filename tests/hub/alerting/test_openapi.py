@@ -29,9 +29,9 @@ from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.alerting.matchers import parse_matcher
 from fleetmon.hub.alerting.silences import Silence, matchers_from_json
 from fleetmon.hub.api import build_app
-from fleetmon.hub.dashboard import DashboardConfig
 from fleetmon.hub.exposition import HubCounters
 from fleetmon.hub.ingest import Message
+from fleetmon.hub.layout import DashboardConfig
 from fleetmon.hub.state import FleetState, group_rollups, host_summary
 from fleetmon.hub.store import Series
 from fleetmon.protocol.messages import rfc3339
@@ -181,7 +181,7 @@ def app_routes(app) -> set[tuple[str, str]]:
 
 def test_the_document_names_exactly_the_routes_of_the_app(spec):
     # What build_app and alerting_routes touch while building the app; the handlers are not called.
-    hub = SimpleNamespace(state=FleetState(), lock=threading.Lock(), counters=HubCounters(), dispatcher=object(),
+    hub = SimpleNamespace(state=FleetState(), lock=threading.Lock(), counters=HubCounters(), dispatcher=object(), journal=object(),
                           deliverer=object())
     # The page and its static files are not API.
     routes = {(path, method) for path, method in app_routes(build_app(hub))

@@ -22,7 +22,6 @@ import psutil
 
 from fleetmon import __version__
 from fleetmon.agent.checks.commands import EXCERPT_CHARS, run_argv
-from fleetmon.agent.checks.results import CheckResult
 from fleetmon.agent.checks.spec import (
     CheckSpec,
     CommandSettings,
@@ -35,6 +34,7 @@ from fleetmon.agent.checks.spec import (
     TlsSettings,
     status_matches,
 )
+from fleetmon.protocol.check_results import CheckResult
 
 #: The body an http check reads (and searches with body_match): enough for a health page.
 HTTP_BODY_LIMIT = 1024 * 1024

@@ -10,8 +10,8 @@ from collections import deque
 from typing import Any, Deque, Dict, List
 
 from fleetmon.agent.checks.commands import CommandOutcome, run_argv
-from fleetmon.agent.checks.results import CheckResult
 from fleetmon.agent.checks.spec import RecoverySpec
+from fleetmon.protocol.check_results import CheckResult
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ item is a 400 naming its field before anything reaches the dispatcher.
 import hmac
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -31,16 +32,17 @@ from fleetmon.hub.alerting.silences import Silence, SilenceError, SilenceNotFoun
 from fleetmon.hub.limits import MAX_DEPTH, too_deep
 
 if TYPE_CHECKING:
-    from fleetmon.hub.service import Hub
+    from fleetmon.hub.alerting.dispatch import Dispatcher
+    from fleetmon.hub.alerting.journal import AlertJournal
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.yaml"
 
 
-def alerting_routes(hub: "Hub") -> list[Route]:
-    dispatcher = hub.dispatcher
+def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal", api_token: Callable[[], str]) -> list[Route]:
+    """The alerting API. ``api_token`` answers the token in force (a reload may change it)."""
 
     def refused(request: Request) -> Response | None:
-        token = hub.config.api_token
+        token = api_token()
         if not token:
             return _error(401, "this hub has no API token configured (api.token in the hub config), so it refuses "
                                "every change")
@@ -144,14 +146,14 @@ def alerting_routes(hub: "Hub") -> list[Route]:
 
     async def history(request: Request) -> Response:
         since = _since(request)
-        return JSONResponse(hub.journal.history(since, request.query_params.get("fingerprint", ""),
+        return JSONResponse(journal.history(since, request.query_params.get("fingerprint", ""),
                                                 _limit(request)))
 
     async def notifications(request: Request) -> Response:
-        return JSONResponse({"attempts": hub.journal.attempts(_since(request), _limit(request))})
+        return JSONResponse({"attempts": journal.attempts(_since(request), _limit(request))})
 
     async def stats(request: Request) -> Response:
-        return JSONResponse(hub.journal.stats(_since(request)))
+        return JSONResponse(journal.stats(_since(request)))
 
     async def openapi(request: Request) -> Response:
         return Response(OPENAPI.read_text(), media_type="application/yaml")

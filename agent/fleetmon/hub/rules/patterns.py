@@ -39,7 +39,6 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from fleetmon.agent.thresholds import format_value
 from fleetmon.hub.model import MISSING, OFFLINE, ONLINE, HostView
 from fleetmon.hub.rules.alerts import FleetAlert, fleet_labels
 from fleetmon.hub.rules.config import CascadingFailureRule, HeartbeatRule, LoadImbalanceRule, ResourceTrendRule
@@ -47,6 +46,7 @@ from fleetmon.hub.rules.fit import linear_fit
 from fleetmon.hub.rules.liveness import down_cause
 from fleetmon.hub.rules.predictive import Series, recent_fit
 from fleetmon.protocol.messages import rfc3339
+from fleetmon.protocol.units import format_value
 
 
 def groups_of(hosts: Iterable[HostView]) -> dict[str, list[HostView]]:

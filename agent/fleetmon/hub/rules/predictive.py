@@ -19,12 +19,12 @@ HostDown already speaks for them.
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from fleetmon.agent.thresholds import format_value
 from fleetmon.hub.model import MISSING, OFFLINE, HostView
 from fleetmon.hub.rules.alerts import FleetAlert, fleet_labels
 from fleetmon.hub.rules.config import PredictiveRule
 from fleetmon.hub.rules.fit import LinearFit, linear_fit
 from fleetmon.protocol.messages import rfc3339
+from fleetmon.protocol.units import format_value
 
 
 class Series(NamedTuple):

@@ -16,9 +16,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from fleetmon.agent.config import BrokerConfig
+from fleetmon.mqtt.broker import BrokerConfig
 
-log = logging.getLogger("fleetmon.agent.link")
+log = logging.getLogger("fleetmon.mqtt.link")
 
 #: A message that sits unacknowledged this long is treated as lost for the spool's drain.
 PUBLISH_ACK_TIMEOUT = 10.0
