@@ -11,17 +11,14 @@ with a retained 'offline' status.
 import json
 import logging
 import os
-import queue
 import signal
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional
 
 from fleetmon import __version__
-from fleetmon.agent.checks.probes import run_check
-from fleetmon.agent.checks.recovery import RecoveryGuard
+from fleetmon.agent.checks.schedule import CheckSchedule
 from fleetmon.agent.checks.spec import CheckSpec
 from fleetmon.agent.collectors.runner import CollectorRunner, build_collectors
 from fleetmon.agent.config import AgentConfig, load_config
@@ -30,7 +27,7 @@ from fleetmon.agent.state import next_session, prepare_state_dir
 from fleetmon.config_reader import ConfigError
 from fleetmon.mqtt.link import PUBLISH_ACK_TIMEOUT, MqttLink
 from fleetmon.protocol import messages
-from fleetmon.protocol.check_results import CheckResult, result_metrics, result_to_json
+from fleetmon.protocol.check_results import result_metrics, result_to_json
 from fleetmon.protocol.evaluator import ThresholdEvaluator
 from fleetmon.protocol.metricset import MetricSet
 from fleetmon.protocol.thresholds import rule_to_json
@@ -56,9 +53,7 @@ class Agent:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._reload_requested = False
-        self._results: "queue.Queue[Tuple[CheckSpec, Optional[CheckResult]]]" = queue.Queue()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="check")
-        self._running_checks: Dict[str, bool] = {}
+        self.checks = CheckSchedule(on_result=self._wake.set)
         self._drain_wake = threading.Event()
         self.spool = Spool(os.path.join(self.state_dir, "spool"), config.spool.max_samples,
                            config.spool.max_bytes)
@@ -76,7 +71,7 @@ class Agent:
         self.runner = CollectorRunner(build_collectors(config.collectors, config.interval))
         self.facts = self.runner.facts()
         self.evaluator = ThresholdEvaluator(config.thresholds, config.host_id, config.labels)
-        self._install_checks(config.checks, {})
+        self._install_checks(config.checks)
         self.link = self._new_link()
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -113,13 +108,13 @@ class Agent:
                 next_sample += self.config.interval
                 if next_sample <= time.monotonic():  # fell behind (suspend, slow collector): don't burst
                     next_sample = time.monotonic() + self.config.interval
-            self._start_due_checks(now)
-            due = min([next_sample] + [c["next"] for c in self._checks.values()])
+            self.checks.start_due(now)
+            due = self.checks.next_due(next_sample)
             self._wake.wait(max(0.0, due - time.monotonic()))
 
     def _shutdown(self) -> None:
         log.info("stopping")
-        self._pool.shutdown(wait=False)
+        self.checks.close()
         offline = messages.status(self.config.host_id, self.session, self._next_seq("status"), time.time(),
                                   "offline", reason="shutdown")
         self.link.stop(self.topics.status, messages.encode(offline))
@@ -316,62 +311,24 @@ class Agent:
 
     # --- checks ----------------------------------------------------------------------------------
 
-    def _install_checks(self, specs: List[CheckSpec], previous: Dict[str, Dict[str, Any]]) -> None:
-        """(Re)build the check schedule, keeping failure streaks and guards of unchanged checks."""
-        now = time.monotonic()
-        self._checks: Dict[str, Dict[str, Any]] = {}
-        for spec in specs:
-            old = previous.get(spec.name)
-            if old is not None and old["spec"] == spec:
-                self._checks[spec.name] = old
-            else:
-                self._checks[spec.name] = {"spec": spec, "next": now, "failures": 0,
-                                           "guard": RecoveryGuard(spec.name, spec.recovery)
-                                           if spec.recovery else None}
-        for name in previous:
-            if name not in self._checks:  # its results stop; end its alerts instead of leaving them firing
-                self.evaluator.resolve_series({"check": name})
-
-    def _start_due_checks(self, now: float) -> None:
-        for name, entry in self._checks.items():
-            if entry["next"] <= now and not self._running_checks.get(name):
-                entry["next"] = now + entry["spec"].interval
-                self._running_checks[name] = True
-                self._pool.submit(self._probe, entry["spec"])
-
-    def _probe(self, spec: CheckSpec) -> None:
-        try:
-            self._results.put((spec, run_check(spec)))
-        except Exception:  # a probe bug must not kill the pool thread silently
-            log.exception("check %s crashed", spec.name)
-            self._results.put((spec, None))
-        self._wake.set()
+    def _install_checks(self, specs: List[CheckSpec]) -> None:
+        for name in self.checks.install(specs):  # its results stop: end its alerts instead of leaving them firing
+            self.evaluator.resolve_series({"check": name})
 
     def _handle_check_results(self) -> None:
-        batch = []
-        while True:
-            try:
-                spec, result = self._results.get_nowait()
-            except queue.Empty:
-                break
-            self._running_checks[spec.name] = False
-            entry = self._checks.get(spec.name)
-            if entry is None or entry["spec"] != spec or result is None:
-                continue  # removed or changed by a reload meanwhile, or crashed (logged)
-            entry["failures"] = 0 if result.ok else entry["failures"] + 1
-            batch.append((entry, result))
+        batch = self.checks.finished()
         if not batch:
             return
         ts = time.time()
         metrics = MetricSet()
-        for entry, result in batch:
-            result_metrics(result, entry["failures"], metrics)
-            if entry["guard"] is not None:
-                for event in entry["guard"].observe(result, time.monotonic()):
+        for check, result in batch:
+            result_metrics(result, check.failures, metrics)
+            if check.guard is not None:
+                for event in check.guard.observe(result, time.monotonic()):
                     details = {k: v for k, v in event.items() if k not in ("kind", "message")}
                     self._event(event["kind"], event["message"], details)
         payload = messages.checks(self.config.host_id, self.session, self._next_seq("checks"), ts,
-                                  [result_to_json(result, entry["failures"]) for entry, result in batch])
+                                  [result_to_json(result, check.failures) for check, result in batch])
         self._publish(self.topics.checks, payload)
         self._publish_alerts(self.evaluator.evaluate(metrics, ts), ts)
 
@@ -396,7 +353,7 @@ class Agent:
         new.source_path = path
         self.config = new
         self.evaluator.replace_rules(new.thresholds, new.labels)
-        self._install_checks(new.checks, self._checks)
+        self._install_checks(new.checks)
         self.spool.max_samples, self.spool.max_bytes = new.spool.max_samples, new.spool.max_bytes
         if new.broker != old.broker or new.host_id != old.host_id:
             self.link.stop(self.topics.status, messages.encode(messages.status(

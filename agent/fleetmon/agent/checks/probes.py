@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import psutil
 
 from fleetmon import __version__
-from fleetmon.agent.checks.commands import EXCERPT_CHARS, run_argv
+from fleetmon.agent.checks.run_program import EXCERPT_CHARS, run_argv
 from fleetmon.agent.checks.spec import (
     CheckSpec,
     CommandSettings,

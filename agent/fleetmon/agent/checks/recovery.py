@@ -9,7 +9,7 @@ import logging
 from collections import deque
 from typing import Any, Deque, Dict, List
 
-from fleetmon.agent.checks.commands import CommandOutcome, run_argv
+from fleetmon.agent.checks.run_program import CommandOutcome, run_argv
 from fleetmon.agent.checks.spec import RecoverySpec
 from fleetmon.protocol.check_results import CheckResult
 
