@@ -33,7 +33,7 @@ from fleetmon.hub.exposition import HubCounters
 from fleetmon.hub.ingest import Message
 from fleetmon.hub.layout import DashboardConfig
 from fleetmon.hub.state import FleetState, group_rollups, host_summary
-from fleetmon.hub.store import Series
+from fleetmon.hub.store import QueriedSeries
 from fleetmon.protocol.messages import rfc3339
 from tests.hub.standin import Answer, Asgi
 
@@ -181,8 +181,8 @@ def app_routes(app) -> set[tuple[str, str]]:
 
 def test_the_document_names_exactly_the_routes_of_the_app(spec):
     # What build_app and alerting_routes touch while building the app; the handlers are not called.
-    hub = SimpleNamespace(state=FleetState(), lock=threading.Lock(), counters=HubCounters(), dispatcher=object(), journal=object(),
-                          deliverer=object())
+    hub = SimpleNamespace(state=FleetState(), lock=threading.Lock(), counters=HubCounters(), dispatcher=object(),
+                          journal=object(), deliverer=object())
     # The page and its static files are not API.
     routes = {(path, method) for path, method in app_routes(build_app(hub))
               if path.startswith(("/api/", "/metrics", "/health/"))}
@@ -212,8 +212,8 @@ class FakeStore:
             raise ValueError(f"unknown tier {tier!r}; expected one of raw, 1m, 1h")
         if host != "jetson-01":
             return []
-        return [Series(metric, {"mount": "/"}, "raw", [(start, 0.5), (end, 0.6)]),
-                Series(metric, {"mount": "/data"}, "1m", [(start, 0.1, 0.2, 0.3)])]
+        return [QueriedSeries(metric, {"mount": "/"}, "raw", [(start, 0.5), (end, 0.6)]),
+                QueriedSeries(metric, {"mount": "/data"}, "1m", [(start, 0.1, 0.2, 0.3)])]
 
 
 def birth(host: str, now: float) -> list[Message]:
