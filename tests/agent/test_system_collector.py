@@ -12,26 +12,20 @@ from typing import NamedTuple
 import psutil
 import pytest
 
-from fleetmon.agent.collectors.system import (
-    CpuTimes,
-    Mount,
+from fleetmon.agent.collectors.system import SystemCollector
+from fleetmon.agent.collectors.system.cpu import CpuTimes, busy_ratio, parse_proc_stat, read_core_frequencies
+from fleetmon.agent.collectors.system.filesystems import Mount, block_fstypes, select_mounts
+from fleetmon.agent.collectors.system.processes import (
     ProcessSample,
-    SystemCollector,
-    block_fstypes,
-    busy_ratio,
     full_process_name,
-    hwmon_temperatures,
-    parse_proc_stat,
-    read_core_frequencies,
-    read_thermal_zones,
     scan_processes,
-    select_mounts,
-    thermal_zones,
     top_processes,
 )
+from fleetmon.agent.collectors.system.thermal import hwmon_temperatures, read_thermal_zones, thermal_zones
 from fleetmon.agent.config import SystemCollectorConfig
 from fleetmon.protocol.catalog import SYSTEM
 from fleetmon.protocol.metricset import MetricSet
+from tests.polling import wait_until
 
 SYSTEM_NAMES = {spec.name for spec in SYSTEM}
 SYSTEM_LABELS = {spec.name: set(spec.labels) for spec in SYSTEM}
@@ -231,10 +225,8 @@ def test_without_a_measured_interval_only_memory_ranks():
 
 def wait_for_exec(pid: int, comm: str) -> str:
     """The child runs the test's code until it has exec'd the program; wait for the kernel's name."""
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{pid}/comm").read_text().strip() != comm:
-        assert time.monotonic() < deadline, "the child never exec'd"
-        time.sleep(0.01)
+    wait_until(lambda: Path(f"/proc/{pid}/comm").read_text().strip() == comm, timeout=10, interval=0.01,
+               message="the child's exec")
     return comm
 
 
