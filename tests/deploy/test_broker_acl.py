@@ -1,5 +1,6 @@
-"""The broker role's users and ACL, rendered by Ansible from the role's own templates and enforced by a real
-mosquitto: each host reads the hub's status and its own acks, never another host's, and writes no hub topic."""
+"""The broker role's users and ACL, rendered by Ansible with the role's own expression, filters and templates
+and enforced by a real mosquitto: each host reads the hub's status and its own acks, never another host's, and
+writes no hub topic."""
 
 import json
 import os
@@ -12,13 +13,26 @@ from typing import List, Tuple
 
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import ROOT, Broker, wait_for
+from tests.conftest import ROOT, Broker
+from tests.polling import wait_until
 
 PREFIX = "fleetmon/v1"
 HOSTS = ("host-a", "host-b")
 BROKER_ROLE = ROOT / "roles" / "fleetmon_broker"
+FILTERS = [ROOT / "roles" / role / "filter_plugins" for role in ("fleetmon_common", "fleetmon_broker")]
+
+
+def _role_fact(tasks_file: Path, fact: str) -> str:
+    """The expression a role's set_fact task gives ``fact``, so the test renders exactly what the role does."""
+    (task,) = [task for task in yaml.safe_load(tasks_file.read_text())
+               if fact in (task.get("ansible.builtin.set_fact") or {})]
+    return task["ansible.builtin.set_fact"][fact]
+
+
+USERS = _role_fact(BROKER_ROLE / "tasks" / "configure.yml", "__fleetmon_broker_users")
 
 RENDER = """
 - name: The broker role's MQTT users, password file and ACL
@@ -27,7 +41,6 @@ RENDER = """
   gather_facts: false
   vars:
     ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
-    users_template: {role}/templates/users.yml.j2
     fleetmon_topic_prefix: {prefix}
     fleetmon_controller_dir: {out}
     fleetmon_hub_username: fleetmon-hub
@@ -37,7 +50,7 @@ RENDER = """
   tasks:
     - name: Users as data
       ansible.builtin.set_fact:
-        __fleetmon_broker_users: "{{{{ lookup('ansible.builtin.template', users_template) | from_yaml }}}}"
+        __fleetmon_broker_users: {users}
     - name: Files
       ansible.builtin.template:
         src: "{role}/templates/{{{{ item }}}}.j2"
@@ -66,8 +79,9 @@ def rendered(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("broker")
     (out / "credential-secret").write_text(secrets.token_hex(32))
     playbook = out / "render.yml"
-    playbook.write_text(RENDER.format(prefix=PREFIX, out=out, hosts=json.dumps(list(HOSTS)), role=BROKER_ROLE))
-    env = dict(os.environ, ANSIBLE_FILTER_PLUGINS=str(ROOT / "roles" / "fleetmon_common" / "filter_plugins"),
+    playbook.write_text(RENDER.format(prefix=PREFIX, out=out, hosts=json.dumps(list(HOSTS)), role=BROKER_ROLE,
+                                      users=json.dumps(USERS)))
+    env = dict(os.environ, ANSIBLE_FILTER_PLUGINS=os.pathsep.join(map(str, FILTERS)),
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     done = subprocess.run([_ansible_playbook(), "-i", "localhost,", str(playbook)], capture_output=True, text=True,
                           env=env, timeout=120, check=False)
@@ -146,7 +160,7 @@ def test_a_host_reads_the_hubs_status_and_its_own_acks_but_not_another_hosts(ren
         host_a.subscribe(f"{PREFIX}/hub/acks/host-b")
         host_a.subscribe(f"{PREFIX}/hub/acks/host-a")
         host_a.subscribe(f"{PREFIX}/hub/status")
-        wait_for(lambda: f"{PREFIX}/hub/status" in host_a.topics(), message="the hub's retained status at host-a")
+        wait_until(lambda: f"{PREFIX}/hub/status" in host_a.topics(), message="the hub's retained status at host-a")
         assert host_a.topics() == [f"{PREFIX}/hub/acks/host-a", f"{PREFIX}/hub/status"]
     finally:
         host_a.close()
@@ -165,7 +179,7 @@ def test_a_host_cannot_write_the_hubs_topics(rendered, acl_broker):
         host_a.publish(f"{PREFIX}/hub/acks/host-b", b"forged")
         host_a.publish(f"{PREFIX}/hub/status", b"forged")
         host_a.publish(f"{PREFIX}/hosts/host-a/metrics", b"marker")
-        wait_for(lambda: f"{PREFIX}/hosts/host-a/metrics" in hub.topics(), message="host-a's own message at the hub")
+        wait_until(lambda: f"{PREFIX}/hosts/host-a/metrics" in hub.topics(), message="host-a's own message at the hub")
         assert hub.topics() == [f"{PREFIX}/hosts/host-a/metrics"]
     finally:
         host_a.close()

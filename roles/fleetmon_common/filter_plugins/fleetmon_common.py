@@ -1,4 +1,5 @@
-"""Filters shared by the fleetmon roles: deterministic credentials and mosquitto password hashes.
+"""Filters shared by the fleetmon roles: deterministic credentials and mosquitto password hashes, and the
+agent hosts of the inventory as the broker (one MQTT user each) and the hub (the hosts it expects) see them.
 
 Credentials are derived from one controller-side secret, so every run (and every role: broker, agent,
 hub) computes the same password for a user without storing a list of passwords; an inventory variable
@@ -36,9 +37,34 @@ def fleetmon_mosquitto_hash(password, username, iterations=MOSQUITTO_PBKDF2_ITER
     return f"$7${int(iterations)}${base64.b64encode(salt).decode()}${base64.b64encode(derived).decode()}"
 
 
+def fleetmon_with_passwords(users, secret, pinned):
+    """Each user (a mapping with a ``name``) with its ``password``: the one pinned for it in ``pinned``
+    (fleetmon_credentials, vaulted), else the one derived from the controller secret."""
+    pinned = pinned or {}
+    return [{**user, "password": pinned[user["name"]] if user["name"] in pinned
+             else fleetmon_derive_password(secret, user["name"])} for user in users]
+
+
+def fleetmon_agent_hosts(names, hostvars):
+    """The agent hosts ``names`` (inventory names, in their order) as ``{name, host_id, groups}``.
+
+    The host id is the host's ``fleetmon_agent_host_id`` where the inventory sets it, else its inventory name,
+    which is the agent role's default: the broker makes one MQTT user per host id and the hub expects each.
+    ``groups`` are the host's inventory groups, sorted.
+    """
+    hosts = []
+    for name in names:
+        host = hostvars[name]
+        host_id = host.get("fleetmon_agent_host_id", name)
+        hosts.append({"name": name, "host_id": str(host_id), "groups": sorted(host["group_names"])})
+    return hosts
+
+
 class FilterModule:
     def filters(self):
         return {
             "fleetmon_derive_password": fleetmon_derive_password,
             "fleetmon_mosquitto_hash": fleetmon_mosquitto_hash,
+            "fleetmon_with_passwords": fleetmon_with_passwords,
+            "fleetmon_agent_hosts": fleetmon_agent_hosts,
         }
