@@ -24,8 +24,8 @@ from fleetmon.protocol import messages
 from fleetmon.protocol.alerts import alert
 from fleetmon.protocol.messages import rfc3339
 from fleetmon.protocol.topics import host_topics
-from tests.conftest import wait_for
 from tests.hub.alerting.conftest import HttpSink
+from tests.polling import wait_until
 
 TOKEN = "durability-test-token-0123456789"
 #: Seconds between two rounds of the emulated Prometheus: every alert it knows is sent again each round.
@@ -78,7 +78,7 @@ def wait_for_the_marker(hub, sink: HttpSink, name: str) -> None:
     """A new alert through the same receiver integration, whose deliveries go out in order: once it is at
     the sink, anything the restarted hub would have sent before it (a duplicate) is there too."""
     assert post(hub.port, [{"labels": {"alertname": name}}]) == 200
-    wait_for(lambda: any(item["labels"].get("alertname") == name
+    wait_until(lambda: any(item["labels"].get("alertname") == name
                          for r in list(sink.requests) for item in r.json()["alerts"]), timeout=20,
              message=f"the {name} notification")
 
@@ -93,6 +93,7 @@ class Prometheus(threading.Thread):
         self.episodes: dict[str, tuple[float, float]] = {}
         self.creating = threading.Event()
         self.creating.set()
+        self.drained = threading.Event()  # no longer creating, and every episode sent for the last time
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -107,6 +108,8 @@ class Prometheus(threading.Thread):
                        for name, (starts, ends) in self.episodes.items() if now <= ends + 3.0]
             if current:
                 post(self.port, current)
+            elif not self.creating.is_set():
+                self.drained.set()
             self.done.wait(RESEND)
 
 
@@ -117,13 +120,14 @@ def run_timeline(start_hub, sink: HttpSink, kills: int, seed: int) -> dict[str, 
     prometheus.start()
     try:
         for _ in range(kills):
-            time.sleep(rng.uniform(0.1, 1.5))  # a random instant of the hub's life
+            # The chaos schedule, not a wait for an event: the hub is killed at a random instant of its
+            # life and stays down a random while, as the seed decides.
+            time.sleep(rng.uniform(0.1, 1.5))
             kill(hub)
             time.sleep(rng.uniform(0.0, 0.5))
             hub.start()
         prometheus.creating.clear()
-        last_end = max(ends for _, ends in prometheus.episodes.values())
-        wait_for(lambda: time.time() > last_end + 3.5, timeout=10, message="the last episode's end")
+        wait_until(prometheus.drained.is_set, timeout=15, message="the last re-send of the last episode")
     finally:
         prometheus.done.set()
         prometheus.join(timeout=5)
@@ -133,7 +137,7 @@ def run_timeline(start_hub, sink: HttpSink, kills: int, seed: int) -> dict[str, 
                 if "firing" in statuses and "resolved" not in statuses]
 
     with contextlib.suppress(AssertionError):  # counted below with the duplicates, so the report shows both
-        wait_for(lambda: not unresolved(), timeout=30, message="every notified episode's resolution")
+        wait_until(lambda: not unresolved(), timeout=30, message="every notified episode's resolution")
     wait_for_the_marker(hub, sink, "Marker")
     seen = notified(sink, "episode")
     counts = {"kills": kills, "episodes": len(prometheus.episodes), "notifications": len(sink.requests),
@@ -204,7 +208,7 @@ def test_a_resolution_sent_while_the_killed_hub_is_down_is_notified_after_its_re
     kill(hub)  # at once: the batching journal of old had not committed what it had just notified
     agent.transitions([{**firing[0], "status": "resolved", "endsAt": rfc3339(time.time())}])
     hub.start()
-    wait_for(lambda: notified(sink, "alertname").get("DiskFull") == ["firing", "resolved"], timeout=20,
+    wait_until(lambda: notified(sink, "alertname").get("DiskFull") == ["firing", "resolved"], timeout=20,
              message="DiskFull's resolution after the restart")
     wait_for_the_marker(hub, sink, "Marker")
     assert notified(sink, "alertname") == {"DiskFull": ["firing", "resolved"], "MemoryHigh": ["firing"],
@@ -226,7 +230,7 @@ def test_a_resolution_lost_with_a_killed_hub_is_made_good_by_the_agents_complete
     kill(hub)  # DiskFull's resolution is lost with it (the agent had sent it; the hub never journaled it)
     hub.start()
     agent.firing_now([memory])
-    wait_for(lambda: notified(sink, "alertname").get("DiskFull") == ["firing", "resolved"], timeout=20,
+    wait_until(lambda: notified(sink, "alertname").get("DiskFull") == ["firing", "resolved"], timeout=20,
              message="DiskFull resolved from the agent's complete list")
     wait_for_the_marker(hub, sink, "Marker")
     assert notified(sink, "alertname") == {"DiskFull": ["firing", "resolved"], "MemoryHigh": ["firing"],

@@ -8,6 +8,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port
+from tests.polling import wait_until
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 MINIMAL_ALERTMANAGER_CONFIG = "route:\n  receiver: default\nreceivers:\n- name: default\n"
@@ -33,6 +35,7 @@ class Received:
     path: str
     headers: HTTPMessage  # case-insensitive lookups
     body: bytes
+    at: float = 0.0  # unix seconds the request arrived
 
     def json(self):
         return json.loads(self.body)
@@ -86,7 +89,7 @@ class HttpSink:
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         with self._lock:
-            self.requests.append(Received(handler.command, handler.path, handler.headers, body))
+            self.requests.append(Received(handler.command, handler.path, handler.headers, body, time.time()))
             status = self._statuses.popleft() if self._statuses else 200
             delay = self.delay
         if delay:
@@ -107,7 +110,7 @@ class HttpSink:
                 found = [r for r in self.requests if path is None or r.path == path]
             return found if len(found) >= count else None
 
-        return wait_for(enough, timeout, message=f"{count} request(s) at the HTTP sink")
+        return wait_until(enough, timeout, message=f"{count} request(s) at the HTTP sink")
 
     def close(self) -> None:
         self._closing.set()
@@ -209,7 +212,7 @@ class SmtpSink:
         return "250 OK"
 
     def wait(self, count: int = 1, timeout: float = 10.0) -> list[Mail]:
-        return wait_for(lambda: self.mails if len(self.mails) >= count else None, timeout,
+        return wait_until(lambda: self.mails if len(self.mails) >= count else None, timeout,
                         message=f"{count} mail(s) at the SMTP sink")
 
     def stop(self) -> None:
@@ -264,7 +267,7 @@ class AlertmanagerProcess:
                  f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=",
                  f"--web.external-url={self.url}", *self.extra_args],
                 stdout=log, stderr=subprocess.STDOUT)
-        wait_for(self._ready, timeout=20, message=f"Alertmanager on port {self.port}")
+        wait_until(self._ready, timeout=20, message=f"Alertmanager on port {self.port}")
         return self
 
     def _ready(self) -> bool:

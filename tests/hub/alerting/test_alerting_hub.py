@@ -15,7 +15,8 @@ import urllib.request
 import pytest
 
 from fleetmon.protocol.messages import rfc3339
-from tests.conftest import AGENT_SRC, wait_for
+from tests.conftest import AGENT_SRC
+from tests.polling import wait_until
 
 TOKEN = "alerting-hub-test-token-0123456789"
 
@@ -59,6 +60,27 @@ def resolved(name: str, **labels) -> dict:
     return {"labels": {"alertname": name, **labels}, "endsAt": rfc3339(time.time())}
 
 
+def named(sink, receiver: str, alertname: str) -> list[dict]:
+    """The notifications of one group (``group_by: [alertname]``) at one receiver."""
+    return [body for body in received(sink, receiver) if body["groupLabels"].get("alertname") == alertname]
+
+
+def marker(hub, sink, receiver: str = "team") -> None:
+    """Post the alert Marker (its own group) and wait for its first notification at ``receiver``.
+
+    Proving that something did not happen needs a positive event that must come after it. A notification of
+    Marker comes after every decision the hub made before Marker's group was flushed, and one receiver
+    integration delivers in order; its repeats and escalations come on the hub's own clock.
+    """
+    assert post(hub, [firing("Marker")]) == 200
+    marker_notified(sink, receiver, 1)
+
+
+def marker_notified(sink, receiver: str, count: int) -> None:
+    wait_until(lambda: len(named(sink, receiver, "Marker")) >= count, timeout=20,
+               message=f"notification {count} of Marker at /{receiver}")
+
+
 def test_an_agent_alert_reaches_the_webhook_and_a_restarted_hub_neither_repeats_nor_forgets(
         start_hub, start_agent, http_sink):
     hub = start_hub(hub_config(http_sink))
@@ -73,16 +95,16 @@ def test_an_agent_alert_reaches_the_webhook_and_a_restarted_hub_neither_repeats_
 
     hub.stop()
     hub.start()
-    time.sleep(4)  # several group ticks after the restart
-    assert len(received(http_sink, "team")) == 1  # no duplicate
+    marker(hub, http_sink)  # the restored group flushed first, in the restarted hub's first round
+    assert len(named(http_sink, "team", "HostMemoryHigh")) == 1  # no duplicate
     listing = fleetmon(hub, "alerts")
     assert "HostMemoryHigh" in listing.stdout and "firing" in listing.stdout
     assert silence.stdout.strip() in fleetmon(hub, "silence", "list").stdout
 
     agent.write_config({**agent.config, "thresholds": {"memory": {"warning": "99.9%"}}})
     agent.signal(1)  # SIGHUP: the agent reloads and resolves its alert; the hub remembers whom to tell
-    wait_for(lambda: any(b["status"] == "resolved" for b in received(http_sink, "team")), timeout=20,
-             message="the resolved notification after the restart")
+    wait_until(lambda: any(b["status"] == "resolved" for b in named(http_sink, "team", "HostMemoryHigh")),
+               timeout=20, message="the resolved notification after the restart")
 
 
 def test_acknowledgement_stops_repeats_until_the_alert_set_changes(start_hub, http_sink):
@@ -96,18 +118,19 @@ def test_acknowledgement_stops_repeats_until_the_alert_set_changes(start_hub, ht
     assert refused.returncode == 1 and "401" in refused.stderr and "API token" in refused.stderr
     acked = fleetmon(hub, "ack", groups[0]["id"], "--comment", "replacing the disk", "--expires", "1h")
     assert acked.returncode == 0, acked.stderr
-    count = len(received(http_sink, "team"))
-    time.sleep(5)  # two repeat intervals: nothing while acknowledged
-    assert len(received(http_sink, "team")) <= count + 1  # one may have been in flight when the ack landed
-    settled = len(received(http_sink, "team"))
-    time.sleep(3)
-    assert len(received(http_sink, "team")) == settled
+    count = len(named(http_sink, "team", "DiskFull"))
+    marker(hub, http_sink)
+    marker_notified(http_sink, "team", 3)  # two repeats of Marker: two repeat intervals on the hub's clock
+    assert len(named(http_sink, "team", "DiskFull")) <= count + 1  # one may have been in flight when the ack landed
+    settled = len(named(http_sink, "team", "DiskFull"))
+    marker_notified(http_sink, "team", 4)  # another repeat interval
+    assert len(named(http_sink, "team", "DiskFull")) == settled
     listing = fleetmon(hub, "alerts")
     assert "acknowledged by tester" in listing.stdout
 
     assert post(hub, [firing("DiskFull", instance="b")]) == 200  # the set changes: notified again
-    wait_for(lambda: len(received(http_sink, "team")) > settled, timeout=10, message="new alerts added")
-    assert len(received(http_sink, "team")[-1]["alerts"]) == 2
+    wait_until(lambda: len(named(http_sink, "team", "DiskFull")) > settled, timeout=10, message="new alerts added")
+    assert len(named(http_sink, "team", "DiskFull")[-1]["alerts"]) == 2
     history = hub.get("/api/v1/alerting/history?since=0")
     assert any(a["kind"] == "ack" and a["by"] == "tester" for a in history["actions"])
     stats = hub.get("/api/v1/alerting/stats?since=0")
@@ -127,26 +150,26 @@ def test_an_unacknowledged_group_escalates_and_an_acknowledged_one_does_not(star
     [escalated] = http_sink.wait(1, timeout=10, path="/lead")
     body = escalated.json()
     assert body["groupLabels"] == {"alertname": "Ignored"} and body["receiver"] == "lead"
-    time.sleep(2)
-    assert [b["groupLabels"]["alertname"] for b in received(http_sink, "lead")] == ["Ignored"]
+    marker(hub, http_sink, "lead")  # Marker's escalation is due after Handled's would have been
+    assert [b["groupLabels"]["alertname"] for b in received(http_sink, "lead")] == ["Ignored", "Marker"]
     group = next(g for g in hub.get("/api/v1/alerts/groups")["groups"] if g["labels"]["alertname"] == "Ignored")
     assert group["escalationTier"] == 1
 
 
 def test_a_flapping_alert_is_held_until_it_settles(start_hub, http_sink):
     hub = start_hub(hub_config(http_sink, flapping={"changes": 3, "window": "1m", "settle": "4s"}))
-    for _ in range(2):
-        assert post(hub, [firing("Wobbly", instance="a")]) == 200
-        time.sleep(1.2)
-        assert post(hub, [resolved("Wobbly", instance="a")]) == 200
-        time.sleep(1.2)
+    for count, change in enumerate((firing, resolved, firing, resolved), start=1):
+        assert post(hub, [change("Wobbly", instance="a")]) == 200  # each change is notified before the next
+        wait_until(lambda count=count: len(received(http_sink, "team")) >= count, timeout=10,
+                   message=f"notification {count} of Wobbly")
+    last_change = time.time()
     assert post(hub, [firing("Wobbly", instance="a")]) == 200  # the fifth change: flapping
-    wait_for(lambda: "flapping" in fleetmon(hub, "alerts").stdout, timeout=5, message="marked flapping")
+    wait_until(lambda: "flapping" in fleetmon(hub, "alerts").stdout, timeout=5, message="marked flapping")
     count = len(received(http_sink, "team"))
-    time.sleep(2.5)
-    assert len(received(http_sink, "team")) == count  # held
-    wait_for(lambda: len(received(http_sink, "team")) > count, timeout=10, message="notified once settled")
-    assert received(http_sink, "team")[-1]["alerts"][0]["status"] == "firing"
+    wait_until(lambda: len(received(http_sink, "team")) > count, timeout=10, message="notified once settled")
+    settled = [r for r in http_sink.requests if r.path == "/team"][count]
+    assert settled.at - last_change >= 4.0  # held: nothing went out before 4 s without a change (settle)
+    assert settled.json()["alerts"][0]["status"] == "firing"
     assert "flapping" not in fleetmon(hub, "alerts").stdout
 
 
@@ -160,11 +183,11 @@ def test_a_silence_mutes_until_it_is_expired(start_hub, http_sink):
     silence_id = added.stdout.strip()
     assert post(hub, [firing("Maintenance", site="north"), firing("Other", site="north")]) == 200
     http_sink.wait(1, timeout=10, path="/team")
-    time.sleep(2)
-    assert [b["groupLabels"]["alertname"] for b in received(http_sink, "team")] == ["Other"]
+    marker(hub, http_sink)  # Maintenance's group was flushed (and muted) before Marker's
+    assert [b["groupLabels"]["alertname"] for b in received(http_sink, "team")] == ["Other", "Marker"]
     assert f"silenced by {silence_id}" in fleetmon(hub, "alerts").stdout
     assert fleetmon(hub, "silence", "expire", silence_id).returncode == 0
-    wait_for(lambda: any(b["groupLabels"]["alertname"] == "Maintenance" for b in received(http_sink, "team")),
+    wait_until(lambda: any(b["groupLabels"]["alertname"] == "Maintenance" for b in received(http_sink, "team")),
              timeout=10, message="notified after the silence expired")
     assert "expired" in fleetmon(hub, "silence", "list", "--expired").stdout
 

@@ -11,7 +11,8 @@ from fleetmon.config_reader import Errors, Node
 from fleetmon.hub.alerting.delivery import Attempt, Deliverer
 from fleetmon.hub.alerting.notification import AlertSnapshot, Notification
 from fleetmon.hub.alerting.receivers import GlobalConfig, Integration, parse_receivers
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port
+from tests.polling import wait_until
 
 
 def webhook(url: str, name: str = "ops", **options) -> Integration:
@@ -49,7 +50,7 @@ class Outcomes:
         return done
 
     def wait(self, *labels: str, timeout: float = 10.0) -> dict[str, bool]:
-        wait_for(lambda: all(label in self.done for label in labels), timeout, message=f"done() for {labels}")
+        wait_until(lambda: all(label in self.done for label in labels), timeout, message=f"done() for {labels}")
         return {label: self.done[label][0] for label in labels}
 
 
@@ -172,9 +173,9 @@ def test_unexpected_errors_and_failing_callbacks_are_survived(caplog):
     flaky = Flaky(receiver="ops", index=0, send_resolved=True, failures=1)
     try:
         deliverer.deliver(flaky, notification(), time.time() + 30, broken_done)
-        wait_for(lambda: results == [True], message="the first delivery")
+        wait_until(lambda: results == [True], message="the first delivery")
         deliverer.deliver(flaky, notification(), time.time() + 30, broken_done)
-        wait_for(lambda: results == [True, True], message="the worker to go on")
+        wait_until(lambda: results == [True, True], message="the worker to go on")
     finally:
         deliverer.stop()
     assert flaky.sent == 2
@@ -203,7 +204,7 @@ def test_stop_interrupts_a_backoff(outcomes):
     deliverer = Deliverer(outcomes.on_attempt, initial_backoff=30, max_backoff=30)
     deliverer.deliver(webhook(f"http://127.0.0.1:{free_port()}/"), notification(), time.time() + 300,
                       outcomes.callback("n"))
-    wait_for(lambda: outcomes.attempts, message="the first attempt")
+    wait_until(lambda: outcomes.attempts, message="the first attempt")
     began = time.monotonic()
     deliverer.stop(timeout=5)
     assert time.monotonic() - began < 3

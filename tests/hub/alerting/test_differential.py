@@ -15,6 +15,7 @@ import yaml
 from fleetmon.protocol.alerts import fingerprint
 from fleetmon.protocol.messages import rfc3339
 from tests.hub.alerting.conftest import start_alertmanager
+from tests.polling import wait_until
 
 TOKEN = "differential-test-token-0123456789"
 CONFIG = """
@@ -43,6 +44,8 @@ receivers:
   - name: pager
     webhook_configs: [{url: "SINK/pager"}]
 """
+RESOLUTIONS_NOT_SENT = {"db"}  # send_resolved: false
+MARKER = ("hook", '{}:{alertname="Marker"}')
 
 
 def config_for(sink, side: str) -> str:
@@ -81,6 +84,20 @@ def notifications(sink, side: str) -> dict[tuple[str, str], list]:
     return out
 
 
+def finished(sink, side: str) -> dict[tuple[str, str], list] | None:
+    """The side's notifications once the timeline's last one is in: every group of a receiver told
+    resolutions has been told it resolved (the timeline ends with everything resolved)."""
+    seen = notifications(sink, side)
+    done = seen and all(sequence[-1][0] == "resolved" for (receiver, _), sequence in seen.items()
+                        if receiver not in RESOLUTIONS_NOT_SENT)
+    return seen if done else None
+
+
+def both_finished(sink) -> tuple[dict, dict] | None:
+    ours, theirs = finished(sink, "hub"), finished(sink, "am")
+    return (ours, theirs) if ours and theirs else None
+
+
 @pytest.mark.timeout(120)
 def test_a_timeline_notifies_the_same_as_alertmanager(tmp_path, start_hub, http_sink):
     manager = start_alertmanager(tmp_path / "am", config_for(http_sink, "am"))
@@ -89,10 +106,15 @@ def test_a_timeline_notifies_the_same_as_alertmanager(tmp_path, start_hub, http_
         start = time.time()
         T[0] = start
 
-        def at(offset: float, alerts: list[dict]) -> None:
-            time.sleep(max(0.0, start + offset - time.time()))
+        def send(alerts: list[dict]) -> None:
             manager.post_alerts(alerts)
             post_hub(hub, alerts)
+
+        def at(offset: float, alerts: list[dict]) -> None:
+            # The timeline's schedule, not a wait for an event: both sides run on the wall clock, so an
+            # event is placed at its offset from the start, between two group ticks.
+            time.sleep(max(0.0, start + offset - time.time()))
+            send(alerts)
 
         now = time.time
         at(0, [alert(now(), "HostDown", site="north", instance="n1"),
@@ -107,8 +129,16 @@ def test_a_timeline_notifies_the_same_as_alertmanager(tmp_path, start_hub, http_
                 alert(now(), "HostDown", True, site="north", instance="n2"),
                 alert(now(), "HostDown", True, site="south", instance="s1"),
                 alert(now(), "Disk", True, team="db", instance="y", severity="page")])
-        time.sleep(max(0.0, start + 24 - time.time()))
-        ours, theirs = notifications(http_sink, "hub"), notifications(http_sink, "am")
+        wait_until(lambda: both_finished(http_sink), timeout=30, message="every group's resolution from both sides")
+        # Nothing may follow those resolutions. That is proven by a later event: a Marker fired and resolved
+        # now is told its resolution a whole group_interval after its first notification, after the next
+        # tick of every other group.
+        send([alert(now(), "Marker")])
+        wait_until(lambda: all(MARKER in notifications(http_sink, side) for side in ("hub", "am")), timeout=10,
+                   message="Marker's first notification from both sides")
+        send([alert(now(), "Marker", True)])
+        ours, theirs = wait_until(lambda: both_finished(http_sink), timeout=30,
+                                  message="Marker's resolution from both sides")
     finally:
         manager.stop()
     assert ours == theirs

@@ -3,6 +3,8 @@
 Notifications go to an in-process receiver integration through a synchronous deliverer, so each
 assertion sees exactly what a flush decided; the real deliverer, receivers and hub are exercised in
 test_receivers.py, test_delivery.py, test_alerting_hub.py and against Alertmanager in test_differential.py.
+The decisions a flush composes have their own tables: test_nflog.py, test_inhibit.py, test_silences.py,
+test_muting.py, test_flaps.py and test_acks.py.
 """
 
 import sqlite3
@@ -15,7 +17,7 @@ import yaml
 
 from fleetmon.config_reader import Errors, Node
 from fleetmon.hub.alerting.config import parse_alerting
-from fleetmon.hub.alerting.dispatch import Dispatcher, LogEntry, intent, needs_update
+from fleetmon.hub.alerting.dispatch import Dispatcher
 from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.alerting.matchers import parse_matchers
 from fleetmon.hub.alerting.receivers.base import Integration
@@ -241,6 +243,41 @@ def test_silences_mute_at_flush_time_and_their_end_lets_alerts_through():
     assert h.sent("r") == [("first notification", [("n1", "firing")])]
 
 
+TIMED = """
+route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+  routes:
+    - matchers: ['kind="muted"']
+      receiver: morning-muted
+      mute_time_intervals: [morning]
+    - matchers: ['kind="active"']
+      receiver: office
+      active_time_intervals: [office]
+receivers: [{name: team}, {name: morning-muted}, {name: office}]
+time_intervals:
+  - name: morning
+    time_intervals: [{times: [{start_time: '07:00', end_time: '09:00'}]}]
+  - name: office
+    time_intervals: [{times: [{start_time: '09:00', end_time: '17:00'}]}]
+"""
+
+
+def test_a_routes_time_intervals_hold_its_notifications_until_they_allow_them():
+    h = Harness(TIMED)
+    h.at(0)  # T0 is 08:00 UTC: in the morning, before office hours
+    h.fire(alertname="Disk", kind="muted")
+    h.fire(alertname="Disk", kind="active")
+    h.at(30)
+    h.at(3599)  # a tick at 08:59:59
+    assert h.sent("morning-muted") == [] and h.sent("office") == []
+    h.at(3899)  # the next tick, after 09:00: the muted batch was never logged, so it is a first notification
+    assert h.sent("morning-muted") == [("first notification", [("Disk", "firing")])]
+    assert h.sent("office") == [("first notification", [("Disk", "firing")])]
+
+
 def test_acknowledgement_stops_repeats_until_the_set_changes_or_it_expires():
     h = Harness(CONFIG)
     h.at(0)
@@ -328,39 +365,6 @@ def test_a_restart_restores_state_without_duplicates(tmp_path):
         [a.fingerprint for a in h.integrations["team"].sent[0].alerts]
     stats = journal.stats(T0 - 1)
     assert stats["firing"]["byAlertname"] == {"Disk": 1}
-
-
-def test_dedup_decisions():
-    a, b = frozenset({"a"}), frozenset({"b"})
-    none = frozenset()
-    assert needs_update(None, a, none, True, 60, 100) == "first notification"
-    assert needs_update(None, none, a, True, 60, 100) is None
-    entry = LogEntry(a, none, 90)
-    assert needs_update(entry, a | b, none, True, 60, 100) == "new alerts added"
-    assert needs_update(entry, none, a, False, 60, 100) == "all alerts resolved"
-    assert needs_update(LogEntry(a | b, none, 90), a, b, True, 60, 100) == "some alerts resolved"
-    assert needs_update(LogEntry(a | b, none, 90), a, b, False, 60, 100) is None  # a shrinking set is no news
-    assert needs_update(entry, a, none, True, 60, 151) == "repeat interval elapsed"
-    assert needs_update(entry, a, none, True, 60, 151, acknowledged=True) is None
-
-
-@pytest.mark.parametrize(("case", "confirmed", "firing", "resolved", "send_resolved", "after_a_crash"), [
-    # A hub killed after the send and before its confirmation finds the intent: firing alerts count as told...
-    ("first notification", None, {"a"}, set(), False, None),
-    ("an alert joins", {"a"}, {"a", "b"}, set(), False, None),
-    # ... resolutions do not: the restarted hub sends them again (at least once).
-    ("all resolved", {"a"}, set(), {"a"}, False, "all alerts resolved"),
-    ("some resolved", {"a", "b"}, {"b"}, {"a"}, True, "some alerts resolved"),
-    # A repeat counts as sent too: the next one waits a whole repeat_interval from the intent.
-    ("repeat", {"a"}, {"a"}, set(), False, None),
-])
-def test_the_intent_journaled_before_a_send_decides_what_a_crash_repeats(case, confirmed, firing, resolved,
-                                                                          send_resolved, after_a_crash):
-    entry = None if confirmed is None else LogEntry(frozenset(confirmed), frozenset(), T0 - 4000)
-    firing, resolved = frozenset(firing), frozenset(resolved)
-    assert needs_update(entry, firing, resolved, send_resolved, 3600, T0) is not None, case  # it was news
-    logged = intent(entry, firing, resolved, T0)
-    assert needs_update(logged, firing, resolved, send_resolved, 3600, T0 + 1) == after_a_crash, case
 
 
 def test_a_hub_killed_as_it_sends_neither_repeats_the_firing_nor_loses_the_resolution(tmp_path):

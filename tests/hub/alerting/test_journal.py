@@ -3,8 +3,8 @@
 import sqlite3
 
 from fleetmon.hub.alerting.alert import NEVER, Alert
-from fleetmon.hub.alerting.dispatch import LogEntry
 from fleetmon.hub.alerting.journal import AlertJournal
+from fleetmon.hub.alerting.nflog import LogEntry
 
 T0 = 1_800_000_000.0
 

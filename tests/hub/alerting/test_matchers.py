@@ -1,5 +1,7 @@
 """Matchers, parsed and applied as Alertmanager does (reference: shared/reference/alertmanager.md §2)."""
 
+from typing import NamedTuple
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,21 +19,41 @@ from fleetmon.hub.alerting.matchers import (
 )
 
 
-def test_a_missing_label_is_the_empty_string():
-    assert Matcher.make("level", "!=", "critical").matches({})
-    assert Matcher.make("foo", "=", "").matches({"bar": "x"})
-    assert Matcher.make("job", "=~", ".*").matches({})
-    assert not Matcher.make("job", "=~", ".+").matches({})
+class Match(NamedTuple):
+    name: str
+    why: str
+    matcher: tuple[str, str, str]  # name, operator, value
+    labels: dict[str, str]
+    matches: bool
 
 
-def test_regexes_are_fully_anchored_and_ascii():
-    bar = Matcher.make("a", "=~", "bar")
-    assert bar.matches({"a": "bar"}) and not bar.matches({"a": "foo-bar"}) and not bar.matches({"a": "bar\n"})
-    assert Matcher.make("a", "=~", ".*bar").matches({"a": "foo-bar"})
-    assert Matcher.make("a", "=~", "a|b").matches({"a": "b"})  # alternation stays inside the anchors
-    assert not Matcher.make("a", "=~", r"\d+").matches({"a": "٣"})  # Go's \d is ASCII only
-    assert Matcher.make("a", "=~", "(?s)x.y").matches({"a": "x\ny"})  # inline flags still work
-    assert not Matcher.make("a", "!~", "prod|staging").matches({"a": "prod"})
+MATCHES = [
+    Match("!= a missing label", "a missing label is the empty string, which is not critical",
+          ("level", "!=", "critical"), {}, True),
+    Match('="" a missing label', "the empty string equals the empty string", ("foo", "=", ""), {"bar": "x"}, True),
+    Match(".* a missing label", ".* matches the empty string", ("job", "=~", ".*"), {}, True),
+    Match(".+ a missing label", ".+ needs at least one character", ("job", "=~", ".+"), {}, False),
+    Match("=~ the whole value", "bar is bar", ("a", "=~", "bar"), {"a": "bar"}, True),
+    Match("=~ not a part", "regexes are fully anchored: bar is not foo-bar", ("a", "=~", "bar"), {"a": "foo-bar"},
+          False),
+    Match("=~ not before a newline", "anchored at the very end, unlike Python's $", ("a", "=~", "bar"),
+          {"a": "bar\n"}, False),
+    Match("=~ a leading .*", "the pattern itself may reach the start", ("a", "=~", ".*bar"), {"a": "foo-bar"}, True),
+    Match("=~ alternation", "the alternation stays inside the anchors", ("a", "=~", "a|b"), {"a": "b"}, True),
+    Match("=~ ASCII digits", "Go's \\d is ASCII only: an Arabic-Indic three is no digit", ("a", "=~", r"\d+"),
+          {"a": "٣"}, False),
+    Match("=~ inline flags", "(?s) at the start still works inside the anchors", ("a", "=~", "(?s)x.y"),
+          {"a": "x\ny"}, True),
+    Match("!~ in the set", "prod is in prod|staging", ("a", "!~", "prod|staging"), {"a": "prod"}, False),
+]
+
+
+@pytest.mark.parametrize("case", MATCHES, ids=[c.name for c in MATCHES])
+def test_what_a_matcher_matches(case):
+    assert Matcher.make(*case.matcher).matches(case.labels) == case.matches, case.why
+
+
+def test_an_invalid_regex_is_refused():
     with pytest.raises(MatcherError, match="invalid regular expression"):
         Matcher.make("a", "=~", "(")
 

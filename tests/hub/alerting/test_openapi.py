@@ -9,10 +9,8 @@ document's schemas with jsonschema (Draft 2020-12, the dialect of OpenAPI 3.1).
 import copy
 import json
 import re
-import threading
 import time
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,22 +18,17 @@ import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from starlette.routing import Route
 
-from fleetmon.config_reader import Errors, Node
 from fleetmon.hub.alerting.api import OPENAPI
-from fleetmon.hub.alerting.config import parse_alerting
 from fleetmon.hub.alerting.delivery import Attempt
-from fleetmon.hub.alerting.dispatch import Dispatcher
 from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.alerting.matchers import parse_matcher
 from fleetmon.hub.alerting.silences import Silence, matchers_from_json
-from fleetmon.hub.api import build_app
-from fleetmon.hub.exposition import HubCounters
 from fleetmon.hub.ingest import Message
-from fleetmon.hub.layout import DashboardConfig
 from fleetmon.hub.state import FleetState, group_rollups, host_summary
 from fleetmon.hub.store import QueriedSeries
+from fleetmon.hub.web.app import build_app
 from fleetmon.protocol.messages import rfc3339
-from tests.hub.standin import Answer, Asgi
+from tests.hub.standin import Answer, Asgi, stand_in_hub
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CHANGES = {("/api/v2/alerts", "post"), ("/api/v1/acks", "post"), ("/api/v1/silences", "post"),
@@ -179,13 +172,12 @@ def app_routes(app) -> set[tuple[str, str]]:
     return pairs
 
 
-def test_the_document_names_exactly_the_routes_of_the_app(spec):
-    # What build_app and alerting_routes touch while building the app; the handlers are not called.
-    hub = SimpleNamespace(state=FleetState(), lock=threading.Lock(), counters=HubCounters(), dispatcher=object(),
-                          journal=object(), deliverer=object())
+def test_the_document_names_exactly_the_routes_of_the_app(spec, tmp_path):
+    hub = stand_in_hub(tmp_path)  # the hub's real parts; the handlers are not called
     # The page and its static files are not API.
-    routes = {(path, method) for path, method in app_routes(build_app(hub))
+    routes = {(path, method) for path, method in app_routes(build_app(hub.web()))
               if path.startswith(("/api/", "/metrics", "/health/"))}
+    hub.close()
     documented = {(path, method) for path, method, _ in _operations(spec)}
     assert documented - routes == set(), "documented but not served"
     assert routes - documented == set(), "served but not documented"
@@ -236,30 +228,22 @@ def birth(host: str, now: float) -> list[Message]:
 
 @pytest.fixture
 def hub(tmp_path):
-    errors = Errors()
-    config = parse_alerting(Node(yaml.safe_load(ALERTING), "", errors))
-    assert not errors, errors
-    journal = AlertJournal(str(tmp_path / "alerting.db"))
     now = time.time()
-    state = FleetState({"jetson-01": ["jetsons"], "srv-01": ["servers"]}, now=now)
+    stand_in = stand_in_hub(tmp_path, ALERTING, TOKEN, {"jetson-01": ["jetsons"], "srv-01": ["servers"]},
+                            started=False)
     for message in birth("jetson-01", now):
-        state.apply(message)
-    stand_in = SimpleNamespace(
-        config=SimpleNamespace(api_token=TOKEN, dashboard=DashboardConfig()), state=state, lock=threading.Lock(),
-        counters=HubCounters(),
-        store=FakeStore(), journal=journal, dispatcher=Dispatcher(config, deliverer=None, journal=journal),
-        deliverer=SimpleNamespace(pending=0),
-        started=threading.Event(), liveness_problem=lambda: "",
-        readiness_problem=lambda: "not connected to the broker: connecting")
+        stand_in.parts.fleet.apply(message)
+    stand_in.history = FakeStore()
+    stand_in.readiness_problem = lambda: "not connected to the broker: connecting"
     yield stand_in
-    journal.close()
+    stand_in.close()
 
 
 class Client:
     """Calls the app in-process over ASGI, and checks every answer against the document."""
 
     def __init__(self, spec: dict[str, Any], hub) -> None:
-        self.spec, self.asgi = spec, Asgi(build_app(hub))
+        self.spec, self.asgi = spec, Asgi(build_app(hub.web()))
         self.checked: set[tuple[str, str, str]] = set()
 
     def call(self, method: str, path: str, query: str = "", body: Any = None, token: str | None = None) -> Answer:

@@ -16,8 +16,9 @@ from fleetmon.config_reader import ConfigError, Errors, Node
 from fleetmon.hub.alerting.notification import AlertSnapshot, Notification
 from fleetmon.hub.alerting.receivers import DeliveryError, Integration, ReceiverContext, parse_global, parse_receivers
 from fleetmon.hub.alerting.receivers.pagerduty import dedup_key
-from tests.conftest import Recorder, free_port, wait_for
+from tests.conftest import Recorder, free_port
 from tests.hub.alerting.conftest import SmtpSink
+from tests.polling import wait_until
 
 GROUP_KEY = '{}/{env="prod"}:{alertname="HighCPU"}'
 
@@ -498,7 +499,7 @@ def test_alerts_forwarded_to_a_real_alertmanager_fire_then_resolve(alertmanager)
     forward = integration("alertmanager", {"url": alertmanager.url + "/"})
     firing = batch(alert("a", severity="warning"))
     send(forward, firing)
-    (held,) = wait_for(lambda: alertmanager.alerts(), message="the forwarded alert in Alertmanager")
+    (held,) = wait_until(lambda: alertmanager.alerts(), message="the forwarded alert in Alertmanager")
     assert held["labels"] == {"alertname": "HighCPU", "env": "prod", "host": "a", "severity": "warning"}
     assert held["annotations"] == {"summary": "CPU above 90% on a"}
     assert held["status"]["state"] == "active"
@@ -509,7 +510,7 @@ def test_alerts_forwarded_to_a_real_alertmanager_fire_then_resolve(alertmanager)
     resolved = firing.alerts[0]
     resolved.ends_at = time.time() - 1
     send(forward, firing.with_alerts([resolved]))
-    wait_for(lambda: alertmanager.alerts() == [], message="Alertmanager to see the alert resolved")
+    wait_until(lambda: alertmanager.alerts() == [], message="Alertmanager to see the alert resolved")
 
 
 # --- file -------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ not be empty (as Alertmanager checks them).
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -137,6 +137,17 @@ def from_json(item: Any, now: float, resolve_timeout: float | None) -> Alert:
     if not isinstance(url, str):
         raise AlertError("generatorURL must be a string")
     return Alert(labels, dict(annotations), starts, ends, url, timeout, now, fingerprint(labels))
+
+
+def parse_alerts(items: Iterable[Any], now: float, resolve_timeout: float | None) -> tuple[list[Alert], list[str]]:
+    """The alerts of a list (see ``from_json``), and one error per item refused, naming its index."""
+    accepted, errors = [], []
+    for index, item in enumerate(items):
+        try:
+            accepted.append(from_json(item, now, resolve_timeout))
+        except AlertError as exc:
+            errors.append(f"alerts[{index}]: {exc}")
+    return accepted, errors
 
 
 def merge(old: Alert | None, new: Alert, now: float) -> Alert:

@@ -29,6 +29,7 @@ from starlette.routing import Route
 from fleetmon.hub.alerting.alert import AlertError, parse_time
 from fleetmon.hub.alerting.matchers import MatcherError, matches_all, parse_matcher
 from fleetmon.hub.alerting.silences import Silence, SilenceError, SilenceNotFound, matchers_from_json
+from fleetmon.hub.alerting.views import ack_json
 from fleetmon.hub.limits import MAX_DEPTH, too_deep
 
 if TYPE_CHECKING:
@@ -96,19 +97,13 @@ def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal", api_token
             acks = dispatcher.acknowledge(body["target"], _text(body, "by") or "api", _text(body, "comment"), expires)
         except LookupError as exc:
             return _error(404, str(exc.args[0]))
-        return JSONResponse({"acks": [_ack(a) for a in acks]})
+        return JSONResponse({"acks": [ack_json(a) for a in acks]})
 
     async def list_acks(request: Request) -> Response:
-        with dispatcher.lock:
-            acks = [_ack(a) for a in dispatcher.acks.values()]
-        return JSONResponse({"acks": acks})
+        return JSONResponse({"acks": dispatcher.ack_views()})
 
     async def list_silences(request: Request) -> Response:
-        now = time.time()
-        order = {"active": 0, "pending": 1, "expired": 2}
-        with dispatcher.lock:
-            silences = sorted(dispatcher.silences.by_id.values(), key=lambda s: (order[s.state(now)], -s.ends_at))
-        return JSONResponse({"silences": [s.to_json(now) for s in silences]})
+        return JSONResponse({"silences": dispatcher.silence_views(time.time())})
 
     async def post_silence(request: Request) -> Response:
         if (denied := refused(request)) is not None:
@@ -213,8 +208,3 @@ def _limit(request: Request) -> int:
         return max(1, min(int(request.query_params.get("limit", 500)), 10_000))
     except ValueError:
         return 500
-
-
-def _ack(ack: Any) -> dict[str, Any]:
-    return {"fingerprint": ack.fingerprint, "startsAt": ack.starts_at, "by": ack.by, "at": ack.at,
-            "comment": ack.comment, "expiresAt": ack.expires_at}

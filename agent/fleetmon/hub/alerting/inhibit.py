@@ -73,13 +73,14 @@ class Inhibitor:
 
 
 class InhibitionView:
-    """The inhibitions in force at one instant."""
+    """The inhibitions in force at one instant: a muter (fleetmon.hub.alerting.muting)."""
 
     def __init__(self, rules: list[InhibitRule], sources: list[list[Mapping[str, str]]]) -> None:
         self._rules = list(zip(rules, sources, strict=True))
 
-    def inhibited_by(self, target: Mapping[str, str]) -> str | None:
-        """The name (or index) of the first rule that inhibits ``target``, None when none does."""
+    def reason(self, target: Mapping[str, str], now: float) -> str:
+        """"inhibited by" the name (or index) of the first rule that inhibits ``target``, "" when none
+        does. ``now`` is the instant the view was prepared for: its sources are the alerts firing then."""
         for index, (rule, sources) in enumerate(self._rules):
             if not sources or not matches_all(rule.target, target):
                 continue
@@ -89,5 +90,5 @@ class InhibitionView:
                     continue
                 if guard and matches_all(rule.target, source):
                     continue
-                return rule.name or f"inhibit_rules[{index}]"
-        return None
+                return f"inhibited by {rule.name or f'inhibit_rules[{index}]'}"
+        return ""

@@ -23,12 +23,13 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
+from fleetmon.hub.alerting.acks import Ack
 from fleetmon.hub.alerting.alert import NEVER, Alert
 from fleetmon.hub.alerting.delivery import Attempt
-from fleetmon.hub.alerting.dispatch import Ack, LogEntry
 from fleetmon.hub.alerting.matchers import Matcher
+from fleetmon.hub.alerting.nflog import LogEntry, LogKey
 from fleetmon.hub.alerting.silences import Silence
 
 SCHEMA = """
@@ -52,6 +53,47 @@ HISTORY_TABLES = ("transitions", "attempts", "actions")
 COMMIT_INTERVAL = 0.2
 
 log = logging.getLogger("fleetmon.hub.alerting")
+
+
+class Journal(Protocol):
+    """What the dispatcher records as it goes: AlertJournal, or NullJournal for a dispatcher that keeps nothing."""
+
+    def alert(self, alert: Alert, status: str | None, now: float, source: str = "") -> None: ...
+    def forget_alert(self, fp: str) -> None: ...
+    def log_entry(self, key: LogKey, entry: LogEntry | None) -> None: ...
+    def silence(self, silence: Silence, action: str, now: float) -> None: ...
+    def ack(self, ack: Ack, action: str, now: float) -> None: ...
+    def escalation(self, group: str, firing_since: float | None, tiers: int) -> None: ...
+    def barrier(self) -> Callable[[float], bool]: ...
+
+
+class NullJournal:
+    """Keeps nothing, so nothing is ever waited for: a dispatcher without a journal (tests, tools)."""
+
+    def alert(self, alert: Alert, status: str | None, now: float, source: str = "") -> None:
+        pass
+
+    def forget_alert(self, fp: str) -> None:
+        pass
+
+    def log_entry(self, key: LogKey, entry: LogEntry | None) -> None:
+        pass
+
+    def silence(self, silence: Silence, action: str, now: float) -> None:
+        pass
+
+    def ack(self, ack: Ack, action: str, now: float) -> None:
+        pass
+
+    def escalation(self, group: str, firing_since: float | None, tiers: int) -> None:
+        pass
+
+    def barrier(self) -> Callable[[float], bool]:
+        return _committed
+
+
+def _committed(timeout: float) -> bool:
+    return True
 
 
 class AlertJournal:
@@ -164,7 +206,7 @@ class AlertJournal:
         self._write("DELETE FROM alerts WHERE fingerprint = ?", (fp,))
         self._write("DELETE FROM acks WHERE fingerprint = ?", (fp,))
 
-    def log_entry(self, key: tuple[str, str, str], entry: LogEntry | None) -> None:
+    def log_entry(self, key: LogKey, entry: LogEntry | None) -> None:
         """The notification log of one group and receiver integration; None deletes it."""
         if entry is None:
             self._write("DELETE FROM nflog WHERE group_key = ? AND receiver = ? AND integration = ?", key)

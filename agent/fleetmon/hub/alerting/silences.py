@@ -131,6 +131,11 @@ class Silences:
         """Ids of the active silences that mute this label set."""
         return [s.id for s in self.by_id.values() if s.mutes(labels, now)]
 
+    def reason(self, labels: Mapping[str, str], now: float) -> str:
+        """A muter (fleetmon.hub.alerting.muting): "silenced by" the ids of the silences muting ``labels``."""
+        ids = self.muting(labels, now)
+        return "silenced by " + ",".join(ids) if ids else ""
+
     def prune(self, before: float) -> list[str]:
         """Forget silences that expired before ``before`` (retention); returns their ids."""
         gone = [s.id for s in self.by_id.values() if s.ends_at < before]

@@ -19,7 +19,7 @@ what the text said; a range read as a number lands outside its field's bounds an
 
 import calendar
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -91,6 +91,25 @@ class TimeIntervals:
         """Whether unix time ``when`` falls in interval ``name`` (KeyError for an undefined name; check
         references with ``in`` when reading the config)."""
         return any(spec.contains(when) for spec in self._intervals[name])
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTimeMute:
+    """A route's ``mute_time_intervals`` and ``active_time_intervals`` as a muter
+    (fleetmon.hub.alerting.muting): they mute the whole route at an instant, whatever an alert's labels.
+    Alertmanager never inherits them, so each route brings its own."""
+
+    intervals: TimeIntervals
+    mute: tuple[str, ...] = ()
+    active: tuple[str, ...] = ()
+
+    def reason(self, labels: Mapping[str, str], now: float) -> str:
+        for name in self.mute:
+            if self.intervals.active(name, now):
+                return f"muted by time interval {name}"
+        if self.active and not any(self.intervals.active(name, now) for name in self.active):
+            return "outside active time intervals " + ",".join(self.active)
+        return ""
 
 
 def parse_time_intervals(node: Node) -> TimeIntervals:
