@@ -17,12 +17,11 @@ from fleetmon.hub.store import (
     MINUTE,
     RAW,
     AlertRecord,
-    CheckResult,
+    CheckRecord,
     Event,
     StateChange,
     Store,
     StoreConfig,
-    pick_tier,
 )
 from fleetmon.hub.store.codec import aggregate_at, pack_aggregates, unpack_aggregates
 from fleetmon.hub.store.rollup import RollupBuffer, hours, merge
@@ -132,7 +131,7 @@ def test_retention_prune_drops_each_tier_at_its_own_age(tmp_path):
     ages = {"2h": 2 * 3600, "2d": 2 * 86400 + 60, "10d": 10 * 86400, "10m": 600}
     for seq, age in enumerate(ages.values(), start=1):
         store.write_sample("srv-01", 1, seq, now - age, sample(cpu=seq, root=0.4))
-        store.write_check(CheckResult("srv-01", now - age, "web", True, 0.01, "ok"))
+        store.write_check(CheckRecord("srv-01", now - age, "web", True, 0.01, "ok"))
     store.flush()
     store.prune(now=now)
 
@@ -169,31 +168,34 @@ def test_restart_keeps_history_and_resumes_open_buckets(tmp_path):
     store.close()
 
 
+# Not store.flush(): it would merge the aggregates into the tiers, which the crash must find undone. The
+# child then waits for its stdin to close (the test kills it first; a test that dies takes it along).
 CRASHING_WRITER = textwrap.dedent("""
-    import sys, time
+    import sys
     from fleetmon.hub.store import Store, StoreConfig
+    from tests.polling import wait_until
     store = Store(sys.argv[1], StoreConfig(rollup_interval=3600, flush_interval=0.05))
     store.start()
     t0 = float(sys.argv[2])
     for i in range(6):
         store.write_sample("srv-01", 1, i + 1, t0 + 20 * i, {"fleetmon_cpu_usage_ratio": 0.1 * (i + 1)})
-    while store.counters.samples_written < 6:
-        time.sleep(0.05)
+    wait_until(lambda: store.counters.samples_written >= 6, timeout=30, message="the six raw rows committed")
     print("written", flush=True)
-    time.sleep(60)
+    sys.stdin.read()
 """)
 
 
 def test_aggregates_survive_a_crash_before_the_rollup_pass(tmp_path):
     path = str(tmp_path / "hub.db")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "agent")}
-    child = subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, path, str(T0)], stdout=subprocess.PIPE,
-                             text=True, env=env)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT / "agent"), str(ROOT)))}
+    child = subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, path, str(T0)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert child.stdout.readline().strip() == "written"
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
+        child.stdin.close()
     store = Store(path)
     store.start()  # raw rows committed, aggregates were only in the killed process's memory
     found = store.query("srv-01", CPU, {}, T0, T0 + 120, tier=MINUTE)[0].points
@@ -204,18 +206,6 @@ def test_aggregates_survive_a_crash_before_the_rollup_pass(tmp_path):
     found = store.query("srv-01", CPU, {}, T0, T0 + 120, tier=HOUR)[0].points
     assert same_points(found, [(T0, 0.1, 0.35, 0.6)])
     store.close()
-
-
-def test_tier_is_picked_by_range_length_and_age():
-    config = StoreConfig()
-    now = 10_000_000.0
-    assert pick_tier(config, now - 3600, now, now) == RAW
-    assert pick_tier(config, now - 2 * 3600, now, now) == RAW
-    assert pick_tier(config, now - 3 * 3600, now, now) == MINUTE
-    assert pick_tier(config, now - 30 * 3600, now - 29 * 3600, now) == MINUTE  # short, but older than raw
-    assert pick_tier(config, now - 3 * 86400, now, now) == MINUTE
-    assert pick_tier(config, now - 4 * 86400, now, now) == HOUR
-    assert pick_tier(config, now - 20 * 86400, now - 19 * 86400, now) == HOUR  # past minute retention
 
 
 def test_query_without_a_tier_picks_one(store):
@@ -279,9 +269,9 @@ def test_a_full_queue_drops_and_counts_without_blocking(tmp_path):
 
 
 def test_checks_events_state_changes_and_alerts_are_kept(store):
-    store.write_check(CheckResult("srv-01", T0, "web", False, 0.5, "HTTP 503"))
-    store.write_check(CheckResult("srv-01", T0 + 10, "web", True, 0.02, "HTTP 200"))
-    store.write_check(CheckResult("srv-01", T0 + 10, "db", True, None, "ok"))
+    store.write_check(CheckRecord("srv-01", T0, "web", False, 0.5, "HTTP 503"))
+    store.write_check(CheckRecord("srv-01", T0 + 10, "web", True, 0.02, "HTTP 200"))
+    store.write_check(CheckRecord("srv-01", T0 + 10, "db", True, None, "ok"))
     store.write_event(Event("srv-01", T0 + 5, "recovery_action", "restarted nginx", {"ok": True, "attempt": 1}))
     for i, (old, new) in enumerate((("missing", "online"), ("online", "offline"), ("offline", "online"))):
         store.write_state_change(StateChange("srv-01", T0 + i, old, new, "will" if new == "offline" else "birth"))
@@ -362,7 +352,7 @@ def test_positions_count_every_queued_item_and_none_marks_a_drop(tmp_path):
     store = Store(str(tmp_path / "hub.db"), StoreConfig(queue_size=3))
     # not started yet: nothing drains the queue
     assert store.write_sample("srv-01", 1, 1, T0, {CPU: 0.1}) == 1
-    assert store.write_check(CheckResult("srv-01", T0, "web", True, 0.01, "ok")) == 2
+    assert store.write_check(CheckRecord("srv-01", T0, "web", True, 0.01, "ok")) == 2
     assert store.write_sample("srv-01", 1, 2, T0 + 10, {CPU: 0.2}) == 3
     assert store.write_sample("srv-01", 1, 3, T0 + 20, {CPU: 0.3}) is None
     assert store.durable_position == 0

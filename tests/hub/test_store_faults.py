@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from fleetmon.hub.exposition import HubCounters
-from fleetmon.hub.store import AlertRecord, CheckResult, Counters, Event, StateChange, Store, StoreConfig
+from fleetmon.hub.store import AlertRecord, CheckRecord, Counters, Event, StateChange, Store, StoreConfig, tiers
 from fleetmon.hub.store.writer import Control, Writer
-from tests.conftest import wait_for
+from tests.polling import wait_until
 
 CPU = "fleetmon_cpu_usage_ratio"
 T0 = float(int(time.time() // 3600) * 3600 - 3600)
@@ -93,14 +93,22 @@ def test_a_full_disk_is_reported_counted_and_survived(mounted):
 
         accepted: dict[int, int] = {}  # seq -> position, of the samples the store took
         seq = 50
-        while not store.counters.samples_dropped:  # until the queue is full behind the failing writer
+
+        def write_next() -> int | None:
+            nonlocal seq
             seq += 1
             position = store.write_sample("srv-01", 1, seq, T0 + seq, metrics(seq))
             if position is not None:
                 accepted[seq] = position
+            return position
+
+        # One sample a poll until the writer fails on the full disk (the last pages SQLite had may take a few
+        # batches), so that the queue fills behind a failing writer, not one that is merely behind.
+        wait_until(lambda: write_next() and store.counters.failing_since, timeout=60, interval=0.001,
+                   message="the writer to report failing writes")
+        while not store.counters.samples_dropped:  # until the queue is full behind the failing writer
+            write_next()
             assert seq < 50_000, "the store never stopped taking samples on a full disk"
-            time.sleep(0.001)
-        wait_for(lambda: store.counters.failing_since, message="the writer to report failing writes")
         problem = store.problem()
         assert problem.startswith("history writes failing since ") and "SQLITE_FULL" in problem, problem
         assert "samples dropped" in problem
@@ -119,10 +127,10 @@ def test_a_full_disk_is_reported_counted_and_survived(mounted):
 
         ballast.unlink()
         freed = time.monotonic()
-        wait_for(lambda: store.durable_position >= max(accepted.values()), timeout=15,
+        wait_until(lambda: store.durable_position >= max(accepted.values()), timeout=15,
                  message="writing to resume once space is back")
         resumed = time.monotonic() - freed
-        wait_for(lambda: store.problem() == "", message="the problem to clear")
+        wait_until(lambda: store.problem() == "", message="the problem to clear")
         assert stored_seqs(path) == list(range(1, 51)) + sorted(accepted)  # nothing before the fault lost
         after = store.write_sample("srv-01", 2, 1, T0 + 1, metrics(1))
         store.flush()
@@ -145,14 +153,14 @@ def test_a_database_locked_by_another_process_is_waited_out(tmp_path):
         holder.execute("BEGIN EXCLUSIVE")
         try:
             positions = [store.write_sample("srv-01", 1, seq, T0 + seq, {CPU: 0.2}) for seq in range(2, 12)]
-            wait_for(lambda: "SQLITE_BUSY" in store.problem(), message="the lock to be reported")
+            wait_until(lambda: "SQLITE_BUSY" in store.problem(), message="the lock to be reported")
             assert store.counters.failures["locked"] >= 1 and store.running
             assert store.durable_position == 1
-            assert store.write_check(CheckResult("srv-01", T0, "web", True, 0.01, "ok")) == 12
+            assert store.write_check(CheckRecord("srv-01", T0, "web", True, 0.01, "ok")) == 12
         finally:
             holder.execute("ROLLBACK")
             holder.close()
-        wait_for(lambda: store.durable_position == 12, message="the writes queued behind the lock")
+        wait_until(lambda: store.durable_position == 12, message="the writes queued behind the lock")
         assert store.problem() == "" and positions == list(range(2, 12))
         assert stored_seqs(path) == list(range(1, 12))
         assert [c.name for c in store.check_history("srv-01", "web", T0 - 1, T0 + 1)] == ["web"]
@@ -175,14 +183,14 @@ def test_a_read_only_filesystem_is_reported_and_writing_resumes_when_it_is_writa
     store.start()  # does not refuse to start: the writer retries
     try:
         positions = [store.write_sample("srv-01", 1, seq, T0 + seq, {CPU: 0.2}) for seq in range(2, 6)]
-        wait_for(store.problem, message="the read-only filesystem to be reported")
+        wait_until(store.problem, message="the read-only filesystem to be reported")
         assert "the filesystem is read-only" in store.problem() and store.running
         assert store.counters.failures["read_only"] >= 1
         assert store.write_sample("srv-01", 1, 6, T0 + 6, {CPU: 0.2}) == 5  # queued while failing
         assert store.durable_position == 0
         subprocess.run(["mount", "-o", "remount,rw", str(directory)], check=True)
         remounted = True
-        wait_for(lambda: store.durable_position == 5, message="writing to resume")
+        wait_until(lambda: store.durable_position == 5, message="writing to resume")
         assert store.problem() == "" and positions == [1, 2, 3, 4]
         assert stored_seqs(path) == [1, 2, 3, 4, 5, 6]
     finally:
@@ -231,20 +239,20 @@ def test_poison_items_are_refused_alone_and_the_writer_keeps_writing(tmp_path):
         (None, 1, 103, T0, {CPU: 0.1}),
     ]
     records = [
-        CheckResult(None, T0, "web", True, 0.1, "no host"),  # NOT NULL refused by SQLite
+        CheckRecord(None, T0, "web", True, 0.1, "no host"),  # NOT NULL refused by SQLite
         Event(["srv-01"], T0, "kind", "a list for a host", {}),  # a type SQLite cannot bind
         Event("srv-01", T0, "kind", "details not JSON", {"x": {1, 2}}),
         StateChange("srv-01", float("nan"), "online", "offline", "a NaN time"),  # stored as NULL: refused
         AlertRecord(2**64, {}, "firing", "s", "e", T0),  # an integer SQLite cannot hold
-        CheckResult("srv-01", T0, "web", True, 10**400, "a value too large for a float"),
+        CheckRecord("srv-01", T0, "web", True, 10**400, "a value too large for a float"),
     ]
-    write_record = {CheckResult: store.write_check, Event: store.write_event, StateChange: store.write_state_change,
+    write_record = {CheckRecord: store.write_check, Event: store.write_event, StateChange: store.write_state_change,
                     AlertRecord: store.write_alert}
     positions = []
     for i, sample in enumerate(good):  # poison between good items, all in one batch (queued before start)
         positions.append(store.write_sample(*sample))
         positions.append(store.write_sample(*poison[i]))
-        positions.append(store.write_check(CheckResult("srv-01", T0 + i, "web", True, 0.01, "ok")))
+        positions.append(store.write_check(CheckRecord("srv-01", T0 + i, "web", True, 0.01, "ok")))
         positions.append(write_record[type(records[i])](records[i]))
     positions.append(store.write_sample(*poison[6]))
     positions.append(store.write_sample("srv-01", 1, 7, T0 + 7,
@@ -269,25 +277,25 @@ def test_poison_items_are_refused_alone_and_the_writer_keeps_writing(tmp_path):
         store.close()
 
 
-def test_an_unexpected_exception_is_logged_counted_and_the_writer_goes_on(tmp_path, caplog):
+def test_an_unexpected_exception_is_logged_counted_and_the_writer_goes_on(tmp_path, caplog, monkeypatch):
     """An exception no input explains (a bug): injected into the writer thread, run here in-process."""
     items: queue.Queue = queue.Queue()
     counters = Counters()
     writer = Writer(str(tmp_path / "hub.db"), FAST, items, counters)
     failures = iter([True])
 
-    original = writer._merge_tier
+    original = tiers.merge_tier
 
     def merge_once_broken(*args):
         if next(failures, False):
             raise ValueError("a bug in the rollup pass")
         original(*args)
 
-    writer._merge_tier = merge_once_broken
+    monkeypatch.setattr(tiers, "merge_tier", merge_once_broken)
     writer.start()
     writer.ready.wait()
     items.put(("sample", "srv-01", 1, 1, T0, {CPU: 0.5}, False))
-    wait_for(lambda: counters.durable_position == 1, message="the sample")
+    wait_until(lambda: counters.durable_position == 1, message="the sample")
     with caplog.at_level(logging.ERROR):
         flush = Control("flush")
         items.put(flush)
@@ -315,7 +323,7 @@ def test_stopping_while_writes_fail_gives_up_what_is_queued_and_counts_it(tmp_pa
     try:
         for seq in range(1, 11):
             store.write_sample("srv-01", 1, seq, T0 + seq, {CPU: 0.2})
-        wait_for(lambda: store.counters.failing_since, message="the lock to fail the writes")
+        wait_until(lambda: store.counters.failing_since, message="the lock to fail the writes")
         store.close()  # returns: the failing batch is given up, not retried for ever
     finally:
         holder.execute("ROLLBACK")
@@ -335,18 +343,18 @@ def test_a_database_found_corrupt_while_running_is_replaced_and_writing_goes_on(
         holder.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file, where it is damaged
         holder.execute("BEGIN EXCLUSIVE")  # the writer fails, closes its connection and reads the file afresh
         position = store.write_sample("srv-01", 1, 2, T0 + 1, {CPU: 0.2})
-        wait_for(lambda: store.counters.failing_since, message="the writer to let go of its connection")
+        wait_until(lambda: store.counters.failing_since, message="the writer to let go of its connection")
         locked = store.counters.failures["locked"]
         with open(path, "r+b") as out:  # garbage where the schema's b-tree page starts
             out.seek(100)
             out.write(b"\xff" * 400)
         # An attempt already under way read the schema before the damage and would write on unaware (the
         # damage then shows at the next open); wait for one that opened the file after it.
-        wait_for(lambda: store.counters.failures["locked"] >= locked + 2 or store.counters.failures["corrupt"],
+        wait_until(lambda: store.counters.failures["locked"] >= locked + 2 or store.counters.failures["corrupt"],
                  message="an attempt on the damaged file")
         holder.execute("ROLLBACK")
         holder.close()
-        wait_for(lambda: store.durable_position == position, message="the sample, in a new file")
+        wait_until(lambda: store.durable_position == position, message="the sample, in a new file")
         assert store.counters.databases_replaced == 1 and store.counters.failures["corrupt"] >= 1
         assert store.problem() == "" and store.running
         assert len(list(tmp_path.glob("hub.db.corrupt-*[0-9]Z"))) == 1

@@ -7,9 +7,9 @@
 """
 
 from fleetmon.hub.store.config import HOUR, MINUTE, RAW, TIERS, StoreConfig, pick_tier
+from fleetmon.hub.store.counters import Counters
 from fleetmon.hub.store.history import Store
-from fleetmon.hub.store.records import AlertRecord, CheckResult, Event, Series, StateChange
-from fleetmon.hub.store.writer import Counters
+from fleetmon.hub.store.records import AlertRecord, CheckRecord, Event, QueriedSeries, StateChange
 
-__all__ = ["HOUR", "MINUTE", "RAW", "TIERS", "AlertRecord", "CheckResult", "Counters", "Event", "Series",
-           "StateChange", "Store", "StoreConfig", "pick_tier"]
+__all__ = ["HOUR", "MINUTE", "RAW", "TIERS", "AlertRecord", "CheckRecord", "Counters", "Event",
+           "QueriedSeries", "StateChange", "Store", "StoreConfig", "pick_tier"]

@@ -3,8 +3,8 @@
 Writes are queued and never block the caller: when the queue is full the write is dropped and counted
 (``counters.samples_dropped``, and by reason in ``counters.dropped``). A single writer, in its own process
 (see ``process``), batches them into SQLite; queries run on their own read-only connections. See ``schema``
-for the tables and ``writer`` for how the tiers stay exact and what happens when writes fail: ``problem()``
-says so in a sentence while they do.
+for the tables, ``tiers`` for how the tiers stay exact, and ``failures`` and ``retry`` for what happens when
+writes fail: ``problem()`` says so in a sentence while they do.
 """
 
 import logging
@@ -16,16 +16,24 @@ import time
 from collections.abc import Mapping
 
 from fleetmon.hub.store.config import TIERS, StoreConfig, pick_tier
+from fleetmon.hub.store.failures import describe
+from fleetmon.hub.store.items import ALERT, CHECK, EVENT, SAMPLE, STATE_CHANGE
 from fleetmon.hub.store.process import SHARED_SIZE, TEXT_SIZE, CounterView, serve
 from fleetmon.hub.store.query import Reader
-from fleetmon.hub.store.records import AlertRecord, CheckResult, Event, Series, StateChange
+from fleetmon.hub.store.records import AlertRecord, CheckRecord, Event, QueriedSeries, StateChange
 from fleetmon.hub.store.schema import connect, migrate
-from fleetmon.hub.store.writer import ALERT, CHECK, EVENT, SAMPLE, STATE_CHANGE, describe
 
 log = logging.getLogger(__name__)
 
 _POLL = 0.5  # how often a caller waiting on the writer checks that it is still alive
 SEND_SIZE = 256  # writes shipped to the writer process in one message
+
+
+def drop_reason(failing_since: float, failing_reason: str) -> str:
+    """Why the full queue could not take a write (the ``reason`` label of fleetmon_hub_db_dropped_total):
+    while writes fail, the failure the queue filled up behind; else "queue_full": writes came faster than
+    the writer took them."""
+    return (failing_reason if failing_since else "") or "queue_full"
 
 
 class Store:
@@ -173,7 +181,7 @@ class Store:
     # Records travel as they are: the writer converts them, so a value that cannot be stored is one refused
     # (counted) item there, never an exception here.
 
-    def write_check(self, result: CheckResult) -> int | None:
+    def write_check(self, result: CheckRecord) -> int | None:
         return self._put((CHECK, result))
 
     def write_event(self, event: Event) -> int | None:
@@ -202,8 +210,7 @@ class Store:
         """Under the lock: a write the full queue could not take, by why it is full."""
         counters = self.counters
         since = counters.failing_since
-        reason = counters.failing_reason_name if since else "queue_full"
-        key = ("sample" if sample else "record", reason or "queue_full")
+        key = ("sample" if sample else "record", drop_reason(since, counters.failing_reason_name))
         counters.dropped[key] = counters.dropped.get(key, 0) + 1
         episode, samples, records = self._episode if self._episode[0] == since else (since, 0, 0)
         if sample:
@@ -217,7 +224,7 @@ class Store:
     # -- reads
 
     def query(self, host: str, metric: str, matchers: Mapping[str, str] | None = None, start: float = 0.0,
-              end: float | None = None, tier: str | None = None) -> list[Series]:
+              end: float | None = None, tier: str | None = None) -> list[QueriedSeries]:
         """Series of ``metric`` on ``host`` whose labels equal every matcher, between ``start`` and ``end``
         (Unix seconds, inclusive; ``end`` defaults to now). The tier is picked by ``pick_tier`` unless given."""
         now = time.time()
@@ -237,7 +244,7 @@ class Store:
     def latest_state_changes(self, host: str, limit: int = 20) -> list[StateChange]:
         return self._reader.latest_state_changes(host, limit)
 
-    def check_history(self, host: str, name: str, start: float, end: float) -> list[CheckResult]:
+    def check_history(self, host: str, name: str, start: float, end: float) -> list[CheckRecord]:
         return self._reader.check_history(host, name, start, end)
 
     def events(self, host: str, start: float, end: float) -> list[Event]:

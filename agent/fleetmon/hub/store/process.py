@@ -14,7 +14,9 @@ import queue
 from typing import Any
 
 from fleetmon.hub.store.config import StoreConfig
-from fleetmon.hub.store.writer import REASONS, Control, Counters, Writer
+from fleetmon.hub.store.counters import Counters
+from fleetmon.hub.store.failures import REASONS
+from fleetmon.hub.store.writer import Control, Writer
 
 #: The numeric counter fields in the order of the shared array; then ``consumed`` (items the writer has
 #: taken), then the failed attempts by reason, in the order of REASONS.

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from fleetmon.hub.store.codec import aggregate_at, unpack_ids, value_at
 from fleetmon.hub.store.config import BUCKET_SECONDS, RAW
-from fleetmon.hub.store.records import AlertRecord, CheckResult, Event, Series, StateChange
+from fleetmon.hub.store.records import AlertRecord, CheckRecord, Event, QueriedSeries, StateChange
 from fleetmon.hub.store.schema import connect
 
 _TIER_TABLES = {"1m": "rollup_1m", "1h": "rollup_1h"}
@@ -59,7 +59,7 @@ class Reader:
         return positions
 
     def query(self, host: str, metric: str, matchers: Mapping[str, str], start: float, end: float,
-              tier: str) -> list[Series]:
+              tier: str) -> list[QueriedSeries]:
         with self._connection() as conn:
             row = conn.execute("SELECT id FROM hosts WHERE name = ?", (host,)).fetchone()
             if row is None:
@@ -95,7 +95,8 @@ class Reader:
                         if index is not None:
                             low, high, total, count = aggregate_at(data, index)
                             out.append((bucket, low, total / count, high))
-        return [Series(metric, labels, tier, pts) for (_, labels), pts in zip(wanted, points, strict=True) if pts]
+        return [QueriedSeries(metric, labels, tier, pts)
+                for (_, labels), pts in zip(wanted, points, strict=True) if pts]
 
     def hosts(self) -> list[str]:
         with self._connection() as conn:
@@ -114,9 +115,9 @@ class Reader:
                 "SELECT host, ts, from_state, to_state, reason FROM state_changes WHERE host = ? "
                 "ORDER BY ts DESC, rowid DESC LIMIT ?", (host, limit))]
 
-    def check_history(self, host: str, name: str, start: float, end: float) -> list[CheckResult]:
+    def check_history(self, host: str, name: str, start: float, end: float) -> list[CheckRecord]:
         with self._connection() as conn:
-            return [CheckResult(h, ts, n, bool(ok), value, message) for h, ts, n, ok, value, message in conn.execute(
+            return [CheckRecord(h, ts, n, bool(ok), value, message) for h, ts, n, ok, value, message in conn.execute(
                 "SELECT host, ts, name, ok, value, message FROM checks WHERE host = ? AND name = ? "
                 "AND ts >= ? AND ts <= ? ORDER BY ts", (host, name, start, end))]
 

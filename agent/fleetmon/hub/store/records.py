@@ -5,8 +5,8 @@ from typing import Any, NamedTuple
 from fleetmon.hub.model import StateChange  # noqa: F401 -- part of the store's vocabulary
 
 
-class Series(NamedTuple):
-    """One series of a query answer.
+class QueriedSeries(NamedTuple):
+    """One series of a query answer (``Store.query``; the API answers it as its ``_asdict()``).
 
     ``points`` are ``(ts, value)`` from the raw tier, or ``(bucket_start, min, avg, max)`` from a rollup
     tier; ``tier`` says which answered.
@@ -18,7 +18,9 @@ class Series(NamedTuple):
     points: list[tuple[float, ...]]
 
 
-class CheckResult(NamedTuple):
+class CheckRecord(NamedTuple):
+    """One check result as the hub stored it (the agent's own is fleetmon.protocol.check_results.CheckResult)."""
+
     host: str
     ts: float
     name: str

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Mapping
 
 from fleetmon.hub.store.codec import pack_ids, unpack_ids
+from fleetmon.hub.store.items import finite
 
 
 def canonical_labels(labels: Mapping[str, object]) -> str:
@@ -106,10 +107,10 @@ class Registry:
                 bad += 1
         # Checked once per sample, not per value: a sum is finite when every term is (or it overflowed).
         try:
-            finite = math.isfinite(sum(values))
+            all_finite = math.isfinite(sum(values))
         except OverflowError:  # an integer too large for a float
-            finite = False
-        if not finite or len(set(ids)) != len(ids):
+            all_finite = False
+        if not all_finite or len(set(ids)) != len(ids):
             ids, values, dropped = _finite_and_unique(ids, values)
             bad += dropped
         return ids, values, bad
@@ -129,15 +130,8 @@ def _finite_and_unique(ids: list[int], values: list[float]) -> tuple[list[int], 
     kept_values: list[float] = []
     seen: set[int] = set()
     for sid, value in zip(ids, values, strict=True):
-        if sid not in seen and _finite(value):
+        if sid not in seen and finite(value):
             seen.add(sid)
             kept_ids.append(sid)
             kept_values.append(value)
     return kept_ids, kept_values, len(ids) - len(kept_ids)
-
-
-def _finite(value: float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer too large for a float
-        return False
