@@ -15,8 +15,9 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from fleetmon.deploy.inventory import InventoryError, find_ansible_inventory, load_inventory
-from tests.conftest import AGENT_SRC, ROOT, wait_for
+from tests.conftest import AGENT_SRC, ROOT
 from tests.hub.conftest import HubProcess
+from tests.polling import wait_until
 
 INVENTORY = ROOT / "tests" / "data" / "inventory"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -294,8 +295,8 @@ def hub_metrics(broker, start_agent, tmp_path) -> str:
          "--duration", "60", "--broker", broker.url], env=dict(os.environ, PYTHONPATH=str(AGENT_SRC)),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        yield wait_for(lambda: complete(hub.get("/metrics")), timeout=40,
-                       message="samples of all 7 hosts and a firing alert on the hub's /metrics")
+        yield wait_until(lambda: complete(hub.get("/metrics")), timeout=40,
+                         message="samples of all 7 hosts and a firing alert on the hub's /metrics")
     finally:
         simulate.terminate()
         simulate.wait(timeout=20)

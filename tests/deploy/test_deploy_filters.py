@@ -1,4 +1,5 @@
-"""The roles' filters: deterministic mosquitto hashes and passwords, and the agent's threshold preflight."""
+"""The roles' filters: deterministic mosquitto hashes and passwords, the agent's threshold preflight, the
+broker's users and the hub's expected hosts and default dashboard."""
 
 import base64
 import hashlib
@@ -30,6 +31,8 @@ def _load_filter(path: Path):
 
 common = _load_filter(ROOT / "roles/fleetmon_common/filter_plugins/fleetmon_common.py")
 agent = _load_filter(ROOT / "roles/fleetmon_agent/filter_plugins/fleetmon_agent.py")
+broker = _load_filter(ROOT / "roles/fleetmon_broker/filter_plugins/fleetmon_broker.py")
+hub = _load_filter(ROOT / "roles/fleetmon_hub/filter_plugins/fleetmon_hub.py")
 CATALOG = yaml.safe_load((ROOT / "roles/fleetmon_agent/vars/catalog.yml").read_text())["_fleetmon_agent_catalog"]
 DEFAULTS = yaml.safe_load((ROOT / "roles/fleetmon_agent/defaults/main.yml").read_text())
 
@@ -119,3 +122,58 @@ def test_restart_units_agree_with_the_agents_own_reading_of_the_checks():
     assert not errors, errors
     targets = {spec.recovery.target for spec in specs if spec.recovery and spec.recovery.action == "restart_unit"}
     assert {agent._unit_on_the_bus(target) for target in targets} == set(agent.fleetmon_restart_units(RESTART_CHECKS))
+
+
+# hostvars as the filters see them: a mapping per inventory host, with the magic group_names.
+HOSTVARS = {
+    "srv-1": {"group_names": ["servers", "agents"]},
+    # an inventory that sets the host id: the broker's user and the hub's expected host are named by it
+    "jet-1": {"group_names": ["orin_nano", "jetsons", "agents"], "fleetmon_agent_host_id": "jetson-one"},
+    "hub-1": {"group_names": ["broker", "hub"]},
+}
+
+
+def test_agent_hosts_are_named_by_their_host_id_in_inventory_order():
+    assert common.fleetmon_agent_hosts(["srv-1", "jet-1"], HOSTVARS) == [
+        {"name": "srv-1", "host_id": "srv-1", "groups": ["agents", "servers"]},
+        {"name": "jet-1", "host_id": "jetson-one", "groups": ["agents", "jetsons", "orin_nano"]},
+    ]
+    assert common.fleetmon_agent_hosts([], HOSTVARS) == []
+
+
+def test_pinned_passwords_win_and_the_others_are_derived():
+    secret = "a" * 64
+    users = common.fleetmon_with_passwords([{"name": "fleetmon-hub", "read": []}, {"name": "srv-1"}], secret,
+                                           {"fleetmon-hub": "pinned"})
+    assert users == [{"name": "fleetmon-hub", "read": [], "password": "pinned"},
+                     {"name": "srv-1", "password": common.fleetmon_derive_password(secret, "srv-1")}]
+    assert common.fleetmon_with_passwords([{"name": "srv-1"}], secret, None)[0]["password"] == users[1]["password"]
+
+
+def test_broker_users_give_each_host_its_own_tree_and_the_hub_the_fleet():
+    extra = [{"name": "nodered", "read": ["fm/fleet/#"]}, {"name": "audit", "write": ["x"]}]
+    users = broker.fleetmon_broker_users(["srv-2", "srv-1"], "fleetmon-hub", extra, "fm")
+    # the hub first, then the hosts by id, then the extra users by name
+    assert [user["name"] for user in users] == ["fleetmon-hub", "srv-1", "srv-2", "audit", "nodered"]
+    assert users[0] == {"name": "fleetmon-hub", "read": ["fm/hosts/#"], "write": [],
+                        "readwrite": ["fm/fleet/#", "fm/hub/#"]}
+    # a host reads its own status, the hub's status and its own acks; it writes only its own tree
+    assert users[1] == {"name": "srv-1", "read": ["fm/hosts/srv-1/status", "fm/hub/status", "fm/hub/acks/srv-1"],
+                        "write": ["fm/hosts/srv-1/#"], "readwrite": []}
+    # an extra user gets exactly what it lists, and nothing for what it leaves out
+    assert users[3] == {"name": "audit", "read": [], "write": ["x"], "readwrite": []}
+    assert users[4] == {"name": "nodered", "read": ["fm/fleet/#"], "write": [], "readwrite": []}
+
+
+@pytest.mark.parametrize(("expected_hosts", "dashboard"), [
+    # one section per group of the expected hosts, sorted, without the group that gathers them all
+    ({"srv-1": ["agents", "servers"], "jetson-one": ["agents", "jetsons", "orin_nano"]},
+     {"sections": [{"group": "jetsons"}, {"group": "orin_nano"}, {"group": "servers"}]}),
+    # a group shared by several hosts is one section
+    ({"a": ["agents", "servers"], "b": ["agents", "servers"]}, {"sections": [{"group": "servers"}]}),
+    # hosts only in the gathering group, or no hosts: nothing, and hub.yml gets no dashboard section
+    ({"a": ["agents"]}, {}),
+    ({}, {}),
+])
+def test_default_dashboard_has_a_section_per_group_of_the_expected_hosts(expected_hosts, dashboard):
+    assert hub.fleetmon_hub_default_dashboard(expected_hosts, "agents") == dashboard

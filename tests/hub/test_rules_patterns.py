@@ -3,7 +3,7 @@
 import random
 
 from fleetmon.hub.model import MISSING, OFFLINE, ONLINE, SILENT, HostView
-from fleetmon.hub.rules import ActiveAlerts, RulesConfig, Series, evaluate
+from fleetmon.hub.rules import ActiveAlerts, RulesConfig, SeriesHistory, evaluate
 from fleetmon.hub.rules.config import CascadingFailureRule, HeartbeatRule, LoadImbalanceRule, ResourceTrendRule
 from fleetmon.hub.rules.patterns import cascading_failure, heartbeat_degraded, load_imbalance, resource_trend
 
@@ -99,7 +99,7 @@ def test_a_cascade_fires_once_and_resolves_when_the_hosts_return():
 def memory(name, per_hour, start=0.4, noise=0.003, seed=0):
     rng = random.Random(f"{name}{seed}")
     points = [(NOW - 6 * 3600 + i * 60, start + per_hour * i / 60 + rng.gauss(0, noise)) for i in range(1, 361)]
-    return Series(name, MEMORY, {}, points)
+    return SeriesHistory(name, MEMORY, {}, points)
 
 
 def test_most_of_a_group_leaking_memory_fires_a_fleet_trend():

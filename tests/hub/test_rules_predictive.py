@@ -5,7 +5,7 @@ import random
 from datetime import datetime, timezone
 
 from fleetmon.hub.model import OFFLINE, ONLINE, HostView
-from fleetmon.hub.rules import Series
+from fleetmon.hub.rules import SeriesHistory
 from fleetmon.hub.rules.config import PredictiveRule
 from fleetmon.hub.rules.predictive import predicted_exhaustion
 
@@ -27,7 +27,7 @@ DEFAULT = PredictiveRule()
 
 
 def predict(points, rule=DEFAULT, hosts=HOSTS, labels=ROOT, metric=DISK):
-    return predicted_exhaustion([Series("srv-01", metric, labels, points)], hosts, rule, NOW)
+    return predicted_exhaustion([SeriesHistory("srv-01", metric, labels, points)], hosts, rule, NOW)
 
 
 def test_a_disk_filling_linearly_with_noise_fires():

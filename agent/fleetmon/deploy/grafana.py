@@ -16,17 +16,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from fleetmon.deploy.grafana_panels import (
+    DATASOURCE,
+    PLAIN_NUMBER,
+    alert_table,
+    bargauge,
+    color_steps,
+    info_table,
+    stat,
+    state_timeline,
+    timeseries,
+)
 from fleetmon.deploy.thresholds import HostThresholds
 from fleetmon.protocol import catalog
 from fleetmon.protocol.thresholds import ABOVE, ALIASES
+from fleetmon.protocol.units import rate_of, unit_of
 
 SCHEMA_VERSION = 39
 GRID_WIDTH = 24
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 HOSTS = 'host=~"$host"'
 TAG = "fleetmon"
-#: Check results travel on their own topic and are not on the hub's /metrics: no panel can show them.
-CHECK_METRICS = frozenset(spec.name for spec in catalog.CHECKS)
 #: Thresholds on NVIDIA GPUs (NVML): the servers dashboard gets GPU panels when a server sets one.
 NVML_RULES = ("gpu", "gpu_temperature", "gpu_power")
 
@@ -126,8 +135,8 @@ def overview(hosts: list[HostThresholds], groups: dict[str, list[str]]) -> Dashb
     board.add(stat("Alerts firing (hub)", 'count(fleetmon_alert_firing{muted="false"}) or vector(0)', "orange"),
               4, 4)
     board.add(bargauge("Health score", f"fleetmon_host_health_score{{{HOSTS}}}", "{{host}}", {
-        "defaults": {"unit": "none", "min": 0, "max": 100, "color": {"mode": "thresholds"},
-                     "thresholds": _steps([("red", None), ("yellow", 50), ("green", 80)])}, "overrides": []}),
+        "defaults": {"unit": PLAIN_NUMBER, "min": 0, "max": 100, "color": {"mode": "thresholds"},
+                     "thresholds": color_steps([("red", None), ("yellow", 50), ("green", 80)])}, "overrides": []}),
               12, 4)
     board.add(state_timeline("Online", up), GRID_WIDTH, 6)
     board.row("Resources")
@@ -142,9 +151,10 @@ def overview(hosts: list[HostThresholds], groups: dict[str, list[str]]) -> Dashb
                           aggregate_by_host=True)
     board.row("Alerts")
     board.add(alert_table(), 16, 8)
-    board.add(bargauge("Edge alerts firing per host", f"fleetmon_agent_alerts_firing{{{HOSTS}}}", "{{host}}", {
-        "defaults": {"unit": "none", "min": 0, "decimals": 0, "color": {"mode": "thresholds"},
-                     "thresholds": _steps([("green", None), ("red", 1)])}, "overrides": []}), 8, 8)
+    edge_alerts = "fleetmon_agent_alerts_firing"
+    board.add(bargauge("Edge alerts firing per host", f"{edge_alerts}{{{HOSTS}}}", "{{host}}", {
+        "defaults": {"unit": unit_of(edge_alerts).grafana, "min": 0, "decimals": 0, "color": {"mode": "thresholds"},
+                     "thresholds": color_steps([("green", None), ("red", 1)])}, "overrides": []}), 8, 8)
     return board
 
 
@@ -157,25 +167,25 @@ def jetson_dashboard(hosts: list[HostThresholds], groups: dict[str, list[str]]) 
     board.row("GPU")
     board.thresholded("GPU load", "fleetmon_jetson_gpu_load_ratio", "jetson_gpu")
     board.add(timeseries("GPU clock", [(f"fleetmon_jetson_gpu_frequency_hertz{{{HOSTS}}}", "{{host}} {{gpc}}")],
-                         _plain("hertz")), 12)
+                         _plain("fleetmon_jetson_gpu_frequency_hertz")), 12)
     board.add(timeseries("Engines on (NVENC, NVDEC, VIC, DLA, ...)",
                          [(f"fleetmon_jetson_engine_active{{{HOSTS}}} == 1", "{{host}} {{engine}}")],
-                         _plain("none")), 12)
+                         _plain("fleetmon_jetson_engine_active")), 12)
     board.row("Memory controller (EMC)")
     board.thresholded("EMC load", "fleetmon_jetson_emc_load_ratio", "emc")
     board.add(timeseries("EMC clock", [(f"fleetmon_jetson_emc_frequency_hertz{{{HOSTS}}}", "{{host}}")],
-                         _plain("hertz")), GRID_WIDTH)
+                         _plain("fleetmon_jetson_emc_frequency_hertz")), GRID_WIDTH)
     board.row("Power")
     board.thresholded("Module power", "fleetmon_jetson_power_total_watts", "jetson_power")
     board.add(timeseries("Power rails", [(f"fleetmon_jetson_power_watts{{{HOSTS}}}", "{{host}} {{rail}}")],
-                         _plain("watt")), GRID_WIDTH)
+                         _plain("fleetmon_jetson_power_watts")), GRID_WIDTH)
     board.row("Thermal")
     board.thresholded("Hottest thermal zone", "fleetmon_jetson_temperature_celsius", "jetson_temperature",
                       aggregate_by_host=True)
     board.add(timeseries("Thermal zones", [(f"fleetmon_jetson_temperature_celsius{{{HOSTS}}}",
-                                            "{{host}} {{zone}}")], _plain("celsius")), 16)
+                                            "{{host}} {{zone}}")], _plain("fleetmon_jetson_temperature_celsius")), 16)
     board.add(timeseries("Fans", [(f"fleetmon_jetson_fan_speed_ratio{{{HOSTS}}}", "{{host}} {{fan}}")],
-                         _plain("percentunit")), 8)
+                         _plain("fleetmon_jetson_fan_speed_ratio")), 8)
     board.row("Board")
     board.add(info_table("Modules and releases", f"fleetmon_jetson_info{{{HOSTS}}}"), 16)
     board.add(info_table("Power mode (nvpmodel)", f"fleetmon_jetson_nvpmodel_info{{{HOSTS}}}"), 8)
@@ -188,15 +198,16 @@ def server_dashboard(hosts: list[HostThresholds], groups: dict[str, list[str]]) 
                       "temperatures (and NVIDIA GPUs where thresholds watch them).", hosts, groups)
     board.row("CPU and memory")
     board.thresholded("CPU", "fleetmon_cpu_usage_ratio", "cpu")
-    board.add(timeseries("Load average (1 min)", [(f"fleetmon_load1{{{HOSTS}}}", "{{host}}")], _plain("none")), 12)
-    board.add(timeseries("Cores", [(f"fleetmon_cpu_cores{{{HOSTS}}}", "{{host}}")], _plain("none")), 12)
+    board.add(timeseries("Load average (1 min)", [(f"fleetmon_load1{{{HOSTS}}}", "{{host}}")],
+                         _plain("fleetmon_load1")), 12)
+    board.add(timeseries("Cores", [(f"fleetmon_cpu_cores{{{HOSTS}}}", "{{host}}")], _plain("fleetmon_cpu_cores")), 12)
     board.thresholded("Memory", "fleetmon_memory_usage_ratio", "memory")
     board.thresholded("Swap", "fleetmon_swap_usage_ratio", "swap")
     board.row("Disks")
     board.thresholded("Filesystem usage", "fleetmon_filesystem_usage_ratio", "disk", legend_labels=("mount",))
     for title, metric in (("Disk read", "fleetmon_disk_read_bytes_total"),
                           ("Disk written", "fleetmon_disk_written_bytes_total")):
-        board.add(timeseries(title, [(_rate(metric), "{{host}} {{device}}")], _plain("Bps")), 12)
+        board.add(timeseries(title, [(_rate(metric), "{{host}} {{device}}")], _plain(metric, rate=True)), 12)
     _network(board)
     board.row("Temperatures")
     board.thresholded("Temperature", "fleetmon_temperature_celsius", "temperature", legend_labels=("zone",))
@@ -213,7 +224,8 @@ def server_dashboard(hosts: list[HostThresholds], groups: dict[str, list[str]]) 
 def _network(board: Dashboard) -> None:
     for title, metric in (("Network received", "fleetmon_network_receive_bytes_total"),
                           ("Network sent", "fleetmon_network_transmit_bytes_total")):
-        board.add(timeseries(title, [(f"sum by (host) ({_rate(metric)})", "{{host}}")], _plain("Bps")), 12)
+        board.add(timeseries(title, [(f"sum by (host) ({_rate(metric)})", "{{host}}")], _plain(metric, rate=True)),
+                  12)
 
 
 def _other_thresholds(board: Dashboard) -> None:
@@ -223,7 +235,7 @@ def _other_thresholds(board: Dashboard) -> None:
     for host in board.hosts:
         for rule in host.rules:
             spec = catalog.BY_NAME.get(rule.metric)
-            if rule.name not in ALIASES and not rule.scraped and spec and rule.metric not in CHECK_METRICS:
+            if rule.name not in ALIASES and not rule.scraped and spec and rule.metric not in catalog.CHECK_METRICS:
                 rules.setdefault(rule.name, (rule.metric, spec.labels))
     if rules:
         board.row("Other thresholds")
@@ -245,88 +257,13 @@ def _groups(hosts: list[HostThresholds], groups_of: dict[str, list[str]]) -> dic
     return {name: members for name, members in sorted(groups.items()) if len(members) < len(hosts)}
 
 
-# Panels --------------------------------------------------------------------------------------------------
-
-def _target(expr: str, legend: str = "", ref: str = "A", instant: bool = False, table: bool = False) -> dict:
-    target = {"refId": ref, "datasource": DATASOURCE, "expr": expr, "legendFormat": legend,
-              "range": not instant, "instant": instant}
-    if table:
-        target["format"] = "table"
-    return target
-
-
-def timeseries(title: str, queries: list[tuple[str, str]], field_config: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "timeseries", "title": title, "datasource": DATASOURCE,
-            "targets": [_target(expr, legend, chr(ord("A") + i)) for i, (expr, legend) in enumerate(queries)],
-            "fieldConfig": field_config,
-            "options": {"legend": {"showLegend": True, "displayMode": "table", "placement": "right",
-                                   "calcs": ["lastNotNull", "max"]},
-                        "tooltip": {"mode": "multi", "sort": "desc"}}}
-
-
-def bargauge(title: str, expr: str, legend: str, field_config: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "bargauge", "title": title, "datasource": DATASOURCE,
-            "targets": [_target(expr, legend, instant=True)],
-            "fieldConfig": {**field_config, "defaults": {**field_config["defaults"], "color": {"mode": "thresholds"}}},
-            "options": {"orientation": "horizontal", "displayMode": "gradient", "valueMode": "color",
-                        "showUnfilled": True, "namePlacement": "left", "sizing": "auto",
-                        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}}
-
-
-def stat(title: str, expr: str, color: str) -> dict[str, Any]:
-    return {"type": "stat", "title": title, "datasource": DATASOURCE, "targets": [_target(expr, instant=True)],
-            "fieldConfig": {"defaults": {"unit": "none", "decimals": 0, "color": {"mode": "fixed", "fixedColor": color},
-                                         "thresholds": _steps([("green", None)])}, "overrides": []},
-            "options": {"colorMode": "value", "graphMode": "none", "textMode": "value", "justifyMode": "center",
-                        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}}
-
-
-def state_timeline(title: str, expr: str) -> dict[str, Any]:
-    return {"type": "state-timeline", "title": title, "datasource": DATASOURCE,
-            "targets": [_target(expr, "{{host}}")],
-            "fieldConfig": {"defaults": {"color": {"mode": "thresholds"}, "thresholds": _steps([("red", None),
-                                                                                                ("green", 1)]),
-                                         "mappings": [{"type": "value", "options": {
-                                             "0": {"text": "offline", "color": "red", "index": 1},
-                                             "1": {"text": "online", "color": "green", "index": 0}}}]},
-                            "overrides": []},
-            "options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.8,
-                        "legend": {"showLegend": False}, "tooltip": {"mode": "single"}}}
-
-
-def alert_table() -> dict[str, Any]:
-    """The hub's firing alerts (edge and fleet), from fleetmon_alert_firing: the hub's own ALERTS."""
-    return {"type": "table", "title": "Firing alerts (hub)", "datasource": DATASOURCE,
-            "targets": [_target("fleetmon_alert_firing", instant=True, table=True)],
-            "fieldConfig": {"defaults": {}, "overrides": []},
-            "options": {"showHeader": True, "sortBy": [{"displayName": "severity", "desc": False}]},
-            "transformations": [{"id": "organize", "options": {
-                "excludeByName": {"Time": True, "Value": True, "__name__": True},
-                "indexByName": {"alertname": 0, "severity": 1, "host": 2}}}]}
-
-
-def info_table(title: str, expr: str) -> dict[str, Any]:
-    return {"type": "table", "title": title, "datasource": DATASOURCE,
-            "targets": [_target(expr, instant=True, table=True)],
-            "fieldConfig": {"defaults": {}, "overrides": []}, "options": {"showHeader": True},
-            "transformations": [{"id": "organize", "options": {
-                "excludeByName": {"Time": True, "Value": True, "__name__": True}}}]}
-
-
 # Units and thresholds ------------------------------------------------------------------------------------
 
-#: Grafana units by the metric name's unit suffix.
-UNITS = (("_ratio", "percentunit"), ("_celsius", "celsius"), ("_watts", "watt"), ("_bytes", "bytes"),
-         ("_hertz", "hertz"), ("_seconds", "s"))
-
-
-def unit_of(metric: str) -> str:
-    return next((unit for suffix, unit in UNITS if metric.endswith(suffix)), "none")
-
-
-def _plain(unit: str) -> dict[str, Any]:
-    return {"defaults": {"unit": unit, "custom": {"lineWidth": 1, "fillOpacity": 0, "showPoints": "never"},
-                         "thresholds": _steps([("green", None)])}, "overrides": []}
+def _plain(metric: str, rate: bool = False) -> dict[str, Any]:
+    """No thresholds; the unit of the metric, or of its per-second rate."""
+    unit = rate_of(unit_of(metric)) if rate else unit_of(metric)
+    return {"defaults": {"unit": unit.grafana, "custom": {"lineWidth": 1, "fillOpacity": 0, "showPoints": "never"},
+                         "thresholds": color_steps([("green", None)])}, "overrides": []}
 
 
 def _field_config(metric: str, levels_by_host: dict[str, Levels | None], more_labels: bool) -> dict[str, Any]:
@@ -334,10 +271,10 @@ def _field_config(metric: str, levels_by_host: dict[str, Levels | None], more_la
     counts = Counter(levels_by_host.values())
     common = max(counts, key=lambda levels: (counts[levels], levels is not None)) if counts else None
     unit = unit_of(metric)
-    defaults: dict[str, Any] = {"unit": unit, "thresholds": threshold_steps(common),
+    defaults: dict[str, Any] = {"unit": unit.grafana, "thresholds": threshold_steps(common),
                                 "custom": {"lineWidth": 1, "fillOpacity": 0, "showPoints": "never",
                                            "thresholdsStyle": {"mode": "dashed" if common else "off"}}}
-    if unit == "percentunit":
+    if unit.name == catalog.RATIO:
         defaults.update(min=0, max=1)
     overrides = []
     for levels in sorted((lv for lv in counts if lv != common), key=repr):
@@ -353,22 +290,18 @@ def threshold_steps(levels: Levels | None) -> dict[str, Any]:
     """Grafana colors a value by the last step it reaches: above rules go green, yellow, red upwards;
     below rules red, yellow, green."""
     if levels is None:
-        return _steps([("green", None)])
+        return color_steps([("green", None)])
     if levels.direction == ABOVE:
         steps = [("green", None)]
         steps += [(color, value) for color, value in (("yellow", levels.warning), ("red", levels.critical))
                   if value is not None]
-        return _steps(steps)
+        return color_steps(steps)
     steps = [("red" if levels.critical is not None else "yellow", None)]
     if levels.critical is not None:
         steps.append(("yellow" if levels.warning is not None else "green", levels.critical))
     if levels.warning is not None:
         steps.append(("green", levels.warning))
-    return _steps(steps)
-
-
-def _steps(steps: list[tuple[str, float | None]]) -> dict[str, Any]:
-    return {"mode": "absolute", "steps": [{"color": color, "value": value} for color, value in steps]}
+    return color_steps(steps)
 
 
 def _display_names(hosts: list[str], more_labels: bool) -> str:

@@ -22,18 +22,10 @@ from typing import Any
 from fleetmon.deploy.thresholds import HostThresholds
 from fleetmon.protocol import catalog
 from fleetmon.protocol.thresholds import ABOVE, SEVERITIES, ThresholdRule
-from fleetmon.protocol.units import format_value
+from fleetmon.protocol.units import format_value, unit_of
 
 JOB = "fleetmon-hub"
 DEFAULT_HUB_PORT = 9180
-CHECK_METRICS = frozenset(spec.name for spec in catalog.CHECKS)
-#: Prometheus template functions that print a value in its metric's unit, as the agent's format_value does.
-VALUE_TEMPLATES = (("_ratio", "{{ $value | humanizePercentage }}"),
-                   ("_celsius", '{{ printf "%.1f" $value }} °C'),
-                   ("_watts", '{{ printf "%.1f" $value }} W'),
-                   ("_bytes", "{{ $value | humanize1024 }}B"),
-                   ("_hertz", "{{ $value | humanize }}Hz"),
-                   ("_seconds", "{{ $value | humanizeDuration }}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +47,7 @@ def alert_rules(hosts: Iterable[HostThresholds]) -> tuple[dict[str, Any], list[s
     notes: list[str] = []
     for host in hosts:
         for rule in host.rules:
-            if rule.metric in CHECK_METRICS:
+            if rule.metric in catalog.CHECK_METRICS:
                 notes.append(f"{host.host}: {rule.name} watches {rule.metric}, which the hub does not expose")
                 continue
             for severity, level in rule.levels():
@@ -90,7 +82,7 @@ def _alert_rule(rule: ThresholdRule, severity: str, branches: list[Branch]) -> d
         out["for"] = prometheus_duration(rule.for_seconds)
     out["labels"] = {**rule.labels, "severity": severity}
     threshold = _by_host([(branch.hosts, format_value(rule.metric, branch.level)) for branch in branches])
-    out["annotations"] = {"summary": _summary(rule, severity, threshold), "value": _value_template(rule.metric),
+    out["annotations"] = {"summary": _summary(rule, severity, threshold), "value": unit_of(rule.metric).alert_value,
                           "threshold": threshold, "rule": rule.name}
     return out
 
@@ -151,17 +143,13 @@ def prometheus_duration(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
-def _value_template(metric: str) -> str:
-    return next((text for suffix, text in VALUE_TEMPLATES if metric.endswith(suffix)), "{{ $value }}")
-
-
 def _summary(rule: ThresholdRule, severity: str, threshold: str) -> str:
     """The rule's summary with the agent's placeholders as Prometheus template expressions."""
     spec = None if rule.scraped else catalog.BY_NAME.get(rule.metric)
     series_labels = spec.labels if spec else ()
     series = (" (" + ", ".join(f"{name}={{{{ $labels.{name} }}}}" for name in sorted(series_labels)) + ")"
               if series_labels else "")
-    fixed = {**rule.labels, "value": _value_template(rule.metric), "threshold": threshold,
+    fixed = {**rule.labels, "value": unit_of(rule.metric).alert_value, "threshold": threshold,
              "severity": severity, "rule": rule.name, "alertname": rule.alertname, "direction": rule.direction,
              "series": series}
     parts = []

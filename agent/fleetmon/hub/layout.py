@@ -1,5 +1,5 @@
 """The hub's dashboard layout: sections of panels per inventory group, resolved against the fleet state
-(docs/hub.md, "Dashboard"). Pure data and functions; fleetmon.hub.dashboard serves the page.
+(docs/hub.md, "Dashboard"). Pure data and functions; fleetmon.hub.web.dashboard serves the page.
 
 The layout comes from the ``dashboard`` section of the hub config, which the Ansible hub role renders from
 the inventory; without one the hub derives a section per group it knows. Resolving is pure: it reads host
@@ -14,6 +14,7 @@ from typing import Any
 
 from fleetmon.hub.state import HostRecord
 from fleetmon.protocol.thresholds import ABOVE
+from fleetmon.protocol.units import Unit, rate_of, unit_of
 
 DEFAULT_TITLE = "fleetmon"
 UNGROUPED = "ungrouped"  # as group_rollups counts hosts without a group
@@ -21,32 +22,43 @@ UNGROUPED = "ungrouped"  # as group_rollups counts hosts without a group
 
 @dataclass(frozen=True, slots=True)
 class Panel:
-    """One compact value per host, read from its last sample."""
+    """One compact value per host, read from its last sample, in the unit the catalogue gives its metrics."""
 
     title: str
-    unit: str  # ratio (0..1), celsius, watts, bytes_per_second or number: how the page formats it
     metrics: tuple[str, ...]  # every series of every one of these feeds the value
     combine: str = "max"  # over those series: "max" (the fullest disk, the hottest zone) or "sum"
     rate: bool = False  # counters: the per-second rate between the host's last two samples
     bar_max: float | None = None  # the page draws a bar from 0 to this; None: the value alone
 
+    def __post_init__(self) -> None:
+        # One value, one unit: a panel summing watts and percentages is a mistake in PANELS, caught at import.
+        units = sorted({unit_of(metric).name or "none" for metric in self.metrics})
+        if len(units) != 1:
+            raise ValueError(f"panel {self.title!r} combines metrics in different units ({', '.join(units)})")
+        if self.rate and not unit_of(self.metrics[0]).rate:
+            raise ValueError(f"panel {self.title!r}: no unit is known for a per-second rate of {units[0]}")
+
+    @property
+    def unit(self) -> Unit:
+        """Its metrics' unit, or for a rate panel the unit of their per-second rate."""
+        unit = unit_of(self.metrics[0])
+        return rate_of(unit) if self.rate else unit
+
 
 #: Every panel a layout may name, in the order a derived section shows them.
 PANELS: dict[str, Panel] = {
-    "cpu": Panel("CPU", "ratio", ("fleetmon_cpu_usage_ratio",), bar_max=1.0),
-    "memory": Panel("Memory", "ratio", ("fleetmon_memory_usage_ratio",), bar_max=1.0),
-    "swap": Panel("Swap", "ratio", ("fleetmon_swap_usage_ratio",), bar_max=1.0),
-    "load": Panel("Load", "number", ("fleetmon_load1",)),
-    "gpu": Panel("GPU", "ratio", ("fleetmon_jetson_gpu_load_ratio", "fleetmon_gpu_utilization_ratio"), bar_max=1.0),
-    "emc": Panel("EMC", "ratio", ("fleetmon_jetson_emc_load_ratio",), bar_max=1.0),
-    "power": Panel("Power", "watts", ("fleetmon_jetson_power_total_watts", "fleetmon_gpu_power_watts"),
-                   combine="sum"),
-    "disk": Panel("Disk", "ratio", ("fleetmon_filesystem_usage_ratio",), bar_max=1.0),
-    "network": Panel("Network", "bytes_per_second",
-                     ("fleetmon_network_receive_bytes_total", "fleetmon_network_transmit_bytes_total"),
+    "cpu": Panel("CPU", ("fleetmon_cpu_usage_ratio",), bar_max=1.0),
+    "memory": Panel("Memory", ("fleetmon_memory_usage_ratio",), bar_max=1.0),
+    "swap": Panel("Swap", ("fleetmon_swap_usage_ratio",), bar_max=1.0),
+    "load": Panel("Load", ("fleetmon_load1",)),
+    "gpu": Panel("GPU", ("fleetmon_jetson_gpu_load_ratio", "fleetmon_gpu_utilization_ratio"), bar_max=1.0),
+    "emc": Panel("EMC", ("fleetmon_jetson_emc_load_ratio",), bar_max=1.0),
+    "power": Panel("Power", ("fleetmon_jetson_power_total_watts", "fleetmon_gpu_power_watts"), combine="sum"),
+    "disk": Panel("Disk", ("fleetmon_filesystem_usage_ratio",), bar_max=1.0),
+    "network": Panel("Network", ("fleetmon_network_receive_bytes_total", "fleetmon_network_transmit_bytes_total"),
                      combine="sum", rate=True),
-    "temperature": Panel("Temp", "celsius", ("fleetmon_jetson_temperature_celsius", "fleetmon_temperature_celsius",
-                                             "fleetmon_gpu_temperature_celsius"), bar_max=100.0),
+    "temperature": Panel("Temp", ("fleetmon_jetson_temperature_celsius", "fleetmon_temperature_celsius",
+                                  "fleetmon_gpu_temperature_celsius"), bar_max=100.0),
 }
 SERVER_PANELS = ("cpu", "memory", "disk", "network", "temperature")
 JETSON_PANELS = ("cpu", "memory", "gpu", "emc", "power", "disk", "temperature")
@@ -161,7 +173,7 @@ def _group_order(group: str) -> tuple[bool, str]:
 
 
 def _panel_json(panel: Panel) -> dict[str, Any]:
-    return {"title": panel.title, "unit": panel.unit, "max": panel.bar_max}
+    return {"title": panel.title, "unit": panel.unit.hub_page, "max": panel.bar_max}
 
 
 def _combined(panel: Panel, sample: dict[str, Any] | None) -> float | None:

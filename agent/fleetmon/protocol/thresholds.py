@@ -63,7 +63,7 @@ ALIAS_NAMES: Tuple[str, ...] = tuple(ALIASES)
 
 #: Metrics that arrive in partial sets: check results come in batches of the checks that just ran, so a
 #: check missing from one batch has not gone away. Their alerts end by value, or by ``resolve_series``.
-PARTIAL_METRICS = frozenset(spec.name for spec in catalog.CHECKS)
+PARTIAL_METRICS = catalog.CHECK_METRICS
 
 RULE_KEYS = ("metric", "scraped", "match", "direction", "warning", "critical", "for", "hysteresis",
              "labels", "alertname", "summary", "enabled")

@@ -8,7 +8,7 @@ firing/resolved transitions), ``fit`` (least squares). Nothing here reads a cloc
 
 The hub's loop, every evaluation::
 
-    series = [Series(host, metric, labels, points) ...]   # store query, one per config.history() metric
+    series = [SeriesHistory(host, metric, labels, points) ...]  # store query, one per config.history() metric
     transitions = active.update(evaluate(config, views, series, now), now)
 """
 
@@ -20,12 +20,13 @@ from fleetmon.hub.rules.config import RulesConfig, parse_rules
 from fleetmon.hub.rules.hub import HubHealth, hub_blind, hub_storage_failing
 from fleetmon.hub.rules.liveness import host_down, host_missing
 from fleetmon.hub.rules.patterns import cascading_failure, heartbeat_degraded, load_imbalance, resource_trend
-from fleetmon.hub.rules.predictive import Series, predicted_exhaustion
+from fleetmon.hub.rules.predictive import SeriesHistory, predicted_exhaustion
 
-__all__ = ["ActiveAlerts", "FleetAlert", "RulesConfig", "Series", "evaluate", "evaluate_hub", "parse_rules"]
+__all__ = ["ActiveAlerts", "FleetAlert", "RulesConfig", "SeriesHistory", "evaluate", "evaluate_hub", "parse_rules"]
 
 
-def evaluate(config: RulesConfig, hosts: Iterable[HostView], series: Sequence[Series], now: float) -> list[FleetAlert]:
+def evaluate(config: RulesConfig, hosts: Iterable[HostView], series: Sequence[SeriesHistory],
+             now: float) -> list[FleetAlert]:
     """Every enabled rule over one snapshot of the fleet; ``series`` holds the history ``config.history()``
     asks for. Back-filled points may be in it: they are real history, and a trend rule judges the present,
     not the moment a point was taken (the protocol's "back-fill never alerts" is about that moment)."""

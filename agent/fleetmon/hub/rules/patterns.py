@@ -44,7 +44,7 @@ from fleetmon.hub.rules.alerts import FleetAlert, fleet_labels
 from fleetmon.hub.rules.config import CascadingFailureRule, HeartbeatRule, LoadImbalanceRule, ResourceTrendRule
 from fleetmon.hub.rules.fit import linear_fit
 from fleetmon.hub.rules.liveness import down_cause
-from fleetmon.hub.rules.predictive import Series, recent_fit
+from fleetmon.hub.rules.predictive import SeriesHistory, recent_fit
 from fleetmon.protocol.messages import rfc3339
 from fleetmon.protocol.units import format_value
 
@@ -106,7 +106,7 @@ def _densest(times: Sequence[tuple[float, str]], width: float) -> Sequence[tuple
     return times[best[0]:best[1]]
 
 
-def resource_trend(series: Iterable[Series], hosts: Iterable[HostView], rule: ResourceTrendRule,
+def resource_trend(series: Iterable[SeriesHistory], hosts: Iterable[HostView], rule: ResourceTrendRule,
                    now: float) -> list[FleetAlert]:
     views = list(hosts)
     online = {view.host for view in views if view.state not in (OFFLINE, MISSING)}

@@ -27,7 +27,7 @@ from fleetmon.protocol.messages import rfc3339
 from fleetmon.protocol.units import format_value
 
 
-class Series(NamedTuple):
+class SeriesHistory(NamedTuple):
     """One series' history as the store returns it: points are (unix seconds, value), any order."""
 
     host: str
@@ -48,7 +48,7 @@ def recent_fit(points: Sequence[tuple[float, float]], now: float, window_s: floa
     return fit
 
 
-def predicted_exhaustion(series: Iterable[Series], hosts: Mapping[str, HostView], rule: PredictiveRule,
+def predicted_exhaustion(series: Iterable[SeriesHistory], hosts: Mapping[str, HostView], rule: PredictiveRule,
                          now: float) -> list[FleetAlert]:
     alerts = []
     metrics = set(rule.metrics)
