@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _register_alerting(commands) -> None:
-    """amtool-like commands; their handlers live with the hub (fleetmon.hub.alerting.commands)."""
+    """amtool-like commands; their handlers live with the hub (fleetmon.hub.alerting.cli)."""
     routes = commands.add_parser("routes", help="test an alert routing tree (like amtool config routes test)",
                                  description="Print the receivers an alert with these labels is routed to, in "
                                  "order, one per line. FILE is a hub config or a plain alertmanager.yml.")
@@ -186,7 +186,7 @@ def _deploy(name: str):
         if sys.version_info < (3, 10):
             sys.stderr.write("fleetmon: this command runs on the Ansible controller and needs Python 3.10+\n")
             return EXIT_CONFIG
-        from fleetmon.deploy import commands
+        from fleetmon.deploy import cli as commands
 
         return getattr(commands, name)(args)
     return handler
@@ -202,7 +202,7 @@ def _api_options(parser: argparse.ArgumentParser) -> None:
 
 def _alerting(name: str):
     def handler(args: argparse.Namespace) -> int:
-        from fleetmon.hub.alerting import commands
+        from fleetmon.hub.alerting import cli as commands
 
         return getattr(commands, name)(args)
     return handler

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import AGENT_SRC, free_port, wait_for
+from tests.conftest import AGENT_SRC, free_port
+from tests.polling import wait_until
 
 
 class HubProcess:
@@ -36,7 +37,7 @@ class HubProcess:
         self.process = subprocess.Popen([sys.executable, "-m", "fleetmon", "hub", "run", "--config",
                                          str(self.config_path)], stdout=open(self.log_path, "ab"),
                                         stderr=subprocess.STDOUT, env=env)
-        wait_for(lambda: self.get("/health/startup", ok_only=False) is not None, timeout=20, message="hub HTTP")
+        wait_until(lambda: self.get("/health/startup", ok_only=False) is not None, timeout=20, message="hub HTTP")
         return self
 
     def get(self, path: str, ok_only: bool = True):
@@ -52,6 +53,21 @@ class HubProcess:
     def host(self, name: str):
         hosts = (self.get("/api/v1/hosts") or {}).get("hosts", [])
         return next((h for h in hosts if h["host"] == name), None)
+
+    def metric(self, name: str) -> float | None:
+        """The value of the unlabelled series ``name`` on /metrics; None while the hub does not expose it."""
+        for line in (self.get("/metrics") or "").splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+    def wait_for_rule_evaluations(self, count: int = 3, timeout: float = 10.0) -> None:
+        """Wait until the hub has evaluated its rules ``count`` more times: whatever it would raise about the
+        fleet as it stands now, it has raised by then. The positive event a test waits for before it asserts
+        that an alert was *not* raised."""
+        target = (self.metric("fleetmon_hub_rule_evaluations_total") or 0) + count
+        wait_until(lambda: (self.metric("fleetmon_hub_rule_evaluations_total") or 0) >= target, timeout=timeout,
+                   message=f"{count} more rule evaluations")
 
     @property
     def log(self) -> str:

@@ -1,24 +1,21 @@
-"""The hub's real HTTP app on a stand-in hub, for the fuzz tests: the real fleet state, history store (a
-writer process on SQLite), alert dispatcher and journal, wired as hub/service.py wires them, without a
-broker. Requests go to the app in-process over ASGI, as uvicorn would hand them over."""
+"""The hub's real HTTP app on the hub's real parts, for the fuzz and API tests: the fleet state, history
+store (a writer process on SQLite), alert dispatcher, journal and message intake, built and wired by
+fleetmon.hub.parts as the hub builds them, without a broker. Requests go to the app in-process over ASGI,
+as uvicorn would hand them over."""
 
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import yaml
 
-from fleetmon.config_reader import Errors, Node
-from fleetmon.hub.alerting.config import parse_alerting
-from fleetmon.hub.alerting.dispatch import Dispatcher
-from fleetmon.hub.alerting.journal import AlertJournal
-from fleetmon.hub.api import build_app
-from fleetmon.hub.exposition import HubCounters
-from fleetmon.hub.layout import DashboardConfig
-from fleetmon.hub.state import FleetState
+from fleetmon.hub.config import parse_config
+from fleetmon.hub.parts import HubParts, build_parts
+from fleetmon.hub.web.app import Health, WebParts, build_app
+from fleetmon.hub.web.fleet_api import HistoryQuery
 
 TOKEN = "fuzz-token"
 #: One route and a receiver without integrations: alerts are grouped and flushed, nothing is sent.
@@ -30,20 +27,48 @@ inhibit_rules:
 """
 
 
-def stand_in_hub(tmp_path: Path, store: Any) -> SimpleNamespace:
-    errors = Errors()
-    config = parse_alerting(Node(yaml.safe_load(ALERTING), "", errors))
-    assert not errors, errors
-    journal = AlertJournal(str(tmp_path / "alerting.db"))
-    counters = HubCounters()
-    counters.store = store.counters
-    started = threading.Event()
-    started.set()
-    return SimpleNamespace(
-        config=SimpleNamespace(api_token=TOKEN, dashboard=DashboardConfig()), state=FleetState(),
-        lock=threading.Lock(), counters=counters, store=store, journal=journal,
-        dispatcher=Dispatcher(config, deliverer=None, journal=journal), deliverer=SimpleNamespace(pending=0),
-        started=started, liveness_problem=lambda: "", readiness_problem=lambda: "")
+class StandIn:
+    """The hub's parts, and what only a running hub answers, which the test sets: its health probes."""
+
+    def __init__(self, parts: HubParts, started: bool) -> None:
+        self.parts = parts
+        self.history: HistoryQuery = parts.history  # what answers /api/v1/query; a test may put its own
+        self.started = threading.Event()
+        if started:
+            self.started.set()
+        self.liveness_problem: Callable[[], str] = lambda: ""
+        self.readiness_problem: Callable[[], str] = lambda: ""
+
+    @property
+    def config(self):
+        return self.parts.config
+
+    @property
+    def dispatcher(self):
+        return self.parts.dispatcher
+
+    @property
+    def journal(self):
+        return self.parts.journal
+
+    def web(self) -> WebParts:
+        health = Health(live=lambda: self.liveness_problem(), ready=lambda: self.readiness_problem(),
+                        started=self.started.is_set)
+        return self.parts.web(health)._replace(history=self.history)
+
+    def close(self) -> None:
+        self.parts.deliverer.stop()
+        self.parts.journal.close()
+        self.parts.history.close()
+
+
+def stand_in_hub(tmp_path: Path, alerting: str = ALERTING, token: str = TOKEN,
+                 expected_hosts: dict[str, list[str]] | None = None, started: bool = True) -> StandIn:
+    """The parts of a hub keeping its databases in ``tmp_path``; its history writer is not started."""
+    config = parse_config({"db": str(tmp_path / "history.db"), "alerting": yaml.safe_load(alerting),
+                           "expected_hosts": expected_hosts or {}})
+    config.api_token = token  # set here: short test tokens are not what the config's length rule is about
+    return StandIn(build_parts(config), started)
 
 
 class Answer:
@@ -94,5 +119,5 @@ class Asgi:
                       b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body"))
 
 
-def app_of(hub: SimpleNamespace) -> Asgi:
-    return Asgi(build_app(hub))
+def app_of(hub: StandIn) -> Asgi:
+    return Asgi(build_app(hub.web()))

@@ -17,7 +17,8 @@ from fleetmon.hub.config import parse_config
 from fleetmon.hub.ingest import Message
 from fleetmon.hub.layout import JETSON_PANELS, PANELS, SERVER_PANELS, DashboardConfig, DashboardSection, resolve
 from fleetmon.hub.state import FleetState
-from tests.conftest import AGENT_SRC, wait_for
+from tests.conftest import AGENT_SRC
+from tests.polling import wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NO_VALUE = "\u2013"  # the en dash the page shows for a panel without a value
@@ -178,8 +179,8 @@ def test_the_dashboard_endpoint_derives_the_layout_from_the_hosts_it_knows(start
         rows = {**section_rows(layout, "lab"), **section_rows(layout, "servers")}
         return len(rows) == 5 and all("network" in row["values"] for row in rows.values())
 
-    layout = wait_for(lambda: (d := hub.get("/api/v1/dashboard")) and seen_twice(d) and d, timeout=30,
-                      message="four simulated hosts and a real agent, two samples each")
+    layout = wait_until(lambda: (d := hub.get("/api/v1/dashboard")) and seen_twice(d) and d, timeout=30,
+                        message="four simulated hosts and a real agent, two samples each")
     assert layout["source"] == "default" and layout["title"] == "fleetmon"
     assert [s["group"] for s in layout["sections"]] == ["jetsons", "lab", "servers"]
     assert set(layout["sections"][1]["panels"]) == set(JETSON_PANELS) | set(SERVER_PANELS)
@@ -281,15 +282,20 @@ def test_the_page_shows_the_sections_hosts_states_and_panels_in_a_real_browser(
     # A real agent whose memory rule is sure to fire, so the page shows a host's level and its firing alert.
     start_agent({"host_id": "srv-real", "groups": ["servers"], "thresholds": {"memory": {"warning": "1%"}}})
     gone = start_agent({"host_id": "srv-gone", "groups": ["servers"]}, "gone")
-    wait_for(lambda: (h := hub.host("srv-gone")) and h["state"] == "online", timeout=20, message="srv-gone online")
+    wait_until(lambda: (h := hub.host("srv-gone")) and h["state"] == "online", timeout=20, message="srv-gone online")
     gone.stop()  # a clean shutdown: offline
-    wait_for(lambda: hub.host("srv-gone")["state"] == "offline", timeout=10, message="srv-gone offline")
-    wait_for(lambda: all((h := hub.host(name)) and h["state"] == "online" and h["cpu"] is not None
-                         for name in ("sim-jetson-0001", "sim-server-0002", "srv-real")), timeout=30,
-             message="the simulated and real hosts online with samples")
-    wait_for(lambda: any(a["labels"].get("host") == "srv-real" for a in hub.get("/api/v1/alerts")["alerts"]),
-             timeout=20, message="srv-real's memory alert")
-    time.sleep(2.5)  # a second sample everywhere, for the network rate
+    wait_until(lambda: hub.host("srv-gone")["state"] == "offline", timeout=10, message="srv-gone offline")
+    wait_until(lambda: all((h := hub.host(name)) and h["state"] == "online" and h["cpu"] is not None
+                           for name in ("sim-jetson-0001", "sim-server-0002", "srv-real")), timeout=30,
+               message="the simulated and real hosts online with samples")
+    wait_until(lambda: any(a["labels"].get("host") == "srv-real" for a in hub.get("/api/v1/alerts")["alerts"]),
+               timeout=20, message="srv-real's memory alert")
+    # A second sample everywhere, for the network rate: each online host has one already, so one received
+    # after now is its second.
+    first_seen = time.time()  # the hub's receive times are on this machine's clock
+    wait_until(lambda: all((h["last_sample_at"] or 0) > first_seen
+                           for h in hub.get("/api/v1/hosts")["hosts"] if h["state"] == "online"),
+               timeout=20, message="a second sample from every online host")
 
     for path in ("/", "/dashboard"):
         page = RenderedDashboard(chromium("--dump-dom", f"http://127.0.0.1:{hub.port}{path}", profile=tmp_path / "p"))

@@ -1,9 +1,9 @@
 """Fuzzing the HTTP API from its OpenAPI document (agent/fleetmon/hub/alerting/openapi.yaml): requests
 for every operation, generated from the document's own schemas and then bent (the extremes named in issue
 10 — endsAt 2.6e16 s, startsAt -1e12 s —, NaN and Infinity, wrong types, nesting past every limit,
-unicode, broken JSON), sent to the hub's real app on a stand-in hub (real state, history store,
-dispatcher and journal). No answer may be a 5xx, every 4xx says why, and what was taken must leave
-/metrics and the alert pages answering.
+unicode, broken JSON), sent to the hub's real app on the hub's real parts (state, history store,
+dispatcher and journal, built as the hub builds them; tests/hub/standin.py). No answer may be a 5xx,
+every 4xx says why, and what was taken must leave /metrics and the alert pages answering.
 
 The strategies are built here from the subset of JSON Schema the document uses: hypothesis-jsonschema
 0.23.1, the current release, does not run with the hypothesis pinned in requirements/dev.txt. Deterministic
@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from fleetmon.hub.alerting.api import OPENAPI
-from fleetmon.hub.store import Store
 from fleetmon.protocol.alerts import fingerprint
 from fleetmon.protocol.messages import rfc3339
 from tests.hub.standin import TOKEN, app_of, stand_in_hub
@@ -177,12 +176,10 @@ def requests(draw):
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz-http")
-    store = Store(str(path / "history.db"))
-    store.start()
-    stand_in = stand_in_hub(path, store)
+    stand_in = stand_in_hub(path)
+    stand_in.parts.history.start()
     yield stand_in
-    stand_in.journal.close()
-    store.close()
+    stand_in.close()
 
 
 def assert_explains(answer, where: str) -> None:

@@ -17,8 +17,9 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import AGENT_SRC, wait_for
+from tests.conftest import AGENT_SRC
 from tests.hub.alerting.conftest import HttpSink
+from tests.polling import wait_until
 
 HOSTS = 50
 TOKEN = "blind-test-token-0123456789abcdef"
@@ -53,8 +54,8 @@ def fleet(tmp_path, broker, start_hub, start_agent, sink):
                                  stdout=open(tmp_path / "simulate.log", "wb"), stderr=subprocess.STDOUT, env=env)
     agent = start_agent({"interval": 1, "broker": {"reconnect": {"min_delay": 0.2, "max_delay": 1}}}, "real-agent")
     try:
-        wait_for(lambda: online(hub) == HOSTS + 1, timeout=60, message="every host online")
-        wait_for(lambda: judging(hub), timeout=30, message="the hub judging hosts")
+        wait_until(lambda: online(hub) == HOSTS + 1, timeout=60, message="every host online")
+        wait_until(lambda: judging(hub), timeout=30, message="the hub judging hosts")
         yield hub, agent, sink
     finally:
         simulator.send_signal(signal.SIGTERM)
@@ -71,19 +72,8 @@ def online(hub) -> int:
     return sum(1 for h in (hub.get("/api/v1/hosts") or {}).get("hosts", []) if h["state"] == "online")
 
 
-def gauge(hub, name: str) -> float | None:
-    for line in (hub.get("/metrics") or "").splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
-
-
 def judging(hub) -> bool:
-    return gauge(hub, "fleetmon_hub_judging") == 1
-
-
-def evaluations(hub) -> float:
-    return gauge(hub, "fleetmon_hub_rule_evaluations_total") or 0
+    return hub.metric("fleetmon_hub_judging") == 1
 
 
 def notified(sink) -> list[dict]:
@@ -95,19 +85,18 @@ def canary_after_judging(hub, sink, host_samples_after: float) -> list[dict]:
     """Wait until every host sent a sample after ``host_samples_after``, the hub judges again and has run
     its rules three more times (a false HostDown would be raised by then), then fire a canary and return
     every alert notified up to and including it."""
-    wait_for(lambda: all((h["last_sample_at"] or 0) > host_samples_after
-                         for h in hub.get("/api/v1/hosts")["hosts"] if h["state"] == "online"),
-             timeout=60, message="samples from every live host after the fault")
-    wait_for(lambda: judging(hub), timeout=60, message="the hub judging hosts again")
-    target = evaluations(hub) + 3
-    wait_for(lambda: evaluations(hub) >= target, timeout=10, message="three rule evaluations while judging")
+    wait_until(lambda: all((h["last_sample_at"] or 0) > host_samples_after
+                           for h in hub.get("/api/v1/hosts")["hosts"] if h["state"] == "online"),
+               timeout=60, message="samples from every live host after the fault")
+    wait_until(lambda: judging(hub), timeout=60, message="the hub judging hosts again")
+    hub.wait_for_rule_evaluations(3)
     body = json.dumps([{"labels": {"alertname": "Canary", "severity": "info"}}]).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{hub.port}/api/v2/alerts", data=body, method="POST",
                                      headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=5):
         pass
-    wait_for(lambda: any(a["labels"]["alertname"] == "Canary" for a in notified(sink)), timeout=15,
-             message="the canary at the sink")
+    wait_until(lambda: any(a["labels"]["alertname"] == "Canary" for a in notified(sink)), timeout=15,
+               message="the canary at the sink")
     return notified(sink)
 
 
@@ -129,8 +118,10 @@ def test_a_broker_outage_pages_nothing_about_the_hosts(fleet, broker, outage, ki
     hub, _, sink = fleet
     started = time.monotonic()
     broker.kill() if kill else broker.stop()
-    wait_for(lambda: "the hub is blind" in status(hub), timeout=10, message="`fleetmon status` saying the hub is blind")
-    time.sleep(max(0.0, outage - (time.monotonic() - started)))  # the rest of the fault itself
+    wait_until(lambda: "the hub is blind" in status(hub), timeout=10,
+               message="`fleetmon status` saying the hub is blind")
+    # Protocol pause: the rest of the outage whose length (against HubBlind's `for`) is the scenario.
+    time.sleep(max(0.0, outage - (time.monotonic() - started)))
     broker.start()
     returned = time.time()
     alerts = canary_after_judging(hub, sink, returned)
@@ -138,8 +129,8 @@ def test_a_broker_outage_pages_nothing_about_the_hosts(fleet, broker, outage, ki
     blind = [a["status"] for a in alerts if a["labels"]["alertname"] == "HubBlind"]
     if outage > 20:  # HubBlind's `for` in this test
         assert blind[:1] == ["firing"], "the hub reports its own blindness, once"
-        wait_for(lambda: [a["status"] for a in notified(sink) if a["labels"]["alertname"] == "HubBlind"][-1]
-                 == "resolved", timeout=15, message="HubBlind resolved")
+        wait_until(lambda: [a["status"] for a in notified(sink) if a["labels"]["alertname"] == "HubBlind"][-1]
+                   == "resolved", timeout=15, message="HubBlind resolved")
     else:
         assert blind == [], "a blindness shorter than HubBlind's `for` is not worth a page"
 
@@ -148,11 +139,11 @@ def test_a_host_killed_during_a_broker_outage_is_reported_after_it(fleet, broker
     hub, agent, sink = fleet
     broker.stop()
     agent.stop(kill=True)  # dies while nobody can see it
-    time.sleep(3)
+    wait_until(lambda: "the hub is blind" in status(hub), timeout=10, message="the hub knowing it is blind")
     broker.start()
     returned = time.time()
-    down = wait_for(lambda: [a for a in notified(sink) if a["labels"]["alertname"] == "HostDown"], timeout=60,
-                    message="HostDown for the killed host")
+    down = wait_until(lambda: [a for a in notified(sink) if a["labels"]["alertname"] == "HostDown"], timeout=60,
+                      message="HostDown for the killed host")
     assert [a["labels"]["host"] for a in down] == ["test-host"]
     assert time.time() - returned >= SETTLE, "judged only once the hub has settled"
     assert host_level(canary_after_judging(hub, sink, returned)) == ["HostDown test-host"], "and only that host"
@@ -162,7 +153,7 @@ def test_a_host_killed_during_a_broker_outage_is_reported_after_it(fleet, broker
 def test_a_paused_hub_pages_nothing_about_the_hosts(fleet, pause):
     hub, _, sink = fleet
     hub.process.send_signal(signal.SIGSTOP)
-    time.sleep(pause)  # the fault itself
+    time.sleep(pause)  # protocol pause: the stall itself, as long as the scenario says
     hub.process.send_signal(signal.SIGCONT)
     resumed = time.time()
     alerts = canary_after_judging(hub, sink, resumed)
@@ -179,12 +170,12 @@ def test_a_real_host_fault_pages_once_and_only_that_host(fleet, fault):
         agent.signal(signal.SIGSTOP)
     else:
         agent.stop(kill=True)
-    down = wait_for(lambda: [a for a in notified(sink) if a["labels"]["alertname"] == "HostDown"], timeout=30,
-                    message="HostDown for the faulty host")
+    down = wait_until(lambda: [a for a in notified(sink) if a["labels"]["alertname"] == "HostDown"], timeout=30,
+                      message="HostDown for the faulty host")
     assert [(a["labels"]["host"], a["annotations"]["cause"]) for a in down] == \
         [("test-host", "silent" if fault == "hang" else "will")]
     if fault == "hang":
         agent.signal(signal.SIGCONT)
-        wait_for(lambda: [a["status"] for a in notified(sink) if a["labels"]["alertname"] == "HostDown"][-1]
-                 == "resolved", timeout=30, message="HostDown resolved once the agent runs again")
+        wait_until(lambda: [a["status"] for a in notified(sink) if a["labels"]["alertname"] == "HostDown"][-1]
+                   == "resolved", timeout=30, message="HostDown resolved once the agent runs again")
     assert host_level(canary_after_judging(hub, sink, time.time())) == ["HostDown test-host"]

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from fleetmon.protocol.messages import rfc3339
-from tests.conftest import wait_for
 from tests.hub.alerting.conftest import HttpSink
+from tests.polling import wait_until
 
 TOKEN = "reload-test-token-0123456789abcdef"
 
@@ -60,8 +60,8 @@ def reload_with(hub, change) -> None:
     hub.config_path.write_text(yaml.safe_dump(config))
     before = reloads(hub, "success") + reloads(hub, "failure")
     hub.process.send_signal(signal.SIGHUP)
-    wait_for(lambda: reloads(hub, "success") + reloads(hub, "failure") > before, timeout=10,
-             message="the reload to be counted")
+    wait_until(lambda: reloads(hub, "success") + reloads(hub, "failure") > before, timeout=10,
+               message="the reload to be counted")
 
 
 def test_a_reload_routes_by_the_new_tree_and_keeps_alerts_silences_and_the_session(start_hub, sink):
@@ -84,12 +84,12 @@ def test_a_reload_routes_by_the_new_tree_and_keeps_alerts_silences_and_the_sessi
     assert names(sink, "/oncall") == ["Disk"]
     fire(hub, "Quiet")
     fire(hub, "Marker")  # same receiver integration as Net and Quiet: delivered after anything they caused
-    wait_for(lambda: "Marker" in names(sink, "/team"), message="the marker at the team receiver")
+    wait_until(lambda: "Marker" in names(sink, "/team"), message="the marker at the team receiver")
     assert names(sink, "/team") == ["Net", "Marker"]  # Net not notified again, Quiet still silenced
     firing = {a["labels"]["alertname"]: a for a in hub.get("/api/v1/alerts")["alerts"]}
     assert set(firing) == {"Net", "Disk", "Quiet", "Marker"}
     assert firing["Quiet"]["muted"] == f"silenced by {silence['id']}"
-    assert wait_for(lambda: (hub.host("new-host") or {}).get("state") == "missing", message="new-host missing")
+    assert wait_until(lambda: (hub.host("new-host") or {}).get("state") == "missing", message="new-host missing")
     assert hub.log.count("connected to") == connections  # the broker session was kept
     assert "config reloaded" in hub.log
 
@@ -114,5 +114,5 @@ def test_a_bad_config_is_refused_and_the_hub_keeps_the_old_one(start_hub, sink):
     reload_with(hub, elsewhere)  # valid, but only a restart changes the broker session
     assert reloads(hub, "failure") == 2 and "broker changed" in hub.log and "restart" in hub.log
     fire(hub, "Disk")
-    wait_for(lambda: "Disk" in names(sink, "/team"), message="Disk routed by the old tree")
+    wait_until(lambda: "Disk" in names(sink, "/team"), message="Disk routed by the old tree")
     assert names(sink, "/oncall") == [] and hub.process.poll() is None

@@ -10,7 +10,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from fleetmon.protocol import messages
-from tests.conftest import AGENT_SRC, Recorder, wait_for
+from tests.conftest import AGENT_SRC, Recorder
+from tests.polling import wait_until
 
 
 def fleet_alerts(recorder, alertname, status):
@@ -22,8 +23,8 @@ def test_a_host_appears_with_its_groups_thresholds_and_metrics(start_agent, star
     hub = start_hub({"expected_hosts": {"test-host": ["servers"], "ghost": ["jetsons"]}})
     start_agent({"groups": ["servers", "berlin"], "labels": {"site": "berlin"},
                  "thresholds": {"cpu": {"warning": "85%"}}})
-    host = wait_for(lambda: (h := hub.host("test-host")) and h["state"] == "online" and h["cpu"] is not None and h,
-                    timeout=20, message="the host online in the hub")
+    host = wait_until(lambda: (h := hub.host("test-host")) and h["state"] == "online" and h["cpu"] is not None and h,
+                      timeout=20, message="the host online in the hub")
     assert host["groups"] == ["servers", "berlin"] and host["labels"] == {"site": "berlin"} and host["health"] > 0
     detail = hub.get("/api/v1/hosts/test-host")
     assert detail["thresholds"][0]["name"] == "cpu" and detail["facts"]["cpus"] >= 1
@@ -42,15 +43,15 @@ def test_a_host_appears_with_its_groups_thresholds_and_metrics(start_agent, star
 def test_a_killed_agent_is_down_then_back(start_agent, start_hub, recorder):
     hub = start_hub()
     agent = start_agent({"broker": {"keepalive": 5}})
-    wait_for(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="online")
+    wait_until(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="online")
     killed_at = time.monotonic()
     agent.stop(kill=True)
-    wait_for(lambda: hub.host("test-host")["state"] == "offline", timeout=10, message="offline by will")
+    wait_until(lambda: hub.host("test-host")["state"] == "offline", timeout=10, message="offline by will")
     assert time.monotonic() - killed_at < 1.5 * 5 + 1
-    fired = wait_for(lambda: fleet_alerts(recorder, "HostDown", "firing"), timeout=10, message="HostDown")[0]
+    fired = wait_until(lambda: fleet_alerts(recorder, "HostDown", "firing"), timeout=10, message="HostDown")[0]
     assert fired["labels"]["host"] == "test-host" and fired["annotations"]["cause"] == "will"
     agent.start()
-    resolved = wait_for(lambda: fleet_alerts(recorder, "HostDown", "resolved"), timeout=20, message="resolved")[0]
+    resolved = wait_until(lambda: fleet_alerts(recorder, "HostDown", "resolved"), timeout=20, message="resolved")[0]
     assert resolved["fingerprint"] == fired["fingerprint"] and resolved["startsAt"] == fired["startsAt"]
     assert hub.host("test-host")["state"] == "online"
 
@@ -58,26 +59,26 @@ def test_a_killed_agent_is_down_then_back(start_agent, start_hub, recorder):
 def test_a_silent_host_is_told_apart_from_a_dead_one(start_agent, start_hub):
     hub = start_hub({"liveness": {"silent_after": 2}})
     agent = start_agent({"broker": {"keepalive": 30}})
-    wait_for(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="online")
+    wait_until(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="online")
     agent.signal(signal.SIGSTOP)  # frozen: the TCP session lives on, samples stop
     try:
-        wait_for(lambda: hub.host("test-host")["state"] == "silent", timeout=15, message="silent")
-        alert = wait_for(lambda: hub.get("/api/v1/alerts")["alerts"], timeout=10, message="HostDown (silent)")[0]
+        wait_until(lambda: hub.host("test-host")["state"] == "silent", timeout=15, message="silent")
+        alert = wait_until(lambda: hub.get("/api/v1/alerts")["alerts"], timeout=10, message="HostDown (silent)")[0]
         assert alert["labels"]["alertname"] == "HostDown" and alert["annotations"]["cause"] == "silent"
     finally:
         agent.signal(signal.SIGCONT)
-    wait_for(lambda: hub.host("test-host")["state"] == "online", timeout=15, message="back online")
-    wait_for(lambda: hub.get("/api/v1/alerts")["alerts"] == [], timeout=10, message="HostDown resolved")
+    wait_until(lambda: hub.host("test-host")["state"] == "online", timeout=15, message="back online")
+    wait_until(lambda: hub.get("/api/v1/alerts")["alerts"] == [], timeout=10, message="HostDown resolved")
 
 
 def test_several_hosts_of_a_group_failing_together_is_a_cascade(start_agent, start_hub, recorder):
     hub = start_hub()
     agents = [start_agent({"host_id": f"edge-{i}", "groups": ["edge"]}, f"agent{i}") for i in range(3)]
-    wait_for(lambda: all((h := hub.host(f"edge-{i}")) and h["state"] == "online" for i in range(3)), timeout=30,
-             message="three edge hosts online")
+    wait_until(lambda: all((h := hub.host(f"edge-{i}")) and h["state"] == "online" for i in range(3)), timeout=30,
+               message="three edge hosts online")
     for agent in agents:
         agent.stop(kill=True)
-    cascade = wait_for(lambda: fleet_alerts(recorder, "CascadingFailure", "firing"), timeout=15, message="cascade")[0]
+    cascade = wait_until(lambda: fleet_alerts(recorder, "CascadingFailure", "firing"), timeout=15, message="cascade")[0]
     assert cascade["labels"]["group"] == "edge"
     assert float(cascade["annotations"]["confidence"]) > 0
 
@@ -105,7 +106,7 @@ def test_the_predictive_rule_fires_on_a_disk_filling_in_a_trace(start_hub, broke
     now = time.time()
     trace = [(now - 3 * 3600 + 60 * i, 0.40 + 0.10 * i / 60) for i in range(180)]  # +10 % an hour, 70 % now
     publish_trace(broker, "filler", trace, 60)
-    alert = wait_for(lambda: [a for a in fleet_alerts(recorder, "PredictedExhaustion", "firing")
+    alert = wait_until(lambda: [a for a in fleet_alerts(recorder, "PredictedExhaustion", "firing")
                               if a["labels"].get("host") == "filler"], timeout=30, message="prediction")[0]
     assert alert["labels"]["mount"] == "/data"
 
@@ -113,50 +114,46 @@ def test_the_predictive_rule_fires_on_a_disk_filling_in_a_trace(start_hub, broke
 def judged_again(hub) -> None:
     """Wait until the hub judges hosts and has evaluated its rules three more times since: whatever it
     would raise about the fleet as it stands, it has raised by then."""
-    def metric(name):
-        line = next((line for line in (hub.get("/metrics") or "").splitlines() if line.startswith(name + " ")), None)
-        return float(line.split()[1]) if line else None
-
-    wait_for(lambda: metric("fleetmon_hub_judging") == 1, timeout=30, message="the hub judging hosts")
-    target = metric("fleetmon_hub_rule_evaluations_total") + 3
-    wait_for(lambda: metric("fleetmon_hub_rule_evaluations_total") >= target, timeout=10, message="3 evaluations")
+    wait_until(lambda: hub.metric("fleetmon_hub_judging") == 1, timeout=30, message="the hub judging hosts")
+    hub.wait_for_rule_evaluations(3)
 
 
 def test_a_broker_restart_is_survived(start_agent, start_hub, broker):
     hub = start_hub()
     start_agent()
-    wait_for(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="online")
+    wait_until(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="online")
     broker.stop()
-    wait_for(lambda: hub.get("/health/ready") is None, timeout=10, message="not ready without a broker")
+    wait_until(lambda: hub.get("/health/ready") is None, timeout=10, message="not ready without a broker")
     broker.start()
     returned = time.time()  # the hub's receive times are on this machine's clock
-    wait_for(lambda: hub.get("/health/ready"), timeout=30, message="ready again")
+    wait_until(lambda: hub.get("/health/ready"), timeout=30, message="ready again")
     # Not "later than the value before": that value may not exist yet (a birth seen, no sample since).
-    wait_for(lambda: (hub.host("test-host")["last_sample_at"] or 0) > returned, timeout=20, message="samples again")
+    wait_until(lambda: (hub.host("test-host")["last_sample_at"] or 0) > returned, timeout=20, message="samples again")
     assert hub.process.poll() is None
 
 
 def test_a_restarted_hub_keeps_firing_alerts_and_does_not_re_raise_resolved_ones(start_agent, start_hub, recorder):
     hub = start_hub({"expected_hosts": {"test-host": ["servers"]}})
     agent = start_agent()
-    wait_for(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="online")
+    wait_until(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="online")
     agent.stop(kill=True)
-    fired = wait_for(lambda: fleet_alerts(recorder, "HostDown", "firing"), timeout=15, message="HostDown")[0]
+    fired = wait_until(lambda: fleet_alerts(recorder, "HostDown", "firing"), timeout=15, message="HostDown")[0]
 
     hub.stop()  # the host is still down while the hub restarts
     hub.start()
-    wait_for(lambda: hub.host("test-host")["state"] == "offline", timeout=20, message="offline from the retained will")
+    wait_until(lambda: hub.host("test-host")["state"] == "offline", timeout=20,
+               message="offline from the retained will")
     judged_again(hub)
     assert [a["fingerprint"] for a in hub.get("/api/v1/alerts")["alerts"]] == [fired["fingerprint"]]
     assert len(fleet_alerts(recorder, "HostDown", "firing")) == 1, "still firing, not raised again"
 
     agent.start()
-    resolved = wait_for(lambda: fleet_alerts(recorder, "HostDown", "resolved"), timeout=20, message="resolved")
+    resolved = wait_until(lambda: fleet_alerts(recorder, "HostDown", "resolved"), timeout=20, message="resolved")
     assert resolved[0]["startsAt"] == fired["startsAt"], "the same episode ends"
 
     hub.stop()
     hub.start()
-    wait_for(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="recovered")
+    wait_until(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="recovered")
     judged_again(hub)
     assert len(fleet_alerts(recorder, "HostDown", "firing")) == 1 and hub.get("/api/v1/alerts")["alerts"] == []
 
@@ -172,24 +169,25 @@ def test_hosts_removed_from_the_inventory_leave_the_fleet_view(start_hub, broker
     client.disconnect()
 
     hub = start_hub({"expected_hosts": {"test-host": ["servers"]}})
-    wait_for(lambda: hub.get("/health/startup"), timeout=20, message="startup")
-    wait_for(lambda: hub.host("retired") is None, timeout=10, message="the retired host forgotten")
+    wait_until(lambda: hub.get("/health/startup"), timeout=20, message="startup")
+    wait_until(lambda: hub.host("retired") is None, timeout=10, message="the retired host forgotten")
 
     def retained_view():
         late = Recorder(broker, "fleetmon/v1/fleet/hosts/#")
-        time.sleep(1)
-        topics = {m.topic for m in late.messages if m.payload}
-        late.close()
-        return topics
+        try:
+            late.sync()  # every retained message of the subscription has arrived
+            return {m.topic for m in late.messages if m.payload}
+        finally:
+            late.close()
 
-    wait_for(lambda: retained_view() == {"fleetmon/v1/fleet/hosts/test-host"}, timeout=20,
-             message="only the inventory's host left in the retained fleet view")
+    wait_until(lambda: retained_view() == {"fleetmon/v1/fleet/hosts/test-host"}, timeout=20,
+               message="only the inventory's host left in the retained fleet view")
 
 
 def test_fleetmon_status_shows_the_fleet_from_the_hub_and_from_the_broker(start_agent, start_hub, broker):
     hub = start_hub({"expected_hosts": {"test-host": ["servers"], "ghost": ["jetsons"]}, "republish": {"interval": 1}})
     start_agent({"groups": ["servers"]})
-    wait_for(lambda: (h := hub.host("test-host")) and h["cpu"] is not None, timeout=20, message="a sample")
+    wait_until(lambda: (h := hub.host("test-host")) and h["cpu"] is not None, timeout=20, message="a sample")
     env = dict(os.environ, PYTHONPATH=str(AGENT_SRC), COLUMNS="160")
     for source in (["--hub", f"http://127.0.0.1:{hub.port}"], ["--broker", broker.url]):
         def table(source=source):
@@ -197,5 +195,5 @@ def test_fleetmon_status_shows_the_fleet_from_the_hub_and_from_the_broker(start_
                                     text=True, env=env, timeout=30)
             return result.stdout if "test-host" in result.stdout and "ghost" in result.stdout else None
 
-        out = wait_for(table, timeout=20, message=f"status via {source[0]}")
+        out = wait_until(table, timeout=20, message=f"status via {source[0]}")
         assert "online" in out and "missing" in out and "servers" in out and "%" in out

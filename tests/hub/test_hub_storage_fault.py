@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from tests.conftest import wait_for
 from tests.hub.alerting.conftest import HttpSink
 from tests.hub.test_hub_blind import notified
+from tests.polling import wait_until
 
 
 @pytest.fixture
@@ -36,15 +36,15 @@ def test_a_full_disk_is_reported_once_and_history_resumes_by_itself(small_disk, 
                                         "webhook_configs": [{"url": sink.url(), "send_resolved": True}]}]},
         })
         start_agent({"interval": 0.5})
-        wait_for(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="online")
+        wait_until(lambda: (h := hub.host("test-host")) and h["state"] == "online", timeout=20, message="online")
         written = lambda: float(next(line.split()[1] for line in hub.get("/metrics").splitlines()  # noqa: E731
                                      if line.startswith("fleetmon_hub_db_samples_written_total ")))
-        wait_for(lambda: written() > 0, timeout=20, message="history being written")
+        wait_until(lambda: written() > 0, timeout=20, message="history being written")
 
         ballast = small_disk / "ballast"
         subprocess.run(["dd", "if=/dev/zero", f"of={ballast}", "bs=64k"], stderr=subprocess.DEVNULL, check=False)
-        failing = wait_for(lambda: [a for a in notified(sink) if a["labels"]["alertname"] == "HubStorageFailing"],
-                           timeout=60, message="HubStorageFailing at the sink")
+        failing = wait_until(lambda: [a for a in notified(sink) if a["labels"]["alertname"] == "HubStorageFailing"],
+                             timeout=60, message="HubStorageFailing at the sink")
         assert failing[0]["status"] == "firing" and "full" in failing[0]["annotations"]["summary"]
         assert hub.get("/health/ready", ok_only=False) == 503, "not ready: history is not being written"
         assert hub.get("/health/live") is not None, "a full disk is not a dead hub"
@@ -52,9 +52,9 @@ def test_a_full_disk_is_reported_once_and_history_resumes_by_itself(small_disk, 
 
         ballast.unlink()
         before = written()
-        wait_for(lambda: written() > before, timeout=30, message="writing resumed by itself")
-        wait_for(lambda: notified(sink)[-1]["labels"]["alertname"] == "HubStorageFailing"
-                 and notified(sink)[-1]["status"] == "resolved", timeout=30, message="HubStorageFailing resolved")
+        wait_until(lambda: written() > before, timeout=30, message="writing resumed by itself")
+        wait_until(lambda: notified(sink)[-1]["labels"]["alertname"] == "HubStorageFailing"
+                   and notified(sink)[-1]["status"] == "resolved", timeout=30, message="HubStorageFailing resolved")
         firing = [a for a in notified(sink)
                   if a["labels"]["alertname"] == "HubStorageFailing" and a["status"] == "firing"]
         assert len({a["startsAt"] for a in firing}) == 1, "one episode, reported once"

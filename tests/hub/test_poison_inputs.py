@@ -10,7 +10,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from fleetmon.protocol import messages
-from tests.conftest import wait_for
+from tests.polling import wait_until
 
 TOKEN = "poison-test-token-0123456789"
 HOST = "poisoned"
@@ -66,7 +66,7 @@ def test_poison_samples_and_alerts_are_refused_and_the_hub_keeps_working(start_h
     try:
         publish("status", messages.status(HOST, 1, 1, time.time(), "online", interval_s=1, groups=["servers"]))
         publish("metrics", sample(1, 1, 1.0))
-        wait_for(lambda: 1.0 in loads_in_history(hub), timeout=20, message="the first sample in the history")
+        wait_until(lambda: 1.0 in loads_in_history(hub), timeout=20, message="the first sample in the history")
 
         # What stopped the history writer: SQLite keeps signed 64-bit integers.
         publish("metrics", sample(1, 2**63, 66.0))
@@ -86,15 +86,15 @@ def test_poison_samples_and_alerts_are_refused_and_the_hub_keeps_working(start_h
         # Published after the poison on the same connection (QoS 1, in order): once it is in the history,
         # the poison has been handled, and the writer kept writing.
         publish("metrics", sample(1, 4, 4.0))
-        wait_for(lambda: 4.0 in loads_in_history(hub), timeout=20, message="the sample sent after the poison")
+        wait_until(lambda: 4.0 in loads_in_history(hub), timeout=20, message="the sample sent after the poison")
         assert 66.0 not in loads_in_history(hub) and 77.0 not in loads_in_history(hub)
         assert rejected(hub, "out_of_range") == 3
         assert hub.get("/api/v1/hub")["messages_rejected"] == {"out_of_range": 3}
 
         code, _ = post(hub, "/api/v2/alerts", [{"labels": {"alertname": "AfterPoison"}}])
         assert code == 200
-        delivered = wait_for(lambda: notifications.exists() and notifications.read_text().splitlines(), timeout=20,
-                             message="the alert sent after the poison delivered")
+        delivered = wait_until(lambda: notifications.exists() and notifications.read_text().splitlines(), timeout=20,
+                               message="the alert sent after the poison delivered")
         assert [a["labels"]["alertname"] for a in json.loads(delivered[0])["alerts"]] == ["AfterPoison"]
         assert [a["labels"]["alertname"] for a in hub.get("/api/v1/alerts")["alerts"]] == ["AfterPoison"]
         for path in ("/health/live", "/metrics", "/api/v1/alerts", "/api/v1/silences", f"/api/v1/hosts/{HOST}"):

@@ -24,7 +24,8 @@ from fleetmon.simulate.model import HostModel
 from fleetmon.simulate.progress import PlainProgress, Snapshot
 from fleetmon.simulate.runner import SimOptions, fleet_and_plan, run
 from fleetmon.simulate.templates import SampleTemplate
-from tests.conftest import AGENT_SRC, Recorder, wait_for
+from tests.conftest import AGENT_SRC, Recorder
+from tests.polling import wait_until
 
 
 def validate(payload, schema):
@@ -214,7 +215,7 @@ def test_samples_are_spread_over_the_interval_at_the_asked_rate(broker, recorder
     report = run(options(broker, hosts=40, interval_s=0.5, duration_s=4.0))
     expected = 40 * 4.0 / 0.5
     assert 0.7 * expected <= report.samples <= expected
-    wait_for(lambda: sum(len(p) for p in by_host(recorder, "metrics").values()) == report.samples)
+    wait_until(lambda: sum(len(p) for p in by_host(recorder, "metrics").values()) == report.samples)
     counts = {host: len(p) for host, p in by_host(recorder, "metrics").items()}
     assert len(counts) == 40 and max(counts.values()) - min(counts.values()) <= 2
     firsts = sorted(p[0]["ts"] for p in by_host(recorder, "metrics").values())
@@ -241,7 +242,7 @@ def test_births_are_republished_after_a_broker_restart(broker):
         retained_statuses(broker, 5)
         broker.stop()  # mosquitto runs without persistence: retained births are gone with it
         broker.start()
-        statuses = wait_for(lambda: _all_online(broker, 5), timeout=20, message="births again")
+        statuses = wait_until(lambda: _all_online(broker, 5), timeout=20, message="births again")
         assert len(statuses) == 5
     finally:
         stop.set()

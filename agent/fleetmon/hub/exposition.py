@@ -9,8 +9,8 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fleetmon.hub.fleet_reader import FleetReader
 from fleetmon.hub.model import STATES
-from fleetmon.hub.state import FleetState, health_score
 from fleetmon.protocol import catalog
 
 RESERVED = ("host",)
@@ -18,10 +18,11 @@ LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30
 
 
 class FleetCollector(Collector):
-    """Renders the fleet state at scrape time; ``lock`` guards the state against the ingest thread."""
+    """Renders the fleet state at scrape time, from a snapshot the reader takes under the state lock:
+    rendering thousands of hosts must not stall ingest."""
 
-    def __init__(self, state: FleetState, lock: Any, hub_metrics: "HubCounters") -> None:
-        self.state, self.lock, self.hub = state, lock, hub_metrics
+    def __init__(self, fleet: FleetReader, hub_metrics: "HubCounters") -> None:
+        self.fleet, self.hub = fleet, hub_metrics
 
     def collect(self) -> Iterator[Metric]:
         families: dict[str, Metric] = {}
@@ -31,15 +32,12 @@ class FleetCollector(Collector):
                                   labels=["host", "state"])
         health = GaugeMetricFamily("fleetmon_host_health_score", "Health score 0..100 (docs/hub.md).",
                                    labels=["host"])
-        with self.lock:  # only a snapshot under the lock: rendering thousands of hosts must not stall ingest
-            hosts = [(r.host, r.state, health_score(r, self.state.skewed(r)), r.labels, r.last_sample)
-                     for r in self.state.hosts.values()]
-        for host, host_state, score, labels, sample in hosts:
+        for host, host_state, score, labels, sample in self.fleet.scrape():
             up.add_metric([host], 1.0 if host_state == "online" else 0.0)
             for name in STATES:
                 state.add_metric([host, name], 1.0 if host_state == name else 0.0)
             health.add_metric([host], score)
-            if sample:  # replaced, never mutated, by ingest: safe to read outside the lock
+            if sample:
                 self._add_sample(families, host, labels, sample)
         yield up
         yield state

@@ -5,40 +5,33 @@ history write) so there is no hand-off on the hot path; a rules thread ticks liv
 rules and republishes the fleet view; the alert dispatcher has a thread (routing, grouping, flushes) and
 the deliverer one per receiver integration; the history store has its own writer process; uvicorn serves
 HTTP in a thread, and the main thread reloads the config on SIGHUP and waits for SIGTERM or SIGINT.
+
+The one composition root: the parts are built and wired by fleetmon.hub.parts, what a host's message does
+is fleetmon.hub.intake; this module joins them to the broker, runs the threads and hands the HTTP app
+(fleetmon.hub.web) the narrow inputs it reads. No module imports this one but the command line's.
 """
 
 import logging
-import secrets
 import signal
 import socket
 import threading
 import time
-from typing import Any
 
 import uvicorn
 
 from fleetmon import __version__
 from fleetmon.config_reader import ConfigError
-from fleetmon.hub.alerting.delivery import Deliverer
-from fleetmon.hub.alerting.dispatch import Dispatcher
-from fleetmon.hub.alerting.journal import AlertJournal
-from fleetmon.hub.api import build_app
 from fleetmon.hub.config import HubConfig, load_config, restart_needed
-from fleetmon.hub.delivery import RESTORE_WINDOW, DeliveryTracker
-from fleetmon.hub.exposition import HubCounters
-from fleetmon.hub.ingest import Message, Rejected, decode
-from fleetmon.hub.model import StateChange
+from fleetmon.hub.intake import record_alert, record_change
+from fleetmon.hub.parts import build_parts, restore
 from fleetmon.hub.republish import cleared, fleet_view
-from fleetmon.hub.rules import ActiveAlerts, FleetAlert, Series, evaluate, evaluate_hub
+from fleetmon.hub.rules import FleetAlert, SeriesHistory, evaluate, evaluate_hub
 from fleetmon.hub.rules.hub import HubHealth
-from fleetmon.hub.sight import Sight
-from fleetmon.hub.state import WILL_GRACE, FleetState
-from fleetmon.hub.store import Store
-from fleetmon.hub.store.records import AlertRecord, CheckResult, Event
+from fleetmon.hub.state import WILL_GRACE
+from fleetmon.hub.web.app import Health, build_app
 from fleetmon.mqtt.link import MqttLink
 from fleetmon.protocol import SCHEMA_VERSION
-from fleetmon.protocol.alerts import alert as alert_json
-from fleetmon.protocol.messages import ack, encode, rfc3339
+from fleetmon.protocol.messages import ack, encode
 from fleetmon.protocol.topics import (
     fleet_alerts_topic,
     fleet_host_topic,
@@ -61,42 +54,26 @@ MAIN_TICK = 0.25
 
 
 class Hub:
+    """The parts (fleetmon.hub.parts) joined to the broker and run: the threads, the signals, reloads."""
+
     def __init__(self, config: HubConfig) -> None:
-        self.config = config
+        now = time.time()
+        self.parts = parts = build_parts(config, now)
         self.prefix = config.broker.topic_prefix
-        self.lock = threading.Lock()
+        self.lock, self.fleet, self.sight, self.history = parts.lock, parts.fleet, parts.sight, parts.history
+        self.counters, self.dispatcher, self.intake = parts.counters, parts.dispatcher, parts.intake
         self.started = threading.Event()
         self._stop = threading.Event()
         self._stop_requested = threading.Event()
         self._reload_requested = False  # set by SIGHUP, taken by the main thread
-        now = time.time()
-        self.state = FleetState(config.expected_hosts, config.liveness.silent_after,
-                                config.liveness.skew_tolerance, now)
-        self.counters = HubCounters()
-        self.store = Store(config.db, config.history)
-        self.counters.store = self.store.counters
-        # What the history already holds, so that samples queued or sent again fill gaps (docs/protocol.md,
-        # "Delivery"); its own lock, as ingest (paho's thread) and acks (rules thread) both use it.
-        self.delivery = DeliveryTracker()
-        self.delivery.restore(self.store.recent_sequences(now - RESTORE_WINDOW))
-        self._delivery_lock = threading.Lock()
-        self.active = ActiveAlerts()
-        liveness = config.liveness
-        self.sight = Sight(max(liveness.stall_after, 2 * config.rules_interval), liveness.max_lag, liveness.settle,
-                           now, run=secrets.token_hex(4))
-        self._verdict: list[FleetAlert] = []  # the fleet rules' last judgement, kept while the hub cannot judge
+        # The fleet rules' last judgement, kept while the hub cannot judge.
+        self._verdict: list[FleetAlert] = restore(parts, now)
         self._storage_since: float | None = None
         self._name = socket.gethostname()
-        self.counters.sight = self.sight
-        self.journal = AlertJournal(config.alerting_db)
-        self.deliverer = Deliverer(on_attempt=self.journal.attempt)
-        self.dispatcher = Dispatcher(config.alerting, self.deliverer, self.journal)
-        self.dispatcher.restore(**self.journal.load())
-        self._restore()
         self._dispatch_thread = threading.Thread(target=self.dispatcher.run, name="alerts", daemon=True)
         self._pruned_at = 0.0
         config.receiver_context.publish = self._publish_notification
-        self._series: list[Series] = []
+        self._series: list[SeriesHistory] = []
         self._history_at = 0.0
         self._retained_views: set[str] = set()  # hosts whose fleet view the broker held when we connected
         self._probe_topic = hub_probe_topic(self.prefix)
@@ -109,15 +86,21 @@ class Hub:
         self._rules_thread = threading.Thread(target=self._rules_loop, name="rules", daemon=True)
         self._fleet_view_prefix = fleet_host_topic("", self.prefix)
 
+    @property
+    def config(self) -> HubConfig:
+        """The config in force (a reload replaces it)."""
+        return self.parts.config
+
     # --- lifecycle -------------------------------------------------------------------------------
 
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT, then stop cleanly: a last retained status, the history flushed."""
-        self.store.start()
+        self.history.start()
         self.link.start()
         self._rules_thread.start()
         self._dispatch_thread.start()
-        server = uvicorn.Server(uvicorn.Config(build_app(self), host=self.config.listen_host,
+        health = Health(live=self.liveness_problem, ready=self.readiness_problem, started=self.started.is_set)
+        server = uvicorn.Server(uvicorn.Config(build_app(self.parts.web(health)), host=self.config.listen_host,
                                                port=self.config.listen_port, log_level="warning",
                                                access_log=False, lifespan="off"))
         # uvicorn re-raises the signals it catches once it has stopped, which would kill the process before
@@ -166,15 +149,7 @@ class Hub:
             self.counters.config_reloads["failure"] += 1
             return False
         new.receiver_context.publish = self._publish_notification
-        now = time.time()
-        with self.lock:
-            left = self.state.set_expected(new.expected_hosts, now)
-            gone = [host for host in left if host not in self.state.hosts]
-            self.state.silent_after, self.state.skew_tolerance = new.liveness.silent_after, new.liveness.skew_tolerance
-            self.sight.stall_after = max(new.liveness.stall_after, 2 * new.rules_interval)
-            self.sight.max_lag, self.sight.settle = new.liveness.max_lag, new.liveness.settle
-        self.dispatcher.reconfigure(new.alerting)
-        self.config = new
+        gone = self.parts.reconfigure(new, time.time())
         self._history_at = 0.0  # the new fleet rules may need other history
         logging.getLogger("fleetmon").setLevel(new.log_level.upper())
         if gone:
@@ -191,17 +166,17 @@ class Hub:
         self._rules_thread.join(timeout=10)
         self.dispatcher.stop()
         self._dispatch_thread.join(timeout=10)
-        self.deliverer.stop()
+        self.parts.deliverer.stop()
         self.link.stop(hub_status_topic(self.prefix), _hub_status("offline"))
-        self.journal.close()
-        self.store.close()
+        self.parts.journal.close()
+        self.history.close()
 
     def liveness_problem(self) -> str:
         if not self._rules_thread.is_alive() and not self._stop.is_set():
             return "the rules thread stopped"
         if not self._dispatch_thread.is_alive() and not self._stop.is_set():
             return "the alert dispatcher stopped"
-        if not self.store.running:
+        if not self.history.running:
             return "the history writer stopped"
         return ""
 
@@ -211,30 +186,7 @@ class Hub:
         blindness = self.sight.blindness
         if blindness is not None:
             return "blind: " + blindness.detail
-        return self.liveness_problem() or self.store.problem()
-
-    def _restore(self) -> None:
-        """The firing alerts of the hub's own sources, from the alert journal, back to the source that
-        resolves them: the fleet rules (ActiveAlerts, and their last verdict, which stands until the hub
-        judges the fleet again) and each host's edge alerts. The journal committed an alert before anything
-        was notified about it (docs/alerting.md, "Crash safety"), so a resolution the broker queued for the
-        hub's session while it was down, or a fleet condition that clears after the restart, is notified."""
-        fleet, edge = self.dispatcher.firing_from("fleet"), self.dispatcher.firing_from("edge")
-        legacy = self.dispatcher.firing_from("")
-        if legacy:  # journaled before the journal kept sources: the history says which one
-            told = {record.fingerprint: record.source for record in self.store.latest_alerts()}
-            for alert in legacy:
-                (edge if told.get(alert.fingerprint) == "edge" else fleet).append(alert)
-        edge_alerts = [alert_json(a.labels, a.annotations, a.starts_at) for a in edge]
-        self.active.restore(fleet=[alert_json(a.labels, a.annotations, a.starts_at) for a in fleet],
-                            edge=edge_alerts)
-        for alert in edge_alerts:
-            host = alert["labels"].get("host")
-            if host:
-                self.state.restore_edge_alert(host, alert)
-        self._verdict = [FleetAlert(a.labels, a.annotations, a.starts_at) for a in fleet]
-        if fleet or edge:
-            log.info("restored %d fleet and %d edge alerts from the alert journal", len(fleet), len(edge))
+        return self.liveness_problem() or self.history.problem()
 
     # --- ingest (paho's thread) ------------------------------------------------------------------
 
@@ -250,26 +202,27 @@ class Hub:
         now = time.time()
         with self.lock:
             self.sight.disconnected(now)
-            changes = self.state.discount_wills(now - WILL_GRACE, now)  # first: who was online is then known
-            self.state.see(True, self.sight.trusted_from())
+            changes = self.fleet.discount_wills(now - WILL_GRACE, now)  # first: who was online is then known
+            self.fleet.see(True, self.sight.trusted_from())
         log.warning("lost the broker connection: no host is judged until the hub sees the fleet again")
         for change in changes:
-            self._store_change(change)
+            record_change(self.history, change)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         """paho's callback: an exception escaping it would end the network thread and all ingest with it."""
         try:
-            self._ingest(topic, payload)
+            self._take(topic, payload)
         except Exception:  # a bug met by one message: that message is lost (counted, logged), ingest goes on
             self.counters.reject("internal_error")
             log.exception("ingest failed on a message on %s", topic)
 
-    def _ingest(self, topic: str, payload: bytes) -> None:
+    def _take(self, topic: str, payload: bytes) -> None:
+        """The hub's own topics here (its probe, the fleet view it publishes); the hosts' to the intake."""
         if topic == self._probe_topic:
             with self.lock:
                 was_blind = self.sight.blind
                 self.sight.probe_returned(payload, time.time())
-                self.state.see(self.sight.blind, self.sight.trusted_from())
+                self.fleet.see(self.sight.blind, self.sight.trusted_from())
             if was_blind and not self.sight.blind:
                 log.info("the hub sees the fleet again (probe round trip %.3fs)", self.sight.lag or 0.0)
             return
@@ -277,65 +230,7 @@ class Hub:
             if payload:
                 self._retained_views.add(topic[len(self._fleet_view_prefix):])
             return
-        received = time.time()
-        message = decode(topic, payload, received, self.prefix, self.config.max_message_bytes)
-        if isinstance(message, Rejected):
-            self.counters.reject(message.reason)
-            log.debug("rejected %s: %s (%s)", topic, message.reason, message.detail)
-            return
-        if message.kind == "backfill":
-            self.counters.backfilled += 1
-            position = self.store.write_sample(message.host, message.session, message.seq, message.ts,
-                                               message.raw, backfill=True)
-            with self._delivery_lock:
-                self.delivery.received(message.host, message.session, message.seq, position)
-            return
-        with self.lock:
-            if message.kind == "alerts" and message.body.get("complete"):
-                message = self._with_missed_resolutions(message)
-            changes = self.state.apply(message)
-            edge = [t for t in map(self.active.edge, message.body["alerts"]) if t] if message.kind == "alerts" else []
-        self._record(message, changes, edge)
-        if edge:
-            self.dispatcher.put(edge, source="edge")
-
-    def _with_missed_resolutions(self, message: Message) -> Message:
-        """A complete alerts message lists every alert firing on the host: any other edge alert of the host
-        still firing here ended while the hub could not hear it (its transition lost with a killed hub), and
-        resolves now. Called under the state lock."""
-        record = self.state.hosts.get(message.host)
-        firing = {alert["fingerprint"] for alert in message.body["alerts"] if alert["status"] == "firing"}
-        missed = [{**alert, "status": "resolved", "endsAt": rfc3339(message.received)}
-                  for fp, alert in (record.edge_alerts.items() if record else ()) if fp not in firing]
-        if not missed:
-            return message
-        log.info("host %s: %d edge alerts no longer firing there, resolved: %s", message.host, len(missed),
-                 ", ".join(a["labels"].get("alertname", "") for a in missed))
-        return message._replace(body={**message.body, "alerts": missed + list(message.body["alerts"])})
-
-    def _record(self, message: Message, changes: list[StateChange], edge: list[dict[str, Any]]) -> None:
-        """History writes and counters for one accepted message (outside the state lock)."""
-        body = message.body
-        if message.kind == "metrics":
-            self.counters.ingested += 1
-            self.counters.observe_lag(message.received - message.ts)
-            position = self.store.write_sample(message.host, message.session, message.seq, message.ts, message.raw)
-            with self._delivery_lock:
-                self.delivery.received(message.host, message.session, message.seq, position)
-        elif message.kind == "checks":
-            for result in body["results"]:
-                value = result.get("value")
-                self.store.write_check(CheckResult(message.host, message.ts, result["name"], result["ok"],
-                                                   value if isinstance(value, (int, float)) else None,
-                                                   str(result.get("message", ""))))
-        elif message.kind == "events":
-            event = body["event"]
-            self.store.write_event(Event(message.host, message.ts, event["kind"], str(event.get("message", "")),
-                                         event.get("details") if isinstance(event.get("details"), dict) else {}))
-        for transition in edge:
-            self._store_alert(transition, "edge", message.received)
-        for change in changes:
-            self._store_change(change)
+        self.intake.take(topic, payload, time.time())
 
     # --- rules (their own thread) -----------------------------------------------------------------
 
@@ -349,7 +244,7 @@ class Hub:
     def _evaluate(self, now: float) -> None:
         with self.lock:
             probe = self.sight.tick(now)
-            self.state.see(self.sight.blind, self.sight.trusted_from())
+            self.fleet.see(self.sight.blind, self.sight.trusted_from())
         if probe is not None:
             self.link.publish(self._probe_topic, probe, qos=1)
         if not self.started.is_set() and self.sight.seeing_since is not None:
@@ -360,19 +255,19 @@ class Hub:
             self._series = self._history(now)
             self._history_at = now
         with self.lock:
-            if not self.sight.blind and self.state.heard_since(self.sight.trusted_from()):
+            if not self.sight.blind and self.fleet.heard_since(self.sight.trusted_from()):
                 self.sight.caught_up(now)
             judging = self.sight.judging(now)
-            changes = self.state.tick(now) if judging else []
-            views = self.state.views(now)
+            changes = self.fleet.tick(now) if judging else []
+            views = self.fleet.views(now)
             health = HubHealth(self._name, self.sight.blindness, *self._storage_health(now))
         if judging:  # while blind or settling, the fleet rules' last verdict stands: nothing fires, nothing resolves
             self._verdict = evaluate(self.config.rules, views, self._series, now)
         if judging and self._retained_views:  # after the tick, which forgot hosts that left the inventory
             self._forget_retained_views()
-        transitions = self.active.update([*self._verdict, *evaluate_hub(self.config.rules, health)], now)
+        transitions = self.parts.source_alerts.update([*self._verdict, *evaluate_hub(self.config.rules, health)], now)
         for change in changes:
-            self._store_change(change)
+            record_change(self.history, change)
         if transitions:
             self.dispatcher.put(transitions, source="fleet")
             self.link.publish(fleet_alerts_topic(self.prefix),
@@ -380,21 +275,22 @@ class Hub:
                                       "alerts": transitions}), qos=1)
             for transition in transitions:
                 log.info("fleet alert %s %s", transition["labels"].get("alertname"), transition["status"])
-                self._store_alert(transition, "fleet", now)
+                record_alert(self.history, transition, "fleet", now)
         if self.config.republish.enabled:
             self._republish(now)
         if now - self._pruned_at >= PRUNE_INTERVAL:
             self._pruned_at = now
-            self.journal.prune(now - self.config.alerting.history_retention)
+            self.parts.journal.prune(now - self.config.alerting.history_retention)
         self.counters.evaluations += 1  # last: whatever this round raised has been handed on
 
     def _acknowledge(self, now: float) -> None:
         """Publish the delivery acks due: what each host's samples are committed up to, what to send again."""
-        durable = self.store.durable_position
-        with self._delivery_lock:
-            self.delivery.committed(durable)
-            due = self.delivery.tick(now)
-            self.counters.samples_lost = self.delivery.lost_total
+        durable = self.history.durable_position
+        delivery = self.parts.delivery
+        with self.parts.delivery_lock:
+            delivery.committed(durable)
+            due = delivery.tick(now)
+            self.counters.samples_lost = delivery.lost_total
         for item in due:
             self.link.publish(hub_ack_topic(item.host, self.prefix),
                               encode(ack(item.host, now, item.session, item.upto, item.missing)), qos=1, retain=True)
@@ -402,7 +298,7 @@ class Hub:
     def _forget_retained_views(self) -> None:
         """Clear the retained fleet view the broker held for hosts no longer in the fleet."""
         with self.lock:
-            gone = sorted(self._retained_views - set(self.state.hosts))
+            gone = sorted(self._retained_views - set(self.fleet.hosts))
         self._retained_views.clear()
         if gone:
             log.info("clearing the retained fleet view of hosts no longer in the fleet: %s", ", ".join(gone))
@@ -410,27 +306,27 @@ class Hub:
 
     def _storage_health(self, now: float) -> tuple[str, float | None]:
         """The store's problem, if any, and since when this hub has seen it."""
-        problem = self.store.problem()
+        problem = self.history.problem()
         if not problem:
             self._storage_since = None
         elif self._storage_since is None:
             self._storage_since = now
         return problem, self._storage_since
 
-    def _history(self, now: float) -> list[Series]:
+    def _history(self, now: float) -> list[SeriesHistory]:
         series = []
         with self.lock:
-            hosts = [h for h, r in self.state.hosts.items() if r.last_sample is not None]
+            hosts = [h for h, r in self.fleet.hosts.items() if r.last_sample is not None]
         for metric, window in self.config.rules.history().items():
             for host in hosts:
-                for found in self.store.query(host, metric, None, now - window, now):
+                for found in self.history.query(host, metric, None, now - window, now):
                     points = [(p[0], p[2] if len(p) == 4 else p[1]) for p in found.points]  # rollups: avg
-                    series.append(Series(host, metric, found.labels, points))
+                    series.append(SeriesHistory(host, metric, found.labels, points))
         return series
 
     def _republish(self, now: float) -> None:
         with self.lock:
-            publications = fleet_view(self.state, self.prefix, now)
+            publications = fleet_view(self.fleet, self.prefix, now)
         expiry = int(self.config.republish.expiry)
         for publication in publications:
             self.link.publish(publication.topic, publication.payload, qos=1, retain=True, expiry=expiry)
@@ -443,18 +339,10 @@ class Hub:
     def forget_hosts(self, hosts: list[str]) -> None:
         for publication in cleared(hosts, self.prefix):
             self.link.publish(publication.topic, publication.payload, qos=1, retain=True)
-        with self._delivery_lock:
-            self.delivery.forget(hosts)
+        with self.parts.delivery_lock:
+            self.parts.delivery.forget(hosts)
         for host in hosts:
             self.link.publish(hub_ack_topic(host, self.prefix), b"", qos=1, retain=True)
-
-    def _store_change(self, change: StateChange) -> None:
-        log.info("host %s: %s -> %s (%s)", change.host, change.from_state, change.to_state, change.reason)
-        self.store.write_state_change(change)
-
-    def _store_alert(self, transition: dict[str, Any], source: str, now: float) -> None:
-        self.store.write_alert(AlertRecord(transition["fingerprint"], transition["labels"], transition["status"],
-                                           transition["startsAt"], transition["endsAt"], now, source))
 
 
 def _hub_status(state: str) -> bytes:

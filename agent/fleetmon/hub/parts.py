@@ -1,0 +1,131 @@
+"""The hub's parts, built and wired from its config: everything but the broker connection and the threads.
+
+fleetmon.hub.service builds these, restores what a previous run left, and runs them; the tests build the
+same parts to drive the real message path and the real HTTP app without a broker. Each part is given the
+others it uses, and no more: the HTTP app gets ``web()``'s narrow inputs, never the parts themselves.
+"""
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from fleetmon.hub.alerting.delivery import Deliverer
+from fleetmon.hub.alerting.dispatch import Dispatcher
+from fleetmon.hub.alerting.journal import AlertJournal
+from fleetmon.hub.alerting.metrics import AlertingCollector
+from fleetmon.hub.config import HubConfig
+from fleetmon.hub.delivery import RESTORE_WINDOW, DeliveryTracker
+from fleetmon.hub.exposition import FleetCollector, HubCounters
+from fleetmon.hub.fleet_reader import FleetReader
+from fleetmon.hub.intake import Intake
+from fleetmon.hub.rules import ActiveAlerts, FleetAlert
+from fleetmon.hub.sight import Sight
+from fleetmon.hub.state import FleetState
+from fleetmon.hub.store import Store
+from fleetmon.hub.web.app import Health, WebParts
+from fleetmon.protocol.alerts import alert as alert_json
+
+log = logging.getLogger("fleetmon.hub")
+
+
+@dataclass(slots=True)
+class HubParts:
+    config: HubConfig  # the config in force: a reload replaces it (``reconfigure``)
+    lock: threading.Lock  # guards ``fleet`` and ``sight``, changed by ingest and the rules loop
+    fleet: FleetState  # one record per host: liveness, birth, last samples, checks, edge alerts
+    fleet_reader: FleetReader  # the fleet state for the HTTP side, which never takes the lock itself
+    sight: Sight  # whether the hub can trust its own view of the fleet
+    history: Store  # samples, checks, events, state changes and alert transitions, in SQLite
+    # What the history holds, so that samples queued or sent again fill gaps (docs/protocol.md, "Delivery");
+    # its own lock, as ingest (paho's thread) and acks (rules thread) both use it.
+    delivery: DeliveryTracker
+    delivery_lock: threading.Lock
+    counters: HubCounters
+    # The alerts of the hub's own sources: the fleet rules' (pending and firing) and the agents' edge
+    # alerts it relays (firing), each turned into transitions once.
+    source_alerts: ActiveAlerts
+    journal: AlertJournal
+    deliverer: Deliverer
+    dispatcher: Dispatcher
+    intake: Intake
+
+    def web(self, health: Health) -> WebParts:
+        """What the HTTP app reads; ``health`` is what only the running hub knows of itself."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(FleetCollector(self.fleet_reader, self.counters))
+        registry.register(AlertingCollector(self.dispatcher, self.deliverer))
+        return WebParts(fleet=self.fleet_reader, history=self.history, hub_figures=self.counters.snapshot,
+                        health=health, metrics=registry, dispatcher=self.dispatcher, journal=self.journal,
+                        api_token=lambda: self.config.api_token, dashboard=lambda: self.config.dashboard)
+
+    def reconfigure(self, new: HubConfig, now: float) -> list[str]:
+        """Apply a reloaded config (one ``restart_needed`` let through); returns the hosts it removed from
+        the fleet, whose retained topics the caller clears."""
+        with self.lock:
+            left = self.fleet.set_expected(new.expected_hosts, now)
+            gone = [host for host in left if host not in self.fleet.hosts]
+            self.fleet.silent_after, self.fleet.skew_tolerance = new.liveness.silent_after, new.liveness.skew_tolerance
+            self.sight.stall_after = _stall_after(new)
+            self.sight.max_lag, self.sight.settle = new.liveness.max_lag, new.liveness.settle
+        self.dispatcher.reconfigure(new.alerting)
+        self.intake.max_message_bytes = new.max_message_bytes
+        self.config = new
+        return gone
+
+
+def build_parts(config: HubConfig, now: float | None = None) -> HubParts:
+    """Every part of a hub with ``config``, wired; nothing started, nothing restored (``restore``)."""
+    now = time.time() if now is None else now
+    lock = threading.Lock()
+    fleet = FleetState(config.expected_hosts, config.liveness.silent_after, config.liveness.skew_tolerance, now)
+    liveness = config.liveness
+    sight = Sight(_stall_after(config), liveness.max_lag, liveness.settle, now, run=secrets.token_hex(4))
+    history = Store(config.db, config.history)
+    counters = HubCounters()
+    counters.store, counters.sight = history.counters, sight
+    delivery, delivery_lock = DeliveryTracker(), threading.Lock()
+    source_alerts = ActiveAlerts()
+    journal = AlertJournal(config.alerting_db)
+    deliverer = Deliverer(on_attempt=journal.attempt)
+    dispatcher = Dispatcher(config.alerting, deliverer, journal)
+    intake = Intake(config.broker.topic_prefix, config.max_message_bytes, fleet, lock, history, delivery,
+                    delivery_lock, source_alerts, dispatcher, counters)
+    return HubParts(config, lock, fleet, FleetReader(fleet, lock), sight, history, delivery, delivery_lock,
+                    counters, source_alerts, journal, deliverer, dispatcher, intake)
+
+
+def restore(parts: HubParts, now: float) -> list[FleetAlert]:
+    """What a previous run left: the seqs the history holds (delivery), the dispatcher's state from the
+    alert journal, and the firing alerts of the hub's own sources, back to the source that resolves them:
+    the fleet rules (their alerts, and their last verdict, returned: it stands until the hub judges the
+    fleet again) and each host's edge alerts. The journal committed an alert before anything was notified
+    about it (docs/alerting.md, "Crash safety"), so a resolution the broker queued for the hub's session
+    while it was down, or a fleet condition that clears after the restart, is notified."""
+    parts.delivery.restore(parts.history.recent_sequences(now - RESTORE_WINDOW))
+    dispatcher = parts.dispatcher
+    dispatcher.restore(**parts.journal.load())
+    fleet, edge = dispatcher.firing_from("fleet"), dispatcher.firing_from("edge")
+    legacy = dispatcher.firing_from("")
+    if legacy:  # journaled before the journal kept sources: the history says which one
+        told = {record.fingerprint: record.source for record in parts.history.latest_alerts()}
+        for alert in legacy:
+            (edge if told.get(alert.fingerprint) == "edge" else fleet).append(alert)
+    edge_alerts = [alert_json(a.labels, a.annotations, a.starts_at) for a in edge]
+    parts.source_alerts.restore(fleet=[alert_json(a.labels, a.annotations, a.starts_at) for a in fleet],
+                                edge=edge_alerts)
+    for alert in edge_alerts:
+        host = alert["labels"].get("host")
+        if host:
+            parts.fleet.restore_edge_alert(host, alert)
+    if fleet or edge:
+        log.info("restored %d fleet and %d edge alerts from the alert journal", len(fleet), len(edge))
+    return [FleetAlert(a.labels, a.annotations, a.starts_at) for a in fleet]
+
+
+def _stall_after(config: HubConfig) -> float:
+    """A rules loop late by this much means the hub was stalled; never less than two of its rounds."""
+    return max(config.liveness.stall_after, 2 * config.rules_interval)
