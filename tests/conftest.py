@@ -10,14 +10,16 @@ import socket
 import subprocess
 import sys
 import threading
-import time
+import uuid
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_SRC = ROOT / "agent"
@@ -29,16 +31,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 class Broker:
@@ -66,7 +58,7 @@ class Broker:
         self.log = open(self.workdir / "mosquitto.log", "ab")
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=self.log,
                                         stderr=subprocess.STDOUT)
-        wait_for(self._listening, message=f"mosquitto on port {self.port}")
+        wait_until(self._listening, message=f"mosquitto on port {self.port}")
 
     def _listening(self) -> bool:
         assert self.process.poll() is None, "mosquitto exited: {}".format(
@@ -105,10 +97,12 @@ class Recorder:
         self.messages: List[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
+        self._marker_topic = f"fleetmon-test/recorder/{uuid.uuid4().hex}"
+        self._markers_seen: Set[bytes] = set()
         self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
-        self.client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
+        self.client.on_connect = lambda c, *a: c.subscribe([(topic, 1), (self._marker_topic, 1)])
         if tls_ca:
             self.client.tls_set(ca_certs=tls_ca)
         if username:
@@ -119,7 +113,18 @@ class Recorder:
 
     def _on_message(self, client, userdata, message) -> None:
         with self._lock:
-            self.messages.append(message)
+            if message.topic == self._marker_topic:
+                self._markers_seen.add(message.payload)
+            else:
+                self.messages.append(message)
+
+    def sync(self, timeout: float = 10.0) -> None:
+        """Return once every message the broker had for this recorder before now has arrived (the retained
+        ones of its subscription included): the broker delivers to one subscriber in order, so a marker the
+        recorder sends itself comes after them. Messages still on their way to the broker are not covered."""
+        marker = uuid.uuid4().hex.encode()
+        self.client.publish(self._marker_topic, marker, qos=1)
+        wait_until(lambda: marker in self._markers_seen, timeout=timeout, message="the recorder's own marker")
 
     def payloads(self, suffix: str) -> List[Dict]:
         with self._lock:
@@ -130,7 +135,7 @@ class Recorder:
             found = [p for p in self.payloads(suffix) if where is None or where(p)]
             return found if len(found) >= count else None
 
-        return wait_for(enough, timeout, message=f"{count} message(s) on */{suffix}")
+        return wait_until(enough, timeout, message=f"{count} message(s) on */{suffix}")
 
     def close(self) -> None:
         self.client.loop_stop()
@@ -172,6 +177,12 @@ class AgentProcess:
     @property
     def log(self) -> str:
         return self.log_path.read_text()
+
+    def spooled_seqs(self) -> List[int]:
+        """The sequence numbers of the samples in the agent's spool, from the file names (<session>-<seq>.json)."""
+        spool = Path(self.config["state_dir"]) / "spool"
+        names = sorted(path.name for path in spool.glob("*.json")) if spool.is_dir() else []
+        return [int(name[:-len(".json")].split("-")[1]) for name in names]
 
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)

@@ -6,7 +6,6 @@ and a network cut long enough for the agent's keepalive to end the silent connec
 """
 
 import json
-import re
 import signal
 import socket
 import sqlite3
@@ -18,8 +17,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import Recorder, free_port, wait_for
+from tests.conftest import Recorder, free_port
 from tests.hub.conftest import HubProcess
+from tests.polling import wait_until
 
 HOST = "test-host"
 
@@ -45,12 +45,6 @@ def stored(hub):
         conn.close()
 
 
-def counter(hub, name):
-    text = hub.get("/metrics") or ""
-    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else None
-
-
 def complete_upto(hub, session, last):
     """The history holds seqs 1..last of ``session`` with no hole (None until it does)."""
     seqs = [seq for s, seq in stored(hub) if s == session]
@@ -67,12 +61,12 @@ def assert_every_sample_stored_once(hub, broker, fault_ended):
     finally:
         late.close()
     session, taken = live["session"], live["seq"]
-    seqs = wait_for(lambda: complete_upto(hub, session, taken), timeout=90, interval=0.5,
-                    message=f"seqs 1..{taken} of session {session} in the history")
+    seqs = wait_until(lambda: complete_upto(hub, session, taken), timeout=90, interval=0.5,
+                      message=f"seqs 1..{taken} of session {session} in the history")
     repaired = time.monotonic() - fault_ended
     assert len(seqs) == len(set(seqs)), "each sample once"
-    duplicates = counter(hub, "fleetmon_hub_db_samples_duplicate_total")
-    lost = counter(hub, "fleetmon_hub_samples_lost_total")
+    duplicates = hub.metric("fleetmon_hub_db_samples_duplicate_total")
+    lost = hub.metric("fleetmon_hub_samples_lost_total")
     print(f"MEASURED taken={taken} stored={len(seqs[:taken])} duplicates_ignored={duplicates} lost={lost} "
           f"repaired_after={repaired:.1f}s")
     assert lost == 0
@@ -81,19 +75,19 @@ def assert_every_sample_stored_once(hub, broker, fault_ended):
 
 def broker_killed(start_agent, hub, broker, outage):
     start_agent()
-    wait_for(lambda: len(stored(hub)) >= 3, timeout=30, message="the first samples in the history")
+    wait_until(lambda: len(stored(hub)) >= 3, timeout=30, message="the first samples in the history")
     broker.kill()
-    time.sleep(outage)  # the fault itself: the agent keeps sampling into its spool
+    time.sleep(outage)  # protocol pause: the outage the scenario is about; the agent keeps sampling into its spool
     broker.start()
     assert_every_sample_stored_once(hub, broker, time.monotonic())
 
 
 def hub_killed(start_agent, hub, broker, outage, schemas):
     start_agent()
-    wait_for(lambda: len(stored(hub)) >= 3, timeout=30, message="the first samples in the history")
+    wait_until(lambda: len(stored(hub)) >= 3, timeout=30, message="the first samples in the history")
     hub.process.send_signal(signal.SIGKILL)
     hub.process.wait(timeout=10)
-    time.sleep(outage)  # the fault itself: the broker queues live samples for the hub's session
+    time.sleep(outage)  # protocol pause: the hub's death the scenario is about; the broker queues for its session
     hub.start()
     live = assert_every_sample_stored_once(hub, broker, time.monotonic())
     acks = Recorder(broker, f"fleetmon/v1/hub/acks/{HOST}")
@@ -170,9 +164,11 @@ def network_cut(start_agent, hub, broker, outage):
     cable = Cable(broker)
     try:
         start_agent({"broker": {"url": cable.url, "keepalive": 5}})
-        wait_for(lambda: len(stored(hub)) >= 3, timeout=30, message="the first samples in the history")
+        wait_until(lambda: len(stored(hub)) >= 3, timeout=30, message="the first samples in the history")
         cable.cut.set()
-        time.sleep(outage)  # the fault itself: the agent publishes into silence until its keepalive ends it
+        # Protocol pause: the cut the scenario is about, shorter or longer than the agent's keepalive; it
+        # publishes into silence until the keepalive ends the connection.
+        time.sleep(outage)
         cable.heal()
         assert_every_sample_stored_once(hub, broker, time.monotonic())
     finally:
@@ -210,14 +206,16 @@ def publish_retained(broker, topic, payload):
 def test_back_fill_waits_for_the_hub_and_answers_its_requests(start_agent, broker):
     """The agent alone: its spool stays put while no hub is online, drains once one is, and what the hub
     asks for again is sent again; what it confirms is not."""
-    start_agent({"broker": {"reconnect": {"min_delay": 2, "max_delay": 2}}})
+    agent = start_agent({"broker": {"reconnect": {"min_delay": 2, "max_delay": 2}}})
     recorder = Recorder(broker, f"fleetmon/v1/hosts/{HOST}/#")
     try:
         recorder.wait("metrics", count=2)
         publish_retained(broker, "fleetmon/v1/hub/status", {"v": 1, "type": "hub_status", "state": "online"})
         recorder.close()
         broker.kill()  # the retained hub status goes with it (persistence off)
-        time.sleep(5)
+        last_seen = recorder.payloads("metrics")[-1]["seq"]
+        wait_until(lambda: len([seq for seq in agent.spooled_seqs() if seq > last_seen]) >= 5, timeout=30,
+                   message="five samples spooled during the outage")
         broker.start()
         recorder = Recorder(broker, f"fleetmon/v1/hosts/{HOST}/#")
         first_live = recorder.wait("metrics", count=3)[0]["seq"]

@@ -13,7 +13,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import Recorder, wait_for
+from tests.conftest import Recorder
+from tests.polling import wait_until
 
 PREFIX = "fleetmon/v1/hosts/test-host/"
 
@@ -133,8 +134,8 @@ def test_birth_will_and_session_numbers(start_agent, recorder, broker):
 
     # A will of the earlier session arriving late must not mark the live session dead.
     publish_retained(broker, PREFIX + "status", dict(will, ts=time.time()))
-    wait_for(lambda: retained_status(broker)["state"] == "online", timeout=10,
-             message="the agent to re-assert its birth")
+    wait_until(lambda: retained_status(broker)["state"] == "online", timeout=10,
+               message="the agent to re-assert its birth")
     assert retained_status(broker)["session"] == session + 1
 
     agent.stop()
@@ -147,11 +148,13 @@ SLOW_RECONNECT = {"broker": {"reconnect": {"min_delay": 3, "max_delay": 3}}}
 
 
 def test_broker_outage_is_backfilled_in_order(start_agent, recorder, broker, schemas):
-    start_agent(SLOW_RECONNECT)
+    agent = start_agent(SLOW_RECONNECT)
     recorder.wait("metrics", count=2)
     recorder.close()
     broker.stop()
-    time.sleep(30)
+    last_seen = recorder.payloads("metrics")[-1]["seq"]
+    wait_until(lambda: len([seq for seq in agent.spooled_seqs() if seq > last_seen]) >= 30, timeout=90,
+               message="30 samples spooled during the outage")
     broker.start()
     late = Recorder(broker)
     hub_online(broker)  # back-fill flows only while a hub is there to store it
@@ -173,7 +176,7 @@ def test_broker_outage_is_backfilled_in_order(start_agent, recorder, broker, sch
             numbers = seen()
             return numbers == list(range(numbers[0], numbers[-1] + 1))
 
-        wait_for(contiguous, timeout=30, message="the spool to drain up to the live samples")
+        wait_until(contiguous, timeout=30, message="the spool to drain up to the live samples")
         backfilled = [p["seq"] for p in late.payloads("backfill")]
         assert backfilled == list(range(backfilled[0], backfilled[0] + len(backfilled)))
         assert backfilled[-1] < late.payloads("metrics")[-1]["seq"], "the live stream runs ahead of the back-fill"
@@ -184,11 +187,15 @@ def test_broker_outage_is_backfilled_in_order(start_agent, recorder, broker, sch
 
 
 def test_spool_bound_drops_oldest_and_says_so(start_agent, recorder, broker):
-    start_agent(dict(SLOW_RECONNECT, spool={"max_samples": 5}))
+    agent = start_agent(dict(SLOW_RECONNECT, spool={"max_samples": 5}))
     recorder.wait("metrics")
     recorder.close()
     broker.stop()
-    time.sleep(12)
+    # Every sample after the last one the recorder saw went to the spool (at the latest when the broker went
+    # away), so once the newest is ten past it, at least five were dropped to keep the bound of five.
+    last_seen = recorder.payloads("metrics")[-1]["seq"]
+    wait_until(lambda: max(agent.spooled_seqs(), default=0) >= last_seen + 10, timeout=40,
+               message="ten samples taken during the outage")
     broker.start()
     late = Recorder(broker)
     hub_online(broker)
@@ -219,8 +226,8 @@ def test_threshold_fires_once_and_resolves_once_with_hysteresis(start_agent, rec
     def evaluated(value: float, samples: int = 3) -> None:
         """Wait until the agent has sampled ``value`` this many times: its thresholds have judged it."""
         before = len(recorder.payloads("metrics"))
-        wait_for(lambda: sum(1 for p in recorder.payloads("metrics")[before:] if queue_depth(p) == value) >= samples,
-                 timeout=20, message=f"{samples} samples with app_queue_depth {value}")
+        wait_until(lambda: sum(1 for p in recorder.payloads("metrics")[before:] if queue_depth(p) == value) >= samples,
+                   timeout=20, message=f"{samples} samples with app_queue_depth {value}")
 
     app_metrics.value = 8  # below the level, inside the hysteresis band: still firing
     evaluated(8)
@@ -249,7 +256,9 @@ def test_recovery_runs_at_most_m_times_per_window(start_agent, recorder, tmp_pat
         "recovery": {"action": "command", "command": f"echo restarted >> {actions}",
                      "after": 2, "max_actions": 2, "window": "1h"}}}})
     recorder.wait("events", where=lambda p: p["event"]["kind"] == "recovery_suppressed", timeout=30)
-    time.sleep(3)
+    # The agent publishes a batch's events (and runs its recovery) before the batch's checks message, so
+    # three more checks messages mean at least two later failures judged, and none of them acted.
+    recorder.wait("checks", count=len(recorder.payloads("checks")) + 3, timeout=20)
     assert actions.read_text().count("restarted") == 2
     kinds = [p["event"]["kind"] for p in recorder.payloads("events")]
     assert kinds.count("recovery_action") == 2
@@ -302,7 +311,7 @@ def test_events_taken_while_the_broker_is_away_are_published_when_it_is_back(sta
     recorder.close()
     broker.stop()
     flag.write_text("")  # the check fails from now on, and its recovery acts
-    wait_for(lambda: actions.exists(), timeout=20, message="the recovery action, with no broker to tell")
+    wait_until(lambda: actions.exists(), timeout=20, message="the recovery action, with no broker to tell")
     broker.start()
     late = Recorder(broker)
     try:

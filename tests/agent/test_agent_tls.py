@@ -2,11 +2,11 @@
 
 import subprocess
 import threading
-import time
 
 import pytest
 
-from tests.conftest import Broker, Recorder, wait_for
+from tests.conftest import Broker, Recorder
+from tests.polling import wait_until
 
 HOST = "tls-host"
 
@@ -66,7 +66,9 @@ def test_a_wrong_password_is_reported_and_retried_not_fatal(start_agent, secure_
     agent = start_agent({"host_id": HOST, "broker": {
         "url": secure_broker.url, "username": HOST, "password": "wrong",
         "tls": {"ca_file": secure_broker.ca_file}}})
-    wait_for(lambda: "refused" in agent.log, timeout=15, message="the refusal in the agent's log")
+    # A second refusal is the retry: the agent lived through the first.
+    wait_until(lambda: agent.log.count("broker refused the connection") >= 2, timeout=15,
+               message="two refusals in the agent's log")
     assert agent.process.poll() is None
 
 
@@ -77,7 +79,7 @@ def test_a_broker_certificate_from_another_ca_is_refused(start_agent, secure_bro
                    check=True, capture_output=True)
     agent = start_agent({"host_id": HOST, "broker": {
         "url": secure_broker.url, "username": HOST, "password": "host-secret", "tls": {"ca_file": str(other)}}})
-    wait_for(lambda: "certificate verify failed" in agent.log, timeout=15, message="a TLS verification error")
+    wait_until(lambda: "certificate verify failed" in agent.log, timeout=15, message="a TLS verification error")
     assert agent.process.poll() is None
 
 
@@ -108,15 +110,15 @@ def test_publishing_from_other_threads_never_corrupts_the_tls_stream(secure_brok
 
         def publish(n: int) -> None:
             for _ in range(n):
-                while link.publish(topic, payload, qos=1) is None:
-                    time.sleep(0.01)
+                wait_until(lambda: link.publish(topic, payload, qos=1) is not None, timeout=10, interval=0.01,
+                           message="the link to take a publish")
 
         threads = [threading.Thread(target=publish, args=(300,)) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        wait_for(lambda: len(received) >= 1200, timeout=30, message="every message back through the broker")
+        wait_until(lambda: len(received) >= 1200, timeout=30, message="every message back through the broker")
         assert drops == [], "the broker dropped the connection"
     finally:
         link.stop()

@@ -27,7 +27,7 @@ from fleetmon.protocol.check_results import (
     result_to_json,
 )
 from fleetmon.protocol.metricset import MetricSet
-from tests.conftest import wait_for
+from tests.polling import wait_until
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "agent" / "fleetmon" / "protocol" / "schemas"
 
@@ -381,7 +381,7 @@ def test_command_is_killed_at_the_timeout_with_its_children(tmp_path):
 
     # The check returns at the pipe's end of file, which the child's exit closes a moment before the
     # kernel has finished that exit (its state reads "running" meanwhile): wait for the death itself.
-    wait_for(dead, timeout=5, message="the child killed with its group")
+    wait_until(dead, timeout=5, message="the child killed with its group")
 
 
 def test_command_that_does_not_exist_fails_clearly():

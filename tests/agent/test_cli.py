@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from fleetmon import __version__
 from fleetmon.agent.exposition import parse
 from fleetmon.protocol import catalog
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLAY = ROOT / "tests" / "data" / "tegrastats" / "orin-nano-jp6.log"
@@ -85,18 +85,24 @@ def test_check_config_on_unparseable_or_misshapen_yaml(tmp_path, content):
 
 def test_run_without_a_reachable_broker_keeps_trying_and_stops_on_sigterm(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT / "agent"))
+    state, log = tmp_path / "state", tmp_path / "agent.log"
     process = subprocess.Popen([sys.executable, "-m", "fleetmon", "agent", "run", "--broker", "mqtt://127.0.0.1:9",
-                                "--interval", "0.2", "--state-dir", str(tmp_path)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        time.sleep(3)
+                                "--interval", "0.2", "--state-dir", str(state)], env=env,
+                               stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+    def refused_and_spooling() -> bool:
         assert process.poll() is None, "a missing broker is not fatal"
+        spool = state / "spool"
+        return ("cannot connect to mqtt://127.0.0.1:9" in log.read_text()
+                and spool.is_dir() and len(list(spool.iterdir())) >= 5)
+
+    try:
+        wait_until(refused_and_spooling, timeout=20,
+                   message="a refused connection logged and five samples spooled meanwhile")
     finally:
         process.terminate()
-        output = process.communicate(timeout=15)[0]
+        process.wait(timeout=15)
     assert process.returncode == 0
-    assert "cannot connect to mqtt://127.0.0.1:9" in output
-    assert len(list((tmp_path / "spool").iterdir())) >= 5, "samples were spooled meanwhile"
 
 
 def test_the_metric_catalogue_document_is_current():

@@ -35,6 +35,7 @@ from fleetmon.agent.collectors.jetson.tegrastats import parse_line
 from fleetmon.agent.config import JetsonCollectorConfig
 from fleetmon.protocol import catalog
 from fleetmon.protocol.metricset import MetricSet
+from tests.polling import wait_until
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "tegrastats"
 ORIN_NANO_LOG = DATA / "orin-nano-jp6.log"
@@ -56,14 +57,6 @@ def metrics_of(reading) -> MetricSet:
     return out
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0) -> None:
-    """Poll ``predicate`` until it holds; for what another thread or process brings about."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"condition not reached in {timeout:g}s"
-        time.sleep(0.05)
-
-
 def error_of(read: Callable[[], Any]) -> str:
     """The SourceError message ``read`` raises, or '' when it returns a reading."""
     try:
@@ -73,16 +66,10 @@ def error_of(read: Callable[[], Any]) -> str:
     return ""
 
 
-def eventually(attempt: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Retry until ``attempt`` stops raising; for results produced by another thread or process."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return attempt()
-        except (AssertionError, SourceError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+def first_reading(read: Callable[[], Any]) -> Any:
+    """What ``read`` returns once the source behind it (another thread or process) has produced it; until
+    then it raises SourceError (or the test's own AssertionError)."""
+    return wait_until(read, timeout=20, message="a reading", ignoring=(AssertionError, SourceError))
 
 
 # --- the metric mapping -------------------------------------------------------------------------
@@ -227,7 +214,8 @@ def test_unknown_tokens_are_counted_every_sample_and_logged_once(tmp_path, caplo
 
 def fake_tegrastats(directory: Path, lines: List[str], count: int, then: str, delay: float = 0.2) -> Path:
     """An executable standing in for /usr/bin/tegrastats: it notes each start (pid and arguments) in
-    ``starts``, prints ``count`` lines ``delay`` seconds apart, then runs ``then``."""
+    ``starts``, prints ``count`` lines ``delay`` seconds apart, then runs ``then`` (``HANG``: stays silent
+    until the collector kills it)."""
     script = directory / "tegrastats"
     script.write_text(
         f"#!{sys.executable}\n"
@@ -236,11 +224,14 @@ def fake_tegrastats(directory: Path, lines: List[str], count: int, then: str, de
         "    f.write('%d %s\\n' % (os.getpid(), ' '.join(sys.argv[1:])))\n"
         f"lines = {lines!r}\n"
         f"for n in range({count}):\n"
-        f"    time.sleep({delay})\n"
+        f"    time.sleep({delay})\n"  # tegrastats' own cadence: one line per --interval, not a test clock
         "    print(lines[n % len(lines)], flush=True)\n"
         f"{then}\n")
     script.chmod(0o755)
     return script
+
+
+HANG = "import signal; signal.pause()"
 
 
 def starts(directory: Path) -> List[List[str]]:
@@ -272,7 +263,7 @@ def test_tegrastats_runs_with_the_agent_interval_and_serves_its_latest_line(tmp_
             assert out.get("fleetmon_jetson_ram_total_bytes") == 7620 * MIB
             return out
 
-        out = eventually(sample_has_memory)
+        out = first_reading(sample_has_memory)
         assert out.get("fleetmon_jetson_unparsed_tokens") == 0
         assert out.get("fleetmon_jetson_gpu_frequency_hertz", gpc="0") == 305e6
         assert collector.facts()["jetson"]["source"] == "tegrastats"
@@ -284,23 +275,23 @@ def test_tegrastats_runs_with_the_agent_interval_and_serves_its_latest_line(tmp_
 
 
 def test_before_the_first_line_a_sample_fails_with_the_reason(tmp_path):
-    script = fake_tegrastats(tmp_path, ORIN_NANO_LINES, count=0, then="time.sleep(600)")
+    script = fake_tegrastats(tmp_path, ORIN_NANO_LINES, count=0, then=HANG)
     collector = JetsonCollector(tegrastats_config(script), interval=0.2)
     try:
         with pytest.raises(SourceError, match="no line yet"):
             collector.collect(MetricSet())
-        wait_until(lambda: starts(tmp_path))
+        wait_until(lambda: starts(tmp_path), timeout=20)
     finally:
         collector.close()
     assert not alive(int(starts(tmp_path)[0][0]))
 
 
 def test_a_tegrastats_that_stops_printing_makes_samples_fail_as_stale(tmp_path):
-    script = fake_tegrastats(tmp_path, ORIN_NANO_LINES, count=1, then="time.sleep(600)")
+    script = fake_tegrastats(tmp_path, ORIN_NANO_LINES, count=1, then=HANG)
     source = TegrastatsProcess(str(script), 0.2, read_board_info())
     try:
-        eventually(source.read)
-        wait_until(lambda: re.match(r"the last tegrastats line is [\d.]+s old", error_of(source.read)))
+        first_reading(source.read)
+        wait_until(lambda: re.match(r"the last tegrastats line is [\d.]+s old", error_of(source.read)), timeout=20)
     finally:
         source.close()
 
@@ -309,9 +300,9 @@ def test_a_tegrastats_that_exits_is_started_again(tmp_path):
     script = fake_tegrastats(tmp_path, ORIN_NANO_LINES, count=2, then="sys.exit(3)", delay=0.05)
     source = TegrastatsProcess(str(script), 0.2, read_board_info(), restart_delay=0.05)
     try:
-        wait_until(lambda: len(starts(tmp_path)) >= 3)
+        wait_until(lambda: len(starts(tmp_path)) >= 3, timeout=20)
         assert len({pid for pid, _ in starts(tmp_path)}) >= 3
-        eventually(source.read)
+        first_reading(source.read)
     finally:
         source.close()
 
@@ -324,7 +315,7 @@ def test_a_failing_tegrastats_explains_itself(tmp_path):
     try:
         # Restarts come ever more slowly, so the line goes stale and the error names the cause.
         cause = "exited with status 1: tegrastats: cannot open /sys/kernel/debug; starting it again"
-        wait_until(lambda: cause in error_of(source.read))
+        wait_until(lambda: cause in error_of(source.read), timeout=20)
     finally:
         source.close()
 
@@ -357,7 +348,7 @@ def test_tegrastats_samples_carry_the_power_mode(tmp_path):
     probe = NvpmodelProbe(str(fake_nvpmodel(tmp_path, "15W")))
     source = TegrastatsProcess(str(script), 0.2, read_board_info(), nvpmodel=probe)
     try:
-        reading = eventually(source.read)
+        reading = first_reading(source.read)
         assert metrics_of(reading).get("fleetmon_jetson_nvpmodel_info", mode="15W") == 1
     finally:
         source.close()
@@ -472,16 +463,20 @@ class FakeJtop:
         self._start_blocks = start_blocks
         self.served = 0
         self.quiet = threading.Event()
+        self.starting = threading.Event()
         self.closed = False
         self._data = orin_nano_dump()
 
     def start(self) -> None:
+        self.starting.set()
         if self._start_blocks is not None:
             self._start_blocks.wait()
         if self._start_error is not None:
             raise self._start_error
 
     def ok(self) -> bool:
+        # jtop's ok() blocks until the service's next sample, and gives up after three intervals: the
+        # stand-in keeps the service's cadence, it is not a test clock.
         if self._left == 0:
             self.quiet.set()
             time.sleep(3 * self.interval)
@@ -558,7 +553,7 @@ def test_jtop_source_skips_the_first_sample_after_connecting():
     source = JtopSource(0.1, connect, retry_delay=60)
     try:
         assert source.wait_connected(timeout=10)
-        wait_until(clients[0].quiet.is_set)
+        wait_until(clients[0].quiet.is_set, timeout=20)
         with pytest.raises(SourceError):
             source.read()
     finally:
@@ -574,7 +569,7 @@ def test_jtop_source_serves_the_latest_sample_and_the_board():
 
     source = JtopSource(0.05, connect)
     try:
-        reading = eventually(source.read)
+        reading = first_reading(source.read)
         assert reading.cores[0].load == 0.18
         assert reading.fans == [Fan("pwmfan0", pytest.approx(0.26274509803921568))]
         assert source.board().l4t == "36.4.3"
@@ -596,7 +591,7 @@ def test_an_unavailable_jtop_service_is_reported_and_retried():
         assert not source.wait_connected(timeout=10)
         with pytest.raises(SourceError, match="Connection refused"):
             source.read()
-        wait_until(lambda: len(attempts) >= 3)
+        wait_until(lambda: len(attempts) >= 3, timeout=20)
         assert all(client.closed for client in attempts[:2])
     finally:
         source.close()
@@ -611,17 +606,24 @@ def test_a_jtop_service_that_goes_quiet_makes_samples_stale_then_reconnects():
 
     source = JtopSource(0.05, connect, retry_delay=0.01)
     try:
-        eventually(source.read)
-        wait_until(lambda: len(clients) >= 2)
+        first_reading(source.read)
+        wait_until(lambda: len(clients) >= 2, timeout=20)
     finally:
         source.close()
 
 
 def test_a_wedged_jtop_service_never_blocks_a_sample():
     release = threading.Event()
-    source = JtopSource(0.1, lambda interval: FakeJtop(interval, start_blocks=release))
+    clients: List[FakeJtop] = []
+
+    def connect(interval):
+        clients.append(FakeJtop(interval, start_blocks=release))
+        return clients[-1]
+
+    source = JtopSource(0.1, connect)
     try:
-        assert not source.wait_connected(timeout=0.2)
+        wait_until(lambda: clients and clients[0].starting.is_set(), timeout=20, message="the client's start()")
+        assert not source.wait_connected(timeout=0)  # start() is wedged: no attempt has ended
         with pytest.raises(SourceError, match="no sample yet"):
             source.read()
     finally:

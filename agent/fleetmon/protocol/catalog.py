@@ -169,7 +169,7 @@ def markdown() -> str:
         "",
         "Every series also carries `host` and the host's inventory labels once the hub exposes it.",
     ]
-    for title, specs in (("System (psutil)", SYSTEM), ("Jetson (jtop or tegrastats)", JETSON),
+    for title, specs in (("System (/proc and /sys)", SYSTEM), ("Jetson (jtop or tegrastats)", JETSON),
                          ("NVIDIA GPUs (NVML)", NVML), ("Health checks", CHECKS), ("The agent itself", AGENT)):
         lines += ["", "## " + title, "", "| metric | type | unit | labels | meaning |", "|---|---|---|---|---|"]
         lines += ["| `{}` | {} | {} | {} | {} |".format(s.name, s.type, s.unit or "-",
