@@ -114,7 +114,7 @@ def test_a_busy_process_shows_its_cpu_over_the_interval(tmp_path):
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         collector = SystemCollector(SystemCollectorConfig(top_processes=50))
-        time.sleep(1.0)
+        time.sleep(1.0)  # a measurement interval: the spinner's CPU time accrues in the kernel's ticks
         metrics = collect(collector)
     finally:
         spinner.kill()
@@ -332,10 +332,11 @@ def test_thermal_zones_are_read_once_each_and_implausible_values_skipped(tmp_pat
 
 
 def test_the_process_scan_runs_once_per_process_interval():
-    collector = SystemCollector(SystemCollectorConfig(process_interval=0.5))
+    now = [1000.0]
+    collector = SystemCollector(SystemCollectorConfig(process_interval=0.5), clock=lambda: now[0])
     first, second = collect(collector), collect(collector)
     assert first.names().count("fleetmon_top_process_resident_memory_bytes") == 1
     assert "fleetmon_top_process_resident_memory_bytes" not in second.names(), "within the interval: no scan"
     assert second.get("fleetmon_processes") > 0, "the process count is in every sample"
-    time.sleep(0.6)
+    now[0] += 0.6
     assert "fleetmon_top_process_resident_memory_bytes" in collect(collector).names()
