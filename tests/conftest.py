@@ -33,6 +33,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def publish_retained(broker: "Broker", topic: str, payload: Dict) -> None:
+    """One retained message, published and confirmed by the broker, from a client of its own."""
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    client.publish(topic, json.dumps(payload), qos=1, retain=True).wait_for_publish(5)
+    client.loop_stop()
+    client.disconnect()
+
+
 class Broker:
     """A mosquitto process the test can stop and start again on the same port."""
 

@@ -5,7 +5,6 @@ The fast variants take a fault of a few seconds; the chaos suite (``-m chaos``) 
 and a network cut long enough for the agent's keepalive to end the silent connection.
 """
 
-import json
 import signal
 import socket
 import sqlite3
@@ -13,11 +12,9 @@ import threading
 import time
 
 import jsonschema
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import Recorder, free_port
+from tests.conftest import Recorder, free_port, publish_retained
 from tests.hub.conftest import HubProcess
 from tests.polling import wait_until
 
@@ -192,15 +189,6 @@ def test_a_broker_killed_for_30s_loses_no_sample(start_agent, hub, broker):
 @pytest.mark.chaos
 def test_a_hub_killed_for_30s_loses_no_sample(start_agent, hub, broker, schemas):
     hub_killed(start_agent, hub, broker, 30, schemas)
-
-
-def publish_retained(broker, topic, payload):
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    client.publish(topic, json.dumps(payload), qos=1, retain=True).wait_for_publish(5)
-    client.loop_stop()
-    client.disconnect()
 
 
 def test_back_fill_waits_for_the_hub_and_answers_its_requests(start_agent, broker):

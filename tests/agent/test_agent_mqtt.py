@@ -1,7 +1,6 @@
 """The agent end to end against a real mosquitto: what it publishes, how it lives and dies, how it
 spools, alerts, recovers and reloads."""
 
-import json
 import signal
 import threading
 import time
@@ -9,11 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Optional
 
 import jsonschema
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import Recorder
+from tests.conftest import Recorder, publish_retained
 from tests.polling import wait_until
 
 PREFIX = "fleetmon/v1/hosts/test-host/"
@@ -21,15 +18,6 @@ PREFIX = "fleetmon/v1/hosts/test-host/"
 
 def validate(payload, schema):
     jsonschema.validate(payload, schema, format_checker=jsonschema.FormatChecker())
-
-
-def publish_retained(broker, topic, payload):
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    client.publish(topic, json.dumps(payload), qos=1, retain=True).wait_for_publish(5)
-    client.loop_stop()
-    client.disconnect()
 
 
 def hub_online(broker):
