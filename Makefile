@@ -9,17 +9,20 @@ AGENT_SOURCES := agent/fleetmon/__init__.py agent/fleetmon/__main__.py agent/fle
 	agent/fleetmon/simulate
 STAMP := $(VENV)/.installed
 include mk/deploy.mk
+include mk/console.mk
 
 # A Python 3.8 (JetPack 5's) to run the agent's tests on, when this machine has one.
 PY38 ?= $(firstword $(foreach c,$(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python /usr/bin/python3.8 /usr/local/bin/python3.8),$(c)))
 
-.PHONY: help deps venv run demo demo-down test test-py38 chaos lint docs bench clean
+.PHONY: help deps venv run demo demo-down test test-py38 chaos lint docs screenshots bench clean
 
 help:
 	@echo "make demo   - a lab of four systemd hosts deployed with site.yml: broker, hub, servers, a Jetson"
 	@echo "make demo-down - remove the demo and its lab"
 	@echo "make run    - a local mosquitto plus the agent; prints what the agent publishes"
 	@echo "make test   - lint, Python 3.8 check and all tests (what CI runs)"
+	@echo "make console - the hub console's chart library from npm (package-lock.json) into its static files"
+	@echo "make screenshots - the console's browser tests, leaving their screenshots in docs/images"
 	@echo "make chaos  - the long fault scenarios: outages, kills, stalls, full disks (docs/reliability.md)"
 	@echo "make bench  - agent footprint beside node_exporter and glances (docs/benchmarks.md)"
 
@@ -30,7 +33,8 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-venv: $(STAMP)
+# The console's chart library comes with the venv: the tests, the demo and CI serve the whole page.
+venv: $(STAMP) console
 $(STAMP): requirements/dev.txt requirements/agent.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
@@ -56,6 +60,11 @@ lint: venv
 
 docs: venv
 	$(PY) -m fleetmon.protocol.catalog > docs/metrics.md
+
+# The pictures in README.md and docs/console.md: the browser tests take them as they check each page.
+screenshots: deps venv
+	mkdir -p docs/images
+	FLEETMON_SCREENSHOTS=docs/images $(VENV)/bin/pytest -q -p no:cacheprovider tests/console
 
 test: deps venv lint
 	$(VENV)/bin/pytest -q --ignore=tests/deploy

@@ -39,21 +39,30 @@ fleetmon_hub_alerting:
 YAML
     "${deploy_env[@]}" ansible-playbook -i inventory/lab site.yml -e "@$state/demo-vars.yml"
     hub=$(awk '/^    lab1:/{getline; print $2}' inventory/lab/hosts.yml)
+    # The lab's controller side (inventory/lab/group_vars/hub.yml): the fleet CA that signed the hub's
+    # certificate and the console users' passwords the play generated there.
+    secrets=inventory/lab/.fleetmon
+    ca=$secrets/ca.crt
+    (umask 077 && lab/lab.sh ssh lab1 cat /etc/fleetmon-hub/api.token </dev/null | tr -d '\r' >"$state/api.token")
     cat <<TEXT
 
 fleetmon demo is up: a broker and hub on lab1, agents on lab2..lab4 (lab4 is a Jetson replaying tegrastats).
-  dashboard        http://$hub:9180/
-  fleet table      .venv/bin/fleetmon status --hub http://$hub:9180 --watch
-  alerts           .venv/bin/fleetmon alerts --hub http://$hub:9180
+  console          https://$hub:9180/   log in as admin, password $(cat "$secrets/console-admin.password")
+                   (or as viewer, password $(cat "$secrets/console-viewer.password"): reads only)
+  trust the CA     the hub's certificate is signed by the lab's CA, $ca: import it into the browser's
+                   certificate authorities (or accept its warning once); curl needs --cacert $ca
+  fleet table      .venv/bin/fleetmon status --hub https://$hub:9180 --ca-file $ca --token-file $state/api.token --watch
+  alerts           .venv/bin/fleetmon alerts --hub https://$hub:9180 --ca-file $ca --token-file $state/api.token
   webhook sink     tail -f $state/sink.out      (every notification; JSON lines in $state/sink.log)
-  Prometheus       http://$hub:9180/metrics     (Grafana and rules: inventory/lab/.fleetmon/rendered/)
+  Prometheus       curl --cacert $ca https://$hub:9180/metrics   (Grafana and rules: $secrets/rendered/)
   try              lab/lab.sh stop lab3    -> HostDown at the sink;   lab/lab.sh start lab3 -> resolved
-  API token        lab/lab.sh ssh lab1 cat /etc/fleetmon-hub/api.token   (for fleetmon ack / silence)
+  API token        $state/api.token   (an admin token: fleetmon ack / silence take it the same way; curl -H "Authorization: Bearer ...")
   stop             make demo-down
 TEXT
     ;;
 down)
     stop_sink
+    rm -f "$state/api.token"
     ;;
 *)
     echo "usage: $0 [up|down]" >&2

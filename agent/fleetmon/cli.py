@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
                                         "path; exit 1 on any error.")
     hub_check.add_argument("file", metavar="FILE")
     hub_check.set_defaults(handler=_hub_check_config)
+    hub_commands.add_parser("hash-password", help="hash a console user's password for auth.users",
+                            description="Read a password (twice from a terminal, else the first line of stdin) "
+                            "and print its password_hash for the hub config's auth.users.").set_defaults(
+        handler=_hub_auth("hash_password_command"))
+    hub_commands.add_parser("new-token", help="make an API token and its hash for auth.users",
+                            description="Print a new random API token (for the client) and its hash (for the "
+                            "user's tokens in the hub config).").set_defaults(handler=_hub_auth("new_token_command"))
 
     status = commands.add_parser("status", help="the fleet as a terminal table",
                                  description="Show every host: groups, state, health, CPU, memory, disk, GPU, "
@@ -86,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     source = status.add_mutually_exclusive_group()
     source.add_argument("--hub", metavar="URL", help="hub base URL, e.g. http://127.0.0.1:9180")
     source.add_argument("--broker", metavar="URL", help="broker URL (default mqtt://127.0.0.1:1883)")
+    _hub_client_options(status)
     status.add_argument("--prefix", default="fleetmon/v1", help="topic prefix")
     status.add_argument("--watch", metavar="SECONDS", type=float, nargs="?", const=2.0,
                         help="refresh every SECONDS (default 2) until Ctrl-C")
@@ -169,6 +177,8 @@ def _register_deploy(commands) -> None:
     dashboards.add_argument("--hub-target", metavar="HOST:PORT",
                             help="the hub's /metrics address for Prometheus (default: first host of group hub, "
                             "port 9180)")
+    dashboards.add_argument("--hub-ca-file", metavar="FILE",
+                            help="the hub serves HTTPS: the CA certificate that signed it, as Prometheus reads it")
     dashboards.set_defaults(handler=_deploy("render"))
 
 
@@ -194,10 +204,24 @@ def _deploy(name: str):
 
 def _api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hub", default="http://127.0.0.1:9180", metavar="URL", help="hub base URL")
-    parser.add_argument("--token", help="API token for changes (default: $FLEETMON_API_TOKEN)")
-    parser.add_argument("--token-file", metavar="FILE", help="read the API token from FILE")
+    _hub_client_options(parser)
     parser.add_argument("--by", help="who is acting (default: $USER)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the hub")
+
+
+def _hub_client_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--token", help="API token (default: $FLEETMON_API_TOKEN); changes need one, and reads "
+                        "on a hub with users")
+    parser.add_argument("--token-file", metavar="FILE", help="read the API token from FILE")
+    parser.add_argument("--ca-file", metavar="FILE", help="an https hub's CA certificate (default: the system's)")
+
+
+def _hub_auth(name: str):
+    def handler(_args: argparse.Namespace) -> int:
+        from fleetmon.hub.auth import commands
+
+        return getattr(commands, name)()
+    return handler
 
 
 def _alerting(name: str):
@@ -332,9 +356,16 @@ def _hub_check_config(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from fleetmon.hub.client import HubClient, token_from
     from fleetmon.hub.console import run
 
-    return run(args.hub, args.broker, args.prefix, args.watch)
+    try:
+        hub = HubClient(args.hub, token_from(args.token, args.token_file), args.ca_file, timeout=5.0) \
+            if args.hub else None
+    except OSError as exc:  # an unreadable --token-file or --ca-file
+        sys.stderr.write(f"fleetmon status: {exc}\n")
+        return EXIT_CONFIG
+    return run(hub, args.broker, args.prefix, args.watch)
 
 
 def _agent_check_config(args: argparse.Namespace) -> int:

@@ -166,8 +166,10 @@ def test_hub_page_panels_take_their_unit_from_their_metrics():
 
 @needs_310
 def test_the_hub_page_knows_every_unit_it_is_sent():
-    """dashboard.js formats the units it names; any other prints as a plain number, the table's "number"."""
-    (script,) = (AGENT_PACKAGE / "hub").rglob("dashboard.js")
-    body = script.read_text(encoding="utf-8").split("function format(unit, value)", 1)[1].split("\n  }\n", 1)[0]
-    known = set(re.findall(r'case "(\w+)"', body))
-    assert known == {unit.hub_page for unit in UNITS.values()} - {"number"}
+    """The console's format() (static/lib/format.js) names every unit the overview's panels and the host page's
+    series are sent in; any other prints as a plain number, the table's "number" (and a unitless series')."""
+    (script,) = (AGENT_PACKAGE / "hub").rglob("lib/format.js")
+    body = script.read_text(encoding="utf-8").split("export function format(unit, value, digits)", 1)[1]
+    known = set(re.findall(r'case "(\w+)"', body.split("\n}\n", 1)[0]))
+    sent = {unit.hub_page for unit in UNITS.values()} | set(UNITS)
+    assert sent - {"number", ""} <= known

@@ -348,6 +348,25 @@ def test_promtool_accepts_rules_and_scrape_config(rendered):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_scrape_config_for_a_hub_that_serves_https(ansible_inventory, tmp_path):
+    """The hub serves HTTPS (the role's default off the loopback): Prometheus checks it with the fleet CA."""
+    ca = tmp_path / "ca.crt"
+    subprocess.run(["openssl", "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-keyout", str(tmp_path / "ca.key"), "-out", str(ca),
+                    "-days", "1", "-subj", "/CN=test CA"], check=True, capture_output=True)
+    done = fleetmon("render", "dashboards", "-i", str(INVENTORY), "--out", str(tmp_path / "out"),
+                    "--ansible-inventory", ansible_inventory, "--hub-ca-file", str(ca))
+    assert done.returncode == 0, done.stderr
+    directory = tmp_path / "out" / "prometheus"
+    scrape = yaml.safe_load((directory / "scrape.yml").read_text())
+    (job,) = scrape["scrape_configs"]
+    assert job["scheme"] == "https" and job["tls_config"] == {"ca_file": str(ca)}
+    assert job["static_configs"] == [{"targets": ["10.20.0.2:9180"]}]
+    (directory / "prometheus.yml").write_text(yaml.safe_dump({"global": {"scrape_interval": "15s"}, **scrape}))
+    done = promtool("check", "config", "prometheus.yml", cwd=directory)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def expected(rule: str, labels: dict, value: str, threshold: str, series: str = "") -> dict:
     """An alert as the agent labels it, with the annotations the rendered templates produce."""
     return {"exp_labels": labels,

@@ -1,5 +1,6 @@
 """The roles' filters: deterministic mosquitto hashes and passwords, the agent's threshold preflight, the
-broker's users and the hub's expected hosts and default dashboard."""
+broker's users, the hub's expected hosts and default dashboard, its users' hashes and preflight, and the
+names and URL of its HTTPS listener."""
 
 import base64
 import hashlib
@@ -7,12 +8,16 @@ import importlib.util
 import sys
 import types
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
 
 from fleetmon.agent.checks.spec import parse_checks
 from fleetmon.config_reader import Errors, Node
+from fleetmon.hub.auth.config import parse_auth
+from fleetmon.hub.auth.passwords import hash_password, password_hash_problem, verify_password
+from fleetmon.hub.auth.tokens import token_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,3 +182,144 @@ def test_broker_users_give_each_host_its_own_tree_and_the_hub_the_fleet():
 ])
 def test_default_dashboard_has_a_section_per_group_of_the_expected_hosts(expected_hosts, dashboard):
     assert hub.fleetmon_hub_default_dashboard(expected_hosts, "agents") == dashboard
+
+
+# The hub's users: password and token hashes -------------------------------------------------------------
+
+SECRET = "s" * 64
+
+
+def test_password_hash_is_the_hubs_scrypt_and_the_hub_verifies_it():
+    stored = hub.fleetmon_hub_password_hash("correct horse", SECRET, "alice")
+    assert stored.startswith("scrypt$16384$8$1$")
+    assert password_hash_problem(stored) is None
+    assert verify_password("correct horse", stored)
+    assert not verify_password("correct hors", stored)
+    # the same parameters as the hub's own `fleetmon hub hash-password`
+    assert stored.split("$")[:4] == hash_password("x").split("$")[:4]
+
+
+def test_password_hash_is_the_same_on_every_run_and_salted_per_user_and_fleet():
+    stored = hub.fleetmon_hub_password_hash("pw", SECRET, "alice")
+    assert stored == hub.fleetmon_hub_password_hash("pw", SECRET, "alice")  # a second run changes nothing
+    assert stored != hub.fleetmon_hub_password_hash("pw", SECRET, "bob")  # same password, another salt
+    assert stored != hub.fleetmon_hub_password_hash("pw", "t" * 64, "alice")  # another fleet's secret
+    with pytest.raises(ValueError):
+        hub.fleetmon_hub_password_hash("", SECRET, "alice")
+    with pytest.raises(ValueError):
+        hub.fleetmon_hub_password_hash("pw", "", "alice")
+
+
+def test_auth_users_carry_hashes_only_and_the_hub_takes_them():
+    users = [{"name": "alice", "role": "admin", "password": "pw-a", "tokens": ["tok-1", "tok-2"]},
+             {"name": "bob", "role": "viewer", "password": "pw-b"},
+             {"name": "ci", "role": "operator", "tokens": ["tok-3"]}]  # a script's user, no console login
+    rendered = hub.fleetmon_hub_auth_users(users, SECRET)
+    assert [(u["name"], u["role"]) for u in rendered] == [("alice", "admin"), ("bob", "viewer"), ("ci", "operator")]
+    assert rendered[0]["tokens"] == [token_hash("tok-1"), token_hash("tok-2")]
+    assert rendered[0]["tokens"][0] == "sha256$" + hashlib.sha256(b"tok-1").hexdigest()
+    assert rendered[1]["tokens"] == []
+    assert verify_password("pw-b", rendered[1]["password_hash"])
+    assert "password_hash" not in rendered[2]
+    assert "pw-a" not in repr(rendered) and "tok-1" not in repr(rendered)
+    errors = Errors()
+    auth = parse_auth(Node({"users": rendered}, "auth", errors))
+    assert not errors, errors
+    assert auth.token_owners[token_hash("tok-3")] == "ci" and not auth.anonymous_read
+
+
+class UsersCase(NamedTuple):
+    name: str
+    users: object
+    errors: list  # fragments, one per expected message, in order
+
+
+ALICE = {"name": "alice", "role": "admin", "password": "pw"}
+USERS_CASES = [
+    UsersCase("no users", [], []),
+    UsersCase("a user of each role, one with tokens",
+              [ALICE, {"name": "bob", "role": "operator", "password": "pw", "tokens": ["t1"]},
+               {"name": "carol", "role": "viewer", "password": "pw", "tokens": []}], []),
+    # the hub knows three roles; a typo would otherwise surface only at check-config, far from the inventory
+    UsersCase("an unknown role", [{**ALICE, "role": "root"}],
+              ["fleetmon_hub_users[0] (alice): role 'root' is not one of viewer, operator, admin"]),
+    UsersCase("no role", [{"name": "alice", "password": "pw"}], ["(alice): role None is not one of"]),
+    # two entries of one name: which password would count?
+    UsersCase("a duplicate user", [ALICE, {**ALICE, "role": "viewer"}],
+              ["fleetmon_hub_users[1] (alice): user 'alice' is listed twice in fleetmon_hub_users (entries 0 and 1)"]),
+    # an empty vault variable must not become a user nobody can log in as, or anyone can
+    UsersCase("an empty password", [{**ALICE, "password": ""}],
+              ["fleetmon_hub_users[0] (alice): password is empty; set it from a vault variable"]),
+    UsersCase("no password, no tokens", [{"name": "alice", "role": "admin"}],
+              ["(alice): needs a password (a vault variable), or API tokens"]),
+    # a script's user: it only ever sends its token
+    UsersCase("tokens only", [{"name": "ci", "role": "operator", "tokens": ["t1"]}], []),
+    # the hub's rules for names, caught before check-config runs on the host
+    UsersCase("a name with a space", [{**ALICE, "name": "alice smith"}],
+              ["(alice smith): 'alice smith' is not a user name the hub takes"]),
+    UsersCase("the API token's name", [{**ALICE, "name": "api"}],
+              ["(api): 'api' is the name the hub gives the API token"]),
+    UsersCase("no name", [{"role": "admin", "password": "pw"}], ["fleetmon_hub_users[0]: name is missing or empty"]),
+    UsersCase("a misspelt key", [{**ALICE, "pasword": "x"}],
+              ["(alice): unknown keys pasword; known: name, role, password, tokens"]),
+    UsersCase("tokens not a list", [{**ALICE, "tokens": "t1"}], ["(alice): tokens must be a list"]),
+    UsersCase("an empty token", [{**ALICE, "tokens": [""]}], ["(alice): tokens must be a list"]),
+    # a token names its user: one shared by two users would log in as whichever the hub finds first
+    UsersCase("a token of two users", [{**ALICE, "tokens": ["t1"]}, {"name": "bob", "role": "viewer",
+                                                                      "password": "pw", "tokens": ["t1"]}],
+              ["fleetmon_hub_users[1] (bob): one of its tokens is given twice (the other time to alice)"]),
+    UsersCase("not a list", {"alice": ALICE}, ["fleetmon_hub_users must be a list"]),
+    UsersCase("an entry that is not a mapping", ["alice"], ["fleetmon_hub_users[0] must be a mapping"]),
+    # every problem at once, so one run shows them all
+    UsersCase("several problems", [{**ALICE, "role": "root"}, {**ALICE, "password": ""}],
+              ["role 'root'", "listed twice", "password is empty"]),
+]
+
+
+@pytest.mark.parametrize("case", USERS_CASES, ids=[case.name for case in USERS_CASES])
+def test_user_errors_name_the_entry_and_never_a_secret(case):
+    errors = hub.fleetmon_hub_user_errors(case.users)
+    assert len(errors) == len(case.errors), errors
+    for error, fragment in zip(errors, case.errors, strict=True):
+        assert fragment in error
+        assert "pw" not in error.replace("password", "") and "t1" not in error
+
+
+# The hub's HTTPS listener: certificate names, its URL from its own host ----------------------------------
+
+class ListenCase(NamedTuple):
+    name: str
+    listen: str
+    tls: bool
+    cert_names: list
+    local_url: str
+
+
+LISTEN_CASES = [
+    # every interface: the readiness probe comes through the loopback, which the certificate must name
+    ListenCase("all IPv4 interfaces", "0.0.0.0:9180", True,
+               ["hub-1", "10.20.0.2", "127.0.0.1", "hub.example.net", "localhost"], "https://127.0.0.1:9180"),
+    ListenCase("all IPv6 interfaces", "[::]:9443", True,
+               ["hub-1", "10.20.0.2", "::1", "hub.example.net", "localhost"], "https://[::1]:9443"),
+    # one address: people and the probe use it, and the certificate names it once
+    ListenCase("the inventory's address", "10.20.0.2:9180", True, ["hub-1", "10.20.0.2", "hub.example.net"],
+               "https://10.20.0.2:9180"),
+    ListenCase("another address", "192.168.7.1:9180", True,
+               ["hub-1", "10.20.0.2", "192.168.7.1", "hub.example.net"], "https://192.168.7.1:9180"),
+    ListenCase("a name", "hub.example.net:9180", True, ["hub-1", "10.20.0.2", "hub.example.net"],
+               "https://hub.example.net:9180"),
+    # the loopback only, TLS off (the role's default there): plain HTTP
+    ListenCase("the loopback, no TLS", "127.0.0.1:9180", False,
+               ["hub-1", "10.20.0.2", "127.0.0.1", "hub.example.net"], "http://127.0.0.1:9180"),
+]
+
+
+@pytest.mark.parametrize("case", LISTEN_CASES, ids=[case.name for case in LISTEN_CASES])
+def test_certificate_names_and_local_url_follow_the_listen_address(case):
+    assert hub.fleetmon_hub_cert_names("hub-1", "10.20.0.2", case.listen, ["hub.example.net"]) == case.cert_names
+    assert hub.fleetmon_hub_local_url(case.listen, case.tls) == case.local_url
+
+
+def test_a_listen_address_the_hub_would_refuse_is_refused_here_too():
+    with pytest.raises(ValueError):
+        hub.fleetmon_hub_local_url("9180", True)

@@ -31,6 +31,8 @@ class HubProcess:
         self.config_path.write_text(yaml.safe_dump(base))
         self.log_path = self.dir / "hub.log"
         self.process = None
+        # Sent with every request when the config has one: a hub with users lets no anonymous reader in.
+        self.token = base.get("api", {}).get("token", "")
 
     def start(self) -> "HubProcess":
         env = dict(os.environ, PYTHONPATH=str(AGENT_SRC), PYTHONUNBUFFERED="1")
@@ -41,8 +43,10 @@ class HubProcess:
         return self
 
     def get(self, path: str, ok_only: bool = True):
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers)
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
             return None if ok_only else exc.code

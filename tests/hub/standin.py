@@ -59,6 +59,7 @@ class StandIn:
     def close(self) -> None:
         self.parts.deliverer.stop()
         self.parts.journal.close()
+        self.parts.authority.close()
         self.parts.history.close()
 
 

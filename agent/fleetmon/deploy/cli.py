@@ -66,7 +66,7 @@ def render(args: argparse.Namespace) -> int:
         sys.stderr.write("fleetmon: the inventory's thresholds have errors; nothing rendered:\n")
         sys.stderr.write("".join(f"  {line}\n" for line in errors))
         return EXIT_ERRORS
-    files, notes = render_files(inventory, hosts, target)
+    files, notes = render_files(inventory, hosts, target, args.hub_ca_file)
     out = Path(args.out)
     changed = 0
     for name, text in files.items():
@@ -83,8 +83,8 @@ def render(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_files(inventory: Inventory, hosts: list[HostThresholds],
-                 hub_target: str) -> tuple[dict[str, str], list[str]]:
+def render_files(inventory: Inventory, hosts: list[HostThresholds], hub_target: str,
+                 hub_ca_file: str | None = None) -> tuple[dict[str, str], list[str]]:
     """Every rendered file by its path under the output directory, and notes on what was left out."""
     groups_of = {host.host_id: list(host.groups) for host in hosts}
     files = {f"grafana/{name}": json.dumps(dashboard, indent=2) + "\n"
@@ -92,7 +92,7 @@ def render_files(inventory: Inventory, hosts: list[HostThresholds],
     rules, notes = alert_rules(hosts)
     header = f"# Rendered by `fleetmon render dashboards` from the inventory {inventory.root}: edit that, not this.\n"
     files["prometheus/rules.yml"] = header + _yaml(rules)
-    files["prometheus/scrape.yml"] = header + _yaml(scrape_config(hub_target))
+    files["prometheus/scrape.yml"] = header + _yaml(scrape_config(hub_target, hub_ca_file))
     return files, notes
 
 

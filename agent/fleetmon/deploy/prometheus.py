@@ -67,11 +67,15 @@ def alert_rules(hosts: Iterable[HostThresholds]) -> tuple[dict[str, Any], list[s
     return {"groups": groups}, notes
 
 
-def scrape_config(target: str) -> dict[str, Any]:
+def scrape_config(target: str, ca_file: str | None = None) -> dict[str, Any]:
     """The hub's /metrics as a Prometheus scrape job. ``honor_labels``: the series' own labels (host and
-    the inventory's) stay as the hub wrote them, rather than being renamed exported_*."""
-    return {"scrape_configs": [{"job_name": JOB, "honor_labels": True, "metrics_path": "/metrics",
-                                "static_configs": [{"targets": [target]}]}]}
+    the inventory's) stay as the hub wrote them, rather than being renamed exported_*. With ``ca_file`` (the
+    CA that signed the hub's certificate) the job scrapes over HTTPS and checks the certificate with it."""
+    job: dict[str, Any] = {"job_name": JOB, "honor_labels": True, "metrics_path": "/metrics"}
+    if ca_file:
+        job.update(scheme="https", tls_config={"ca_file": ca_file})
+    job["static_configs"] = [{"targets": [target]}]
+    return {"scrape_configs": [job]}
 
 
 def _alert_rule(rule: ThresholdRule, severity: str, branches: list[Branch]) -> dict[str, Any]:

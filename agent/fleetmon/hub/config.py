@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml, with_overrides
+from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml, readable_file, with_overrides
 from fleetmon.hub.alerting.config import AlertingConfig, empty_config, parse_alerting
 from fleetmon.hub.alerting.receivers import ReceiverContext
+from fleetmon.hub.auth.config import AuthConfig, parse_auth
 from fleetmon.hub.layout import DEFAULT_TITLE, PANELS, DashboardConfig, DashboardSection
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
 from fleetmon.hub.store.config import StoreConfig
@@ -42,6 +43,14 @@ class RepublishConfig:
     expiry: float = 300.0  # MQTT 5 message expiry of the retained fleet view
 
 
+@dataclass(frozen=True, slots=True)
+class ListenTls:
+    """HTTPS on ``listen``: the certificate (with its chain) and its key, PEM."""
+
+    cert_file: str
+    key_file: str
+
+
 @dataclass(slots=True)
 class HubConfig:
     broker: BrokerConfig = field(default_factory=BrokerConfig)
@@ -56,7 +65,9 @@ class HubConfig:
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     alerting: AlertingConfig = field(default_factory=empty_config)
     receiver_context: ReceiverContext = field(default_factory=ReceiverContext)  # the hub's MQTT link, once up
-    api_token: str = ""  # required by every API call that changes something (acks, silences, posted alerts)
+    api_token: str = ""  # an admin's bearer token, of the user "api" (fleetmon.hub.auth)
+    auth: AuthConfig = field(default_factory=AuthConfig)  # console users, roles, sessions
+    listen_tls: ListenTls | None = None  # None: plain HTTP
     rules_interval: float = 5.0  # liveness and pattern rules, fleet view republishing
     history_rules_interval: float = 60.0  # rules that fit lines over history (predictive, trends): costlier
     log_level: str = "info"
@@ -69,6 +80,11 @@ class HubConfig:
         return str(Path(self.db).with_name("alerting.db"))
 
     @property
+    def auth_db(self) -> str:
+        """Console sessions and the audit log: beside the metrics history, in their own file."""
+        return str(Path(self.db).with_name("auth.db"))
+
+    @property
     def listen_host(self) -> str:
         return _LISTEN.match(self.listen)["host"].strip("[]")
 
@@ -79,7 +95,7 @@ class HubConfig:
 
 TOP_KEYS = ("broker", "listen", "db", "max_message_bytes", "expected_hosts", "liveness", "history", "rules",
             "republish", "rules_interval", "history_rules_interval", "log_level", "alerting", "api",
-            "dashboard")
+            "dashboard", "auth", "listen_tls")
 
 
 def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfig:
@@ -99,6 +115,8 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
         alerting=empty_config() if alerting.missing else parse_alerting(alerting, context),
         receiver_context=context,
         api_token=_api_token(root.child("api")),
+        auth=parse_auth(root.child("auth")),
+        listen_tls=_listen_tls(root.child("listen_tls")),
         listen=listen,
         db=root.child("db").string(DEFAULT_DB),
         max_message_bytes=root.child("max_message_bytes").size(256 * 1024),
@@ -125,8 +143,8 @@ def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> Hu
 
 
 #: What a reload (SIGHUP) cannot change in a running hub: its broker session and topic prefix, its HTTP
-#: socket, its databases and the history writer process that owns them.
-RESTART_KEYS = ("broker", "listen", "db", "history")
+#: socket and its certificate, its databases and the history writer process that owns them.
+RESTART_KEYS = ("broker", "listen", "db", "history", "listen_tls")
 
 
 def restart_needed(running: HubConfig, new: HubConfig) -> list[str]:
@@ -148,6 +166,19 @@ def _api_token(node: Node) -> str:
     if token and len(token) < 16:
         node.fail("the API token must be at least 16 characters")
     return token
+
+
+def _listen_tls(node: Node) -> ListenTls | None:
+    if node.missing:
+        return None
+    node = node.mapping(("cert_file", "key_file"))
+    files = {}
+    for key in ("cert_file", "key_file"):
+        child = node.child(key)
+        if child.missing or child.value == "":
+            child.fail("must name a PEM file (HTTPS needs a certificate and its key)")
+        files[key] = readable_file(child) or ""
+    return ListenTls(**files)
 
 
 def _expected_hosts(node: Node) -> dict[str, tuple[str, ...]]:

@@ -1,30 +1,28 @@
-"""`fleetmon status`: the fleet as a terminal table, from the hub's API or from the retained fleet view
-on the broker (no hub API needed, e.g. on a machine that only has broker access)."""
+"""`fleetmon status`: the fleet as a terminal table, from the hub's API (http or https, fleetmon.hub.client) or
+from the retained fleet view on the broker (no hub API needed, e.g. on a machine that only has broker access)."""
 
 import json
 import time
 import urllib.error
-import urllib.request
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from fleetmon.hub.client import HubClient
 from fleetmon.protocol.topics import fleet_host_topic
 
 STATE_STYLE = {"online": "green", "silent": "yellow", "offline": "red", "missing": "magenta"}
 
 
-def from_hub(url: str, timeout: float = 5.0) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(url.rstrip("/") + "/api/v1/hosts", timeout=timeout) as response:
-        return json.loads(response.read())["hosts"]
+def from_hub(hub: HubClient) -> list[dict[str, Any]]:
+    return hub.call("GET", "/api/v1/hosts")["hosts"]
 
 
-def hub_caveat(url: str, timeout: float = 5.0) -> str:
+def hub_caveat(hub: HubClient) -> str:
     """A line saying the hub cannot vouch for what it shows (blind, or settling), or ""."""
-    with urllib.request.urlopen(url.rstrip("/") + "/api/v1/hub", timeout=timeout) as response:
-        sight = json.loads(response.read()).get("sight") or {}
+    sight = hub.call("GET", "/api/v1/hub").get("sight") or {}
     if sight.get("blind"):
         return f"the hub is blind ({sight['blind']['detail']}): the states below may be stale"
     if sight and not sight.get("judging"):
@@ -91,11 +89,11 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.0f}%"
 
 
-def run(hub: str | None, broker: str | None, prefix: str, watch: float | None) -> int:
+def run(hub: HubClient | None, broker: str | None, prefix: str, watch: float | None) -> int:
     console = Console()
 
     def fetch() -> Table:
-        if hub:
+        if hub is not None:
             return table(from_hub(hub), hub_caveat(hub))
         return table(from_broker(broker or "mqtt://127.0.0.1:1883", prefix))
 

@@ -45,6 +45,15 @@ class FleetReader:
                         edge_alerts=list(record.edge_alerts.values()), last_sample=record.last_sample)
         return body
 
+    def last_sample(self, name: str) -> tuple[float, dict[str, Any]] | None:
+        """A host's last live sample, as it arrived, with its timestamp (the host's clock, as the history
+        stores it); None for a host without one."""
+        with self._lock:
+            record = self._fleet.hosts.get(name)
+            if record is None or record.last_sample is None or record.last_sample_ts is None:
+                return None
+            return record.last_sample_ts, record.last_sample
+
     def groups(self) -> dict[str, dict[str, Any]]:
         """Per inventory group: host counts by state and the mean health score."""
         with self._lock:

@@ -9,7 +9,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
@@ -17,16 +17,21 @@ from fleetmon.hub.alerting.delivery import Deliverer
 from fleetmon.hub.alerting.dispatch import Dispatcher
 from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.alerting.metrics import AlertingCollector
+from fleetmon.hub.auth.authority import Authority
+from fleetmon.hub.auth.database import AuthDatabase
 from fleetmon.hub.config import HubConfig
 from fleetmon.hub.delivery import RESTORE_WINDOW, DeliveryTracker
 from fleetmon.hub.exposition import FleetCollector, HubCounters
 from fleetmon.hub.fleet_reader import FleetReader
 from fleetmon.hub.intake import Intake
+from fleetmon.hub.layout import resolve
 from fleetmon.hub.rules import ActiveAlerts, FleetAlert
 from fleetmon.hub.sight import Sight
 from fleetmon.hub.state import FleetState
 from fleetmon.hub.store import Store
+from fleetmon.hub.trends import PanelTrends
 from fleetmon.hub.web.app import Health, WebParts
+from fleetmon.hub.web.live import LiveFeed
 from fleetmon.protocol.alerts import alert as alert_json
 
 log = logging.getLogger("fleetmon.hub")
@@ -52,15 +57,26 @@ class HubParts:
     deliverer: Deliverer
     dispatcher: Dispatcher
     intake: Intake
+    authority: Authority  # who is asking the HTTP API, and what the config in force lets them do
+    trends: PanelTrends = field(default_factory=PanelTrends)  # the dashboard panels' last hour, in memory
 
     def web(self, health: Health) -> WebParts:
         """What the HTTP app reads; ``health`` is what only the running hub knows of itself."""
         registry = CollectorRegistry(auto_describe=False)
         registry.register(FleetCollector(self.fleet_reader, self.counters))
         registry.register(AlertingCollector(self.dispatcher, self.deliverer))
-        return WebParts(fleet=self.fleet_reader, history=self.history, hub_figures=self.counters.snapshot,
+        dispatcher = self.dispatcher
+        live = LiveFeed(self.fleet_reader, lambda: dispatcher.alert_views(time.time()))
+        return WebParts(fleet=self.fleet_reader, history=self.history, console_history=self.history,
+                        fleet_alerts=lambda: [a.to_json(time.time()) for a in dispatcher.firing_from("fleet")],
+                        trends=self.trends, live=live, hub_figures=self.counters.snapshot,
                         health=health, metrics=registry, dispatcher=self.dispatcher, journal=self.journal,
-                        api_token=lambda: self.config.api_token, dashboard=lambda: self.config.dashboard)
+                        authority=self.authority, dashboard=lambda: self.config.dashboard)
+
+    def sample_trends(self, now: float) -> None:
+        """The dashboard panels' trend point of this minute, once (the rules loop asks every round)."""
+        if self.trends.due(now):
+            self.trends.observe(resolve(self.config.dashboard, self.fleet_reader.records()), now)
 
     def reconfigure(self, new: HubConfig, now: float) -> list[str]:
         """Apply a reloaded config (one ``restart_needed`` let through); returns the hosts it removed from
@@ -94,8 +110,12 @@ def build_parts(config: HubConfig, now: float | None = None) -> HubParts:
     dispatcher = Dispatcher(config.alerting, deliverer, journal)
     intake = Intake(config.broker.topic_prefix, config.max_message_bytes, fleet, lock, history, delivery,
                     delivery_lock, source_alerts, dispatcher, counters)
-    return HubParts(config, lock, fleet, FleetReader(fleet, lock), sight, history, delivery, delivery_lock,
-                    counters, source_alerts, journal, deliverer, dispatcher, intake)
+    # The authority reads the config in force at each request: ``parts`` below, whose config a reload replaces.
+    authority = Authority(lambda: parts.config.auth, lambda: parts.config.api_token, AuthDatabase(config.auth_db),
+                          lambda: parts.config.history.record_retention)
+    parts = HubParts(config, lock, fleet, FleetReader(fleet, lock), sight, history, delivery, delivery_lock,
+                     counters, source_alerts, journal, deliverer, dispatcher, intake, authority)
+    return parts
 
 
 def restore(parts: HubParts, now: float) -> list[FleetAlert]:

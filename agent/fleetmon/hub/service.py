@@ -51,6 +51,8 @@ MAX_QUEUED_PUBLICATIONS = 100_000
 PRUNE_INTERVAL = 3600.0
 #: Seconds between the main thread's looks at its flags (a reload asked by SIGHUP, the HTTP thread).
 MAIN_TICK = 0.25
+#: Seconds a stopping HTTP server waits for open requests: a console's live stream never ends by itself.
+STREAM_GRACE = 2.0
 
 
 class Hub:
@@ -100,9 +102,13 @@ class Hub:
         self._rules_thread.start()
         self._dispatch_thread.start()
         health = Health(live=self.liveness_problem, ready=self.readiness_problem, started=self.started.is_set)
+        tls = self.config.listen_tls
         server = uvicorn.Server(uvicorn.Config(build_app(self.parts.web(health)), host=self.config.listen_host,
                                                port=self.config.listen_port, log_level="warning",
-                                               access_log=False, lifespan="off"))
+                                               access_log=False, lifespan="off",
+                                               timeout_graceful_shutdown=STREAM_GRACE,
+                                               ssl_certfile=tls.cert_file if tls else None,
+                                               ssl_keyfile=tls.key_file if tls else None))
         # uvicorn re-raises the signals it catches once it has stopped, which would kill the process before
         # the history is flushed; in its own thread it leaves the signals to us.
         http = threading.Thread(target=server.run, name="http", daemon=True)
@@ -112,14 +118,16 @@ class Hub:
         # SIGHUP only raises a flag, and this loop reloads.
         signal.signal(signal.SIGHUP, lambda *_: setattr(self, "_reload_requested", True))
         http.start()
-        log.info("fleetmon hub %s: broker %s, http://%s, history %s, %d expected hosts", __version__,
-                 self.config.broker.url, self.config.listen, self.config.db, len(self.config.expected_hosts))
+        log.info("fleetmon hub %s: broker %s, %s://%s, history %s, %d expected hosts", __version__,
+                 self.config.broker.url, "https" if tls else "http", self.config.listen, self.config.db,
+                 len(self.config.expected_hosts))
         while not self._stop_requested.wait(MAIN_TICK):
             if self._reload_requested:
                 self._reload_requested = False
                 self.reload()
             if not http.is_alive():
-                log.error("the HTTP server stopped (is %s in use?)", self.config.listen)
+                log.error("the HTTP server stopped (is %s in use%s?)", self.config.listen,
+                          ", or its certificate unusable" if tls else "")
                 break
         server.should_exit = True
         http.join(timeout=10)
@@ -131,8 +139,9 @@ class Hub:
 
         A config with errors, or one that changes what only a restart can (``RESTART_KEYS``), is refused as
         a whole: the errors are logged and the hub runs on. Otherwise alerting (routes, receivers, inhibit
-        rules, time intervals), fleet rules, expected hosts, liveness, the API token and the rest apply at
-        once, keeping every alert, notification log, silence, acknowledgement and the broker session.
+        rules, time intervals), fleet rules, expected hosts, liveness, the API token, users and roles and the
+        rest apply at once, keeping every alert, notification log, silence, acknowledgement, the console
+        sessions of the users that remain and the broker session.
         """
         path = self.config.source_path
         try:
@@ -169,6 +178,7 @@ class Hub:
         self.parts.deliverer.stop()
         self.link.stop(hub_status_topic(self.prefix), _hub_status("offline"))
         self.parts.journal.close()
+        self.parts.authority.close()
         self.history.close()
 
     def liveness_problem(self) -> str:
@@ -281,6 +291,7 @@ class Hub:
         if now - self._pruned_at >= PRUNE_INTERVAL:
             self._pruned_at = now
             self.parts.journal.prune(now - self.config.alerting.history_retention)
+        self.parts.sample_trends(now)
         self.counters.evaluations += 1  # last: whatever this round raised has been handed on
 
     def _acknowledge(self, now: float) -> None:

@@ -19,7 +19,7 @@ class Unit(NamedTuple):
     for_people: Callable[[float], str]  # 97.0%, 81.5 °C, 12.3 W, 3.2 GiB
     grafana: str  # Grafana's unit id
     alert_value: str  # a Prometheus alert template that prints {{ $value }} as for_people does
-    hub_page: str  # the name dashboard.js format() knows it by; "number": the page prints a plain number
+    hub_page: str  # the name the console's format() (static/lib/format.js) knows it by; "number": a plain number
     rate: str = ""  # the unit of its per-second rate, for units a panel draws rates of
 
 

@@ -25,8 +25,9 @@ from fleetmon.hub.alerting.matchers import parse_matcher
 from fleetmon.hub.alerting.silences import Silence, matchers_from_json
 from fleetmon.hub.ingest import Message
 from fleetmon.hub.state import FleetState, group_rollups, host_summary
-from fleetmon.hub.store import QueriedSeries
+from fleetmon.hub.store import CheckRecord, Event, QueriedSeries, StateChange
 from fleetmon.hub.web.app import build_app
+from fleetmon.protocol.alerts import alert
 from fleetmon.protocol.messages import rfc3339
 from tests.hub.standin import Answer, Asgi, stand_in_hub
 
@@ -382,8 +383,57 @@ def test_every_operation_answers_as_documented(spec, hub):
     assert stats["notifications"] == {"ok": 1} and stats["acknowledged"] == 2 and stats["resolved"] == 2
     client.call("GET", "/api/v1/alerting/stats", "since=nope")
 
+    # the console's reads, on the real store
+    console_reads(client, hub, time.time())
+
     documented = {(path, method) for path, method, _ in _operations(spec)}
     assert {(path, method) for path, method, _ in client.checked} == documented, "call every operation"
+
+
+def console_reads(client: Client, hub, now: float) -> None:
+    store = hub.parts.history
+    store.start()
+    for i in range(3):
+        store.write_sample("jetson-01", 1, i + 1, now - 30 + 10 * i,
+                           {"fleetmon_cpu_usage_ratio": 0.5 + i / 10, "app_queue_bytes": [[{"target": "app"}, 1e6]],
+                            "fleetmon_filesystem_usage_ratio": [[{"mount": "/"}, 0.7]]})
+    store.write_check(CheckRecord("jetson-01", now - 20, "ntp", False, None, "not synced"))
+    store.write_event(Event("jetson-01", now - 25, "birth", "agent started", {"version": "1.2.3"}))
+    store.write_state_change(StateChange("jetson-01", now - 25, "missing", "online", "birth"))
+    store.flush()
+    hub.dispatcher.put([alert({"alertname": "LoadImbalance", "group": "jetsons", "severity": "warning"},
+                              {"summary": "uneven", "confidence": "0.80"}, now - 60)], source="fleet")
+    hub.dispatcher.process(now)
+    listed = client.call("GET", "/api/v1/hosts/jetson-01/series").json()
+    assert {s["section"] for s in listed["series"]} == {"system", "scraped"}
+    assert listed["thresholds"] == [{"metric": "fleetmon_cpu_usage_ratio", "labels": {}, "severity": "warning",
+                                     "op": ">", "value": 0.9}]
+    assert client.call("GET", "/api/v1/hosts/nowhere/series").status == 404
+    ranged = client.call("GET", "/api/v1/query_range", f"host=jetson-01&metric=fleetmon_cpu_usage_ratio"
+                                                       f"&metric=fleetmon_filesystem_usage_ratio&start={now - 60}"
+                                                       f"&max_points=2").json()
+    assert [(s["name"], len(s["points"])) for s in ranged["series"]] == [("fleetmon_cpu_usage_ratio", 2),
+                                                                         ("fleetmon_filesystem_usage_ratio", 2)]
+    assert client.call("GET", "/api/v1/query_range", "host=jetson-01&metric=m&tier=1m").json()["series"] == []
+    assert "max_points" in client.call("GET", "/api/v1/query_range", "host=a&metric=m&max_points=1").json()["error"]
+    assert client.call("GET", "/api/v1/query_range", "host=nowhere&metric=m").status == 404
+    events = client.call("GET", "/api/v1/hosts/jetson-01/events").json()
+    assert [e["kind"] for e in events["events"]] == ["birth"] and events["state_changes"][0]["to"] == "online"
+    assert client.call("GET", "/api/v1/hosts/jetson-01/events", "start=nope").status == 400
+    assert client.call("GET", "/api/v1/hosts/nowhere/events").status == 404
+    assert list(client.call("GET", "/api/v1/hosts/jetson-01/checks").json()["checks"]) == ["ntp"]
+    assert client.call("GET", "/api/v1/hosts/jetson-01/checks", "limit=0").status == 400
+    assert client.call("GET", "/api/v1/hosts/nowhere/checks").status == 404
+    group = client.call("GET", "/api/v1/groups/jetsons").json()
+    assert [p["confidence"] for p in group["patterns"]] == [0.8]
+    assert client.call("GET", "/api/v1/groups/nowhere").status == 404
+    heatmap = client.call("GET", "/api/v1/groups/jetsons/heatmap", f"panel=cpu&start={now - 60}&end={now}&buckets=6")
+    assert heatmap.json()["hosts"][0]["host"] == "jetson-01"
+    assert client.call("GET", "/api/v1/groups/jetsons/heatmap", "panel=nope").status == 400
+    assert client.call("GET", "/api/v1/groups/nowhere/heatmap", "panel=cpu").status == 404
+    # Asgi hands the app the client's disconnect right after the request: the stream ends at once.
+    assert client.call("GET", "/api/v1/live", "host=jetson-01").status == 200
+    assert client.call("GET", "/api/v1/live", "&".join(["host=h"] * 101)).status == 400
 
 
 # --- the document against the functions behind the answers ---------------------------------------------

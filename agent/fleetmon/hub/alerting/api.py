@@ -2,9 +2,8 @@
 
 Described by openapi.yaml beside this module, which the hub serves at /api/v1/openapi.yaml.
 
-Reading is open, like the rest of the hub's API. Anything that changes state — posting alerts, acks,
-silences — needs ``Authorization: Bearer <api.token>``; a hub without a token refuses every change and
-says so, rather than accepting anonymous ones.
+Who may read and who may change what — posting alerts, acks, silences — is decided before a request gets
+here (fleetmon.hub.auth.middleware); an ack's ``by`` and a silence's ``createdBy`` default to the user asking.
 
 ``POST /api/v2/alerts`` takes Alertmanager's API v2 alert list, so Prometheus or any Alertmanager client
 can send to the hub directly (with ``resolve_timeout`` applied to alerts without an end).
@@ -14,10 +13,8 @@ fleetmon.hub.limits.MAX_DEPTH levels deep), every time is range-checked where it
 item is a 400 naming its field before anything reaches the dispatcher.
 """
 
-import hmac
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -39,22 +36,8 @@ if TYPE_CHECKING:
 OPENAPI = Path(__file__).resolve().parent / "openapi.yaml"
 
 
-def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal", api_token: Callable[[], str]) -> list[Route]:
-    """The alerting API. ``api_token`` answers the token in force (a reload may change it)."""
-
-    def refused(request: Request) -> Response | None:
-        token = api_token()
-        if not token:
-            return _error(401, "this hub has no API token configured (api.token in the hub config), so it refuses "
-                               "every change")
-        offered = request.headers.get("authorization", "")
-        if not offered.startswith("Bearer ") or not hmac.compare_digest(offered[7:].strip(), token):
-            return _error(401, "a valid API token is required: Authorization: Bearer <api.token>")
-        return None
-
+def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal") -> list[Route]:
     async def post_alerts(request: Request) -> Response:
-        if (denied := refused(request)) is not None:
-            return denied
         body = await _json(request)
         if isinstance(body, BadBody):
             return _error(400, body.reason)
@@ -80,8 +63,6 @@ def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal", api_token
         return JSONResponse({"groups": dispatcher.group_views(time.time())})
 
     async def post_ack(request: Request) -> Response:
-        if (denied := refused(request)) is not None:
-            return denied
         body = await _json(request)
         if isinstance(body, BadBody):
             return _error(400, body.reason)
@@ -94,7 +75,8 @@ def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal", api_token
         if expires is not None and expires <= time.time():
             return _error(400, "expiresAt is in the past")
         try:
-            acks = dispatcher.acknowledge(body["target"], _text(body, "by") or "api", _text(body, "comment"), expires)
+            acks = dispatcher.acknowledge(body["target"], _text(body, "by") or _asking(request), _text(body, "comment"),
+                                         expires)
         except LookupError as exc:
             return _error(404, str(exc.args[0]))
         return JSONResponse({"acks": [ack_json(a) for a in acks]})
@@ -106,8 +88,6 @@ def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal", api_token
         return JSONResponse({"silences": dispatcher.silence_views(time.time())})
 
     async def post_silence(request: Request) -> Response:
-        if (denied := refused(request)) is not None:
-            return denied
         body = await _json(request)
         if isinstance(body, BadBody):
             return _error(400, body.reason)
@@ -119,7 +99,7 @@ def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal", api_token
             if ends is None:
                 raise SilenceError("endsAt is required")
             silence = Silence(id=_text(body, "id"), matchers=matchers_from_json(body.get("matchers") or []),
-                              starts_at=starts, ends_at=ends, created_by=_text(body, "createdBy"),
+                              starts_at=starts, ends_at=ends, created_by=_text(body, "createdBy") or _asking(request),
                               comment=_text(body, "comment"))
             stored = dispatcher.set_silence(silence)
         except SilenceNotFound as exc:
@@ -129,8 +109,6 @@ def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal", api_token
         return JSONResponse({"id": stored.id, "silence": stored.to_json(time.time())})
 
     async def expire_silence(request: Request) -> Response:
-        if (denied := refused(request)) is not None:
-            return denied
         try:
             expired = dispatcher.expire_silence(request.path_params["id"])
         except SilenceNotFound as exc:
@@ -189,6 +167,11 @@ def _text(body: dict, key: str) -> str:
     """A string field; absent or null reads as empty (never as the text "None")."""
     value = body.get(key)
     return "" if value is None else str(value)
+
+
+def _asking(request: Request) -> str:
+    """The name of the user the request came from ("api" for api.token)."""
+    return request.state.user or ""
 
 
 def _error(status: int, message: str) -> Response:

@@ -2,8 +2,8 @@
 
 ``routes`` reads a config file and needs no hub; the others talk to the hub's HTTP API
 (fleetmon/hub/alerting/openapi.yaml, served at /api/v1/openapi.yaml).
-Changes (ack, silence add/expire) send the API token from ``--token``, ``--token-file`` or
-``FLEETMON_API_TOKEN``.
+Every request sends the API token from ``--token``, ``--token-file`` or ``FLEETMON_API_TOKEN`` when one is
+given (changes need one; reads too on a hub with users); ``--ca-file`` verifies an https hub (fleetmon.hub.client).
 """
 
 import contextlib
@@ -12,12 +12,13 @@ import os
 import sys
 import time
 import urllib.error
-import urllib.request
+import urllib.parse
 from argparse import Namespace
 from typing import Any
 
 from fleetmon.config_reader import ConfigError, Errors, Node
 from fleetmon.hub.alerting.matchers import MatcherError, parse_matcher
+from fleetmon.hub.client import HubClient, token_from
 from fleetmon.protocol.messages import rfc3339
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -63,7 +64,7 @@ def alerts(args: Namespace) -> int:
     except MatcherError as exc:
         sys.stderr.write(f"fleetmon: {exc}\n")
         return EXIT_USAGE
-    query = "&".join("filter=" + urllib.request.quote(str(m)) for m in filters)
+    query = "&".join("filter=" + urllib.parse.quote(str(m)) for m in filters)
     body = _call(args, "GET", "/api/v1/alerts" + (f"?{query}" if query else ""))
     if body is None:
         return EXIT_FAILED
@@ -135,19 +136,9 @@ def silence(args: Namespace) -> int:
 
 def _call(args: Namespace, method: str, path: str, body: Any = None) -> Any:
     url = args.hub.rstrip("/") + path
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if method != "GET":
-        token = _token(args)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=args.timeout) as response:
-            return json.loads(response.read() or b"{}")
+        return HubClient(args.hub, token_from(args.token, args.token_file), args.ca_file, args.timeout).call(
+            method, path, body)
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")
         with contextlib.suppress(ValueError, AttributeError):
@@ -156,15 +147,6 @@ def _call(args: Namespace, method: str, path: str, body: Any = None) -> Any:
     except OSError as exc:
         sys.stderr.write(f"fleetmon: cannot reach the hub at {args.hub}: {exc}\n")
     return None
-
-
-def _token(args: Namespace) -> str:
-    if args.token:
-        return args.token
-    if args.token_file:
-        with open(args.token_file) as handle:
-            return handle.read().strip()
-    return os.environ.get("FLEETMON_API_TOKEN", "")
 
 
 def _who(args: Namespace) -> str:

@@ -9,7 +9,7 @@
 from fleetmon.hub.store.config import HOUR, MINUTE, RAW, TIERS, StoreConfig, pick_tier
 from fleetmon.hub.store.counters import Counters
 from fleetmon.hub.store.history import Store
-from fleetmon.hub.store.records import AlertRecord, CheckRecord, Event, QueriedSeries, StateChange
+from fleetmon.hub.store.records import AlertRecord, BucketedSeries, CheckRecord, Event, QueriedSeries, StateChange
 
-__all__ = ["HOUR", "MINUTE", "RAW", "TIERS", "AlertRecord", "CheckRecord", "Counters", "Event",
+__all__ = ["HOUR", "MINUTE", "RAW", "TIERS", "AlertRecord", "BucketedSeries", "CheckRecord", "Counters", "Event",
            "QueriedSeries", "StateChange", "Store", "StoreConfig", "pick_tier"]

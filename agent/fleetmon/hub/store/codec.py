@@ -73,6 +73,26 @@ def aggregate_at(blob: bytes, index: int) -> Aggregate:
             _DOUBLE.unpack_from(blob, base + 8 * (2 * n + index))[0], count)
 
 
+def aggregates_of(blob: bytes, indices: Sequence[int]) -> list[Aggregate]:
+    """The aggregates at ``indices`` of one packed row, the row decoded once: reading many series of a row
+    costs one ``unpack`` instead of three per series."""
+    tag = blob[0]
+    if tag == SINGLE:
+        values = unpack_values(blob[1:])
+        return [(values[i], values[i], values[i], 1) for i in indices]
+    if tag == UNIFORM:
+        n = (len(blob) - 5) // 24
+        count = _UINT.unpack_from(blob, 1)[0]
+        values = struct.unpack_from(f"<{3 * n}d", blob, 5)
+        return [(values[i], values[n + i], values[2 * n + i], count) for i in indices]
+    if tag == FULL:
+        n = (len(blob) - 1) // 28
+        values = struct.unpack_from(f"<{3 * n}d", blob, 1)
+        counts = struct.unpack_from(f"<{n}I", blob, 1 + 24 * n)
+        return [(values[i], values[n + i], values[2 * n + i], counts[i]) for i in indices]
+    raise ValueError(f"unknown aggregate encoding {tag!r}")
+
+
 def unpack_aggregates(blob: bytes) -> list[Aggregate]:
     tag = blob[0]
     if tag == SINGLE:

@@ -47,3 +47,11 @@ def pick_tier(config: StoreConfig, start: float, end: float, now: float) -> str:
     if span <= config.minute_max_span and start >= now - config.minute_retention:
         return MINUTE
     return HOUR
+
+
+def pick_tier_for_buckets(config: StoreConfig, start: float, end: float, width: float, now: float) -> str:
+    """The tier for a read cut into buckets ``width`` seconds wide (a heatmap): the coarsest whose own
+    bucket still fits into one (fewer rows to read, the same means), never finer than ``pick_tier`` (a finer
+    tier may not hold the whole range)."""
+    fitting = HOUR if width >= BUCKET_SECONDS[HOUR] else MINUTE if width >= BUCKET_SECONDS[MINUTE] else RAW
+    return max(fitting, pick_tier(config, start, end, now), key=TIERS.index)

@@ -13,20 +13,26 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from fleetmon.hub.store.config import TIERS, StoreConfig, pick_tier
+from fleetmon.hub.store.config import TIERS, StoreConfig, pick_tier, pick_tier_for_buckets
 from fleetmon.hub.store.failures import describe
 from fleetmon.hub.store.items import ALERT, CHECK, EVENT, SAMPLE, STATE_CHANGE
 from fleetmon.hub.store.process import SHARED_SIZE, TEXT_SIZE, CounterView, serve
 from fleetmon.hub.store.query import Reader
-from fleetmon.hub.store.records import AlertRecord, CheckRecord, Event, QueriedSeries, StateChange
+from fleetmon.hub.store.records import AlertRecord, BucketedSeries, CheckRecord, Event, QueriedSeries, StateChange
 from fleetmon.hub.store.schema import connect, migrate
 
 log = logging.getLogger(__name__)
 
 _POLL = 0.5  # how often a caller waiting on the writer checks that it is still alive
 SEND_SIZE = 256  # writes shipped to the writer process in one message
+
+
+def _known_tier(tier: str) -> str:
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
+    return tier
 
 
 def drop_reason(failing_since: float, failing_reason: str) -> str:
@@ -227,19 +233,58 @@ class Store:
               end: float | None = None, tier: str | None = None) -> list[QueriedSeries]:
         """Series of ``metric`` on ``host`` whose labels equal every matcher, between ``start`` and ``end``
         (Unix seconds, inclusive; ``end`` defaults to now). The tier is picked by ``pick_tier`` unless given."""
+        return self.query_many(host, (metric,), matchers, start, end, tier)
+
+    def tier_for(self, start: float, end: float) -> str:
+        """The tier a read of ``start..end`` without a tier is answered from (``pick_tier``, now)."""
+        return pick_tier(self.config, start, end, time.time())
+
+    def query_many(self, host: str, metrics: Sequence[str], matchers: Mapping[str, str] | None = None,
+                   start: float = 0.0, end: float | None = None, tier: str | None = None,
+                   max_points: int | None = None) -> list[QueriedSeries]:
+        """``query`` for several metrics in one read of the host's rows, by metric then labels; with
+        ``max_points`` (at least 2) each series is downsampled to at most that many points, each point then
+        ``(bucket_start, min, avg, max)`` (fleetmon.hub.store.downsample)."""
+        if max_points is not None and max_points < 2:
+            raise ValueError("max_points must be at least 2")
         now = time.time()
         end = now if end is None else end
+        tier = pick_tier(self.config, start, end, now) if tier is None else _known_tier(tier)
+        return self._reader.query_many(host, metrics, matchers or {}, start, end, tier, max_points)
+
+    def bucketed(self, hosts: Sequence[str], metrics: Sequence[str], start: float, end: float, buckets: int,
+                 tier: str | None = None) -> tuple[str, list[BucketedSeries]]:
+        """The series of ``metrics`` on ``hosts`` cut into ``buckets`` equal buckets of ``start..end``, in one
+        read over all the hosts; the tier (picked by ``pick_tier_for_buckets`` unless given) and the series."""
+        if not start < end or buckets < 1:
+            raise ValueError("bucketed reads need start before end and at least one bucket")
         if tier is None:
-            tier = pick_tier(self.config, start, end, now)
-        elif tier not in TIERS:
-            raise ValueError(f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
-        return self._reader.query(host, metric, matchers or {}, start, end, tier)
+            tier = pick_tier_for_buckets(self.config, start, end, (end - start) / buckets, time.time())
+        tier = _known_tier(tier)
+        return tier, self._reader.bucketed(hosts, metrics, start, end, tier, buckets) if hosts else []
 
     def hosts(self) -> list[str]:
         return self._reader.hosts()
 
+    def knows(self, host: str) -> bool:
+        """Whether the history holds anything of ``host``'s samples."""
+        return self._reader.knows(host)
+
     def series_names(self, host: str) -> list[str]:
         return self._reader.series_names(host)
+
+    def series(self, host: str) -> list[tuple[str, dict[str, str]]]:
+        """Every series stored for ``host``: (name, labels), by name then labels."""
+        return self._reader.series(host)
+
+    def state_changes(self, host: str, start: float, end: float, limit: int = 1000) -> list[StateChange]:
+        """The newest ``limit`` liveness changes of ``host`` between ``start`` and ``end``, oldest first."""
+        return self._reader.state_changes(host, start, end, limit)
+
+    def checks(self, host: str, start: float, end: float, limit: int = 1000) -> list[CheckRecord]:
+        """The newest ``limit`` check results of ``host`` (all its checks) between ``start`` and ``end``, oldest
+        first."""
+        return self._reader.checks(host, start, end, limit)
 
     def latest_state_changes(self, host: str, limit: int = 20) -> list[StateChange]:
         return self._reader.latest_state_changes(host, limit)
@@ -247,8 +292,9 @@ class Store:
     def check_history(self, host: str, name: str, start: float, end: float) -> list[CheckRecord]:
         return self._reader.check_history(host, name, start, end)
 
-    def events(self, host: str, start: float, end: float) -> list[Event]:
-        return self._reader.events(host, start, end)
+    def events(self, host: str, start: float, end: float, limit: int = -1) -> list[Event]:
+        """The newest ``limit`` events (all when negative) between ``start`` and ``end``, oldest first."""
+        return self._reader.events(host, start, end, limit)
 
     def alert_history(self, start: float, end: float) -> list[AlertRecord]:
         return self._reader.alert_history(start, end)

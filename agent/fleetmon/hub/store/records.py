@@ -18,6 +18,20 @@ class QueriedSeries(NamedTuple):
     points: list[tuple[float, ...]]
 
 
+class BucketedSeries(NamedTuple):
+    """One series of a read over many hosts cut into equal time buckets (``Store.bucketed``).
+
+    ``buckets`` maps a bucket's index to ``[sum, count, last_ts, last]``: the sum and count of the samples
+    that fell in it, and the time and value of its last one. Read from a rollup tier, ``last`` is the last
+    minute's (or hour's) max: for a counter, its last reading, which is what a rate needs.
+    """
+
+    host: str
+    name: str
+    labels: dict[str, str]
+    buckets: dict[int, list[float]]
+
+
 class CheckRecord(NamedTuple):
     """One check result as the hub stored it (the agent's own is fleetmon.protocol.check_results.CheckResult)."""
 

@@ -1,7 +1,8 @@
 """The hub's HTTP app: Prometheus /metrics, health probes, the JSON APIs and the dashboard page (Starlette).
 
 Built, like Alertmanager's ``api.New(api.Options{...})``, from the parts it serves (``WebParts``), which
-the hub's composition (fleetmon.hub.parts) hands over; the app never sees the hub itself.
+the hub's composition (fleetmon.hub.parts) hands over; the app never sees the hub itself. Every request
+passes the access control first (fleetmon.hub.auth.middleware): the routes only read who is asking.
 """
 
 from collections.abc import Callable
@@ -9,15 +10,22 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleetmon.hub.alerting.api import alerting_routes
+from fleetmon.hub.auth.authority import Authority
+from fleetmon.hub.auth.middleware import AuthMiddleware
+from fleetmon.hub.auth.routes import auth_routes
 from fleetmon.hub.fleet_reader import FleetReader
 from fleetmon.hub.layout import DashboardConfig
-from fleetmon.hub.web.dashboard import dashboard_routes
+from fleetmon.hub.trends import PanelTrends
+from fleetmon.hub.web.console_api import ConsoleHistory, console_routes
+from fleetmon.hub.web.dashboard import dashboard_routes, static_routes
 from fleetmon.hub.web.fleet_api import HistoryQuery, fleet_routes
+from fleetmon.hub.web.live import LiveFeed, live_routes
 
 if TYPE_CHECKING:
     from fleetmon.hub.alerting.dispatch import Dispatcher
@@ -37,12 +45,16 @@ class WebParts(NamedTuple):
 
     fleet: FleetReader
     history: HistoryQuery
+    console_history: ConsoleHistory  # the console's reads of the same store
+    fleet_alerts: Callable[[], list[dict[str, Any]]]  # the fleet rules' firing alerts (the group page's patterns)
+    trends: PanelTrends  # the dashboard panels' last hour
+    live: LiveFeed  # what /api/v1/live streams
     hub_figures: Callable[[], dict[str, Any]]  # the hub's own counters as JSON
     health: Health
     metrics: CollectorRegistry  # what /metrics renders
     dispatcher: "Dispatcher"
     journal: "AlertJournal"
-    api_token: Callable[[], str]  # the token in force (a reload may change it)
+    authority: Authority  # who is asking, and what they may do (fleetmon.hub.auth)
     dashboard: Callable[[], DashboardConfig]  # the dashboard layout in force
 
 
@@ -53,9 +65,11 @@ def build_app(parts: WebParts) -> Starlette:
     return Starlette(routes=[
         Route("/metrics", metrics), *health_routes(parts.health),
         *fleet_routes(parts.fleet, parts.history, parts.hub_figures),
-        *alerting_routes(parts.dispatcher, parts.journal, parts.api_token),
-        *dashboard_routes(parts.fleet, parts.dashboard),
-    ])
+        *alerting_routes(parts.dispatcher, parts.journal), *auth_routes(parts.authority),
+        *dashboard_routes(parts.fleet, parts.dashboard, parts.trends),
+        *console_routes(parts.fleet, parts.console_history, parts.fleet_alerts), *live_routes(parts.live),
+        *static_routes(),  # last: an API path that ends like a file (a group named x.css) is the API's
+    ], middleware=[Middleware(AuthMiddleware, authority=parts.authority)])
 
 
 def health_routes(health: Health) -> list[Route]:

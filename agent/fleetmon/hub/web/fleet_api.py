@@ -1,6 +1,5 @@
 """The fleet's JSON API: hosts, one host, groups, history queries and the hub's own figures."""
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -9,7 +8,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleetmon.hub.fleet_reader import FleetReader
-from fleetmon.hub.limits import TIME_RANGE, number, plausible_time
+from fleetmon.hub.limits import number
+from fleetmon.hub.web.params import BadParam, bad_request, time_range
 
 
 class HistoryQuery(Protocol):
@@ -30,7 +30,7 @@ def fleet_routes(fleet: FleetReader, history: HistoryQuery, hub_figures: Callabl
         body = fleet.host(name)
         if body is None:
             return JSONResponse({"error": f"unknown host {name!r}"}, status_code=404)
-        body["last_sample"] = _well_formed(body["last_sample"])
+        body["last_sample"] = well_formed(body["last_sample"])
         return JSONResponse(body)
 
     async def groups(request: Request) -> Response:
@@ -39,20 +39,15 @@ def fleet_routes(fleet: FleetReader, history: HistoryQuery, hub_figures: Callabl
     async def figures(request: Request) -> Response:
         return JSONResponse(hub_figures())
 
-    async def query(request: Request) -> Response:
+    def query(request: Request) -> Response:
+        # Synchronous, so Starlette runs it in its thread pool: a SQLite read does not hold up the event loop.
         params = request.query_params
         if "host" not in params or "metric" not in params:
             return JSONResponse({"error": "host and metric are required"}, status_code=400)
         try:
-            end = float(params.get("end", time.time()))
-            start = float(params.get("start", end - 3600))
-        except ValueError:
-            return JSONResponse({"error": "start and end are Unix seconds"}, status_code=400)
-        for name, value in (("start", start), ("end", end)):
-            if not plausible_time(value):
-                return JSONResponse({"error": f"{name} must be Unix seconds within {TIME_RANGE}"}, status_code=400)
-        if start > end:
-            return JSONResponse({"error": "start must not be after end"}, status_code=400)
+            start, end = time_range(params, 3600.0)
+        except BadParam as exc:
+            return bad_request(exc)
         matchers = dict(item.split("=", 1) for item in params.getlist("match") if "=" in item)
         try:
             result = history.query(params["host"], params["metric"], matchers, start, end, params.get("tier"))
@@ -64,7 +59,7 @@ def fleet_routes(fleet: FleetReader, history: HistoryQuery, hub_figures: Callabl
             Route("/api/v1/query", query), Route("/api/v1/hub", figures)]
 
 
-def _well_formed(sample: dict[str, Any] | None) -> dict[str, Any] | None:
+def well_formed(sample: dict[str, Any] | None) -> dict[str, Any] | None:
     """A sample's well-formed series. Ingest does not walk a sample's series (the hot path): each user checks
     them, as the store and /metrics do; a malformed one here could even be too deep to encode."""
     if sample is None:
