@@ -94,7 +94,7 @@ class _Host:
 
 
 def fill_history(path: str, hosts: int, days: float, interval: float, seed: int = 1,
-                 now: float | None = None, raw_window: float = DAY,
+                 now: float | None = None, raw_window: float = DAY, jetson_share: float = 0.3,
                  progress: Callable[[str], None] | None = None) -> Filled:
     """Write ``days`` of history of ``hosts`` simulated hosts sampled every ``interval`` seconds into a new
     store file at ``path``, ending at ``now``; the store opens it as its own (nothing left to re-aggregate)."""
@@ -108,7 +108,7 @@ def fill_history(path: str, hosts: int, days: float, interval: float, seed: int 
     conn = connect(path)
     migrate(conn)
     conn.execute("PRAGMA synchronous = OFF")  # a file being built: a crash means building it again
-    specs = build_fleet(hosts, seed)
+    specs = build_fleet(hosts, seed, jetson_share)
     fleet = [_Host(i + 1, spec, start, interval, seed) for i, spec in enumerate(specs)]
     conn.execute("BEGIN")
     for host in fleet:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.console_history import fill_history
 from fleetmon.hub.auth.passwords import hash_password
 from tests.conftest import AGENT_SRC, Broker
 from tests.hub.alerting.conftest import HttpSink
@@ -66,6 +67,10 @@ def console(tmp_path_factory):
     broker = Broker(workdir)
     broker.start()
     sink = HttpSink()
+    # A day of the simulated hosts' past, as the live writer would have left it: the charts, the heatmap and
+    # the screenshots show a day of history, not the seconds the test has run.
+    (workdir / "hub").mkdir()
+    fill_history(str(workdir / "hub" / "history.db"), SIMULATED_HOSTS, days=1, interval=10, jetson_share=0.5)
     users = [{"name": name, "role": ROLES[name], "password_hash": hash_password(password)}
              for name, password in PASSWORDS.items()]
     hub = HubProcess(workdir, broker, {
@@ -133,6 +138,15 @@ def log_in(page, console: Console, user: str, password: str | None = None) -> No
     page.click("#login-form [type=submit]")
     if password is None:
         page.wait_for_selector(f"#whoami:has-text('{user}')")
+
+
+def seen(page, predicate):
+    """``predicate`` for wait_until over what Playwright's event handlers collect (responses, requests): its sync
+    API hands them events only while the test calls into it, so each poll makes a round trip to the page first."""
+    def poll():
+        page.evaluate("0")
+        return predicate()
+    return poll
 
 
 def screenshot(page, name: str) -> None:

@@ -3,8 +3,9 @@ host's charts, a group's heatmap, acknowledging and silencing an alert and the n
 it, a login that fails ten times and is slowed down, and a viewer refused what only operators may do."""
 
 import re
+import time
 
-from tests.console.conftest import PASSWORDS, Console, log_in, screenshot
+from tests.console.conftest import PASSWORDS, Console, log_in, screenshot, seen
 from tests.polling import wait_until
 
 JETSON, SERVER = "sim-jetson-0001", "sim-server-0002"
@@ -40,7 +41,7 @@ def test_a_host_page_draws_its_metrics_as_synchronised_charts_with_values_on_hov
     metrics = set(charts.evaluate_all("els => els.map(e => e.dataset.metric)"))
     # system and Jetson sections alike: what the simulated Jetson sends
     assert {"fleetmon_cpu_usage_ratio", "fleetmon_memory_usage_ratio", "fleetmon_jetson_gpu_load_ratio"} <= metrics
-    wait_until(lambda: answers and all(r.status == 200 for r in answers), timeout=10, message="chart data")
+    wait_until(seen(page, lambda: answers and all(r.status == 200 for r in answers)), timeout=10, message="chart data")
     points = sum(len(s["points"]) for r in answers for s in r.json()["series"])
     assert points > 0, "the charts' data has samples"
     cpu = page.locator(".chart[data-metric='fleetmon_cpu_usage_ratio']")
@@ -57,8 +58,12 @@ def test_a_host_page_draws_its_metrics_as_synchronised_charts_with_values_on_hov
     screenshot(page, "host")
     answers.clear()
     page.click("button[data-range='24h']")
-    wait_until(lambda: answers and all(r.status == 200 for r in answers), timeout=10, message="24 h of data")
+    wait_until(seen(page, lambda: answers and all(r.status == 200 for r in answers)), timeout=10,
+               message="24 h of data")
     assert all(r.json()["tier"] in ("raw", "1m") for r in answers)
+    # the day of history the console's hub was given before it started, not only what arrived live
+    earliest = min(s["points"][0][0] for r in answers for s in r.json()["series"] if s["points"])
+    assert earliest < time.time() - 20 * 3600, earliest
 
 
 def test_a_host_page_takes_new_samples_from_the_server_push(page, console: Console):
@@ -80,6 +85,13 @@ def test_a_group_page_shows_its_hosts_side_by_side(page, console: Console):
     page.wait_for_selector(".heatmap canvas")
     hosts = set(page.locator(".heatmap [data-host]").evaluate_all("els => els.map(e => e.dataset.host)"))
     assert {JETSON, SERVER} <= hosts, hosts
+    # each host's name stands beside its own row of the map (hovering or clicking a row means that host)
+    offsets = page.evaluate("""() => {
+        const canvas = document.querySelector('.heatmap canvas').getBoundingClientRect();
+        const names = [...document.querySelectorAll('.heatmap [data-host]')];
+        return names.map((a) => (a.getBoundingClientRect().top - canvas.top) / (canvas.height / names.length));
+    }""")
+    assert [round(offset, 2) for offset in offsets] == list(range(len(offsets))), offsets
     screenshot(page, "group")
 
 

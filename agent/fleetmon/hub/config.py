@@ -13,6 +13,7 @@ from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml, readabl
 from fleetmon.hub.alerting.config import AlertingConfig, empty_config, parse_alerting
 from fleetmon.hub.alerting.receivers import ReceiverContext
 from fleetmon.hub.auth.config import AuthConfig, parse_auth
+from fleetmon.hub.auth.tokens import token_hash
 from fleetmon.hub.layout import DEFAULT_TITLE, PANELS, DashboardConfig, DashboardSection
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
 from fleetmon.hub.store.config import StoreConfig
@@ -130,6 +131,9 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
         history_rules_interval=root.child("history_rules_interval").duration(60.0, minimum=0.1),
         log_level=root.child("log_level").string("info", choices=("debug", "info", "warning", "error")),
     )
+    owner = config.auth.token_owners.get(token_hash(config.api_token)) if config.api_token else None
+    if owner:  # the same token cannot be an admin's and someone else's: which one it acts as would be a guess
+        root.child("api").fail(f"the API token is also a token of user {owner!r}; give each its own")
     if errors:
         raise ConfigError(errors)
     return config

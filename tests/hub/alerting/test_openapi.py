@@ -23,6 +23,11 @@ from fleetmon.hub.alerting.delivery import Attempt
 from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.alerting.matchers import parse_matcher
 from fleetmon.hub.alerting.silences import Silence, matchers_from_json
+from fleetmon.hub.auth.passwords import hash_password
+from fleetmon.hub.auth.policy import required_role
+from fleetmon.hub.auth.ratelimit import Throttle
+from fleetmon.hub.auth.tokens import token_hash
+from fleetmon.hub.config import parse_config
 from fleetmon.hub.ingest import Message
 from fleetmon.hub.state import FleetState, group_rollups, host_summary
 from fleetmon.hub.store import CheckRecord, Event, QueriedSeries, StateChange
@@ -32,8 +37,13 @@ from fleetmon.protocol.messages import rfc3339
 from tests.hub.standin import Answer, Asgi, stand_in_hub
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+#: What the operations need beyond a viewer's role, or less (fleetmon.hub.auth.policy), spelled out: an
+#: operation that changes something, or is open to anyone, is one on purpose.
 CHANGES = {("/api/v2/alerts", "post"), ("/api/v1/acks", "post"), ("/api/v1/silences", "post"),
            ("/api/v1/silences/{id}", "delete")}
+ADMIN_ONLY = {("/api/v1/audit", "get")}
+OPEN = {("/metrics", "get"), ("/health/live", "get"), ("/health/ready", "get"), ("/health/startup", "get"),
+        ("/api/v1/auth/login", "post"), ("/api/v1/auth/logout", "post"), ("/api/v1/auth/me", "get")}
 TOKEN = "s3cret-token"
 
 FORMATS = FormatChecker(formats=())
@@ -152,15 +162,28 @@ def test_the_document_is_a_well_formed_openapi_3_1_document(spec):
     assert len(operation_ids) == len(set(operation_ids)), "operationIds must be unique"
 
 
-def test_changes_and_only_changes_need_the_token_and_answer_401_without_it(spec):
-    secured = {(path, method) for path, method, operation in _operations(spec) if operation.get("security")}
-    assert secured == CHANGES
-    assert "security" not in spec, "reading is open: security goes on the operations that change something"
-    for path, method in CHANGES:
+def test_each_operation_documents_the_access_the_policy_gives_it(spec):
+    assert "security" not in spec, "each operation says what it needs"
+    needs = {(path, method): required_role(method, re.sub(r"{\w+}", "x", path))
+             for path, method, _ in _operations(spec)}
+    assert {operation for operation, needed in needs.items() if needed == "operator"} == CHANGES
+    assert {operation for operation, needed in needs.items() if needed == "admin"} == ADMIN_ONLY
+    assert {operation for operation, needed in needs.items() if needed == "open"} == OPEN
+    for (path, method), needed in needs.items():
         operation = spec["paths"][path][method]
-        assert operation["security"] == [{"bearerAuth": []}]
-        response = _deref(spec, operation["responses"]["401"])
-        assert response["content"]["application/json"]["schema"] == component("Error")
+        if needed == "open":
+            assert "security" not in operation, path
+            continue
+        # A read may be anonymous (auth.anonymous_read); what needs more always needs a user.
+        anonymous = [{}] if needed == "viewer" else []
+        assert operation["security"] == [*anonymous, {"bearerAuth": []}, {"sessionCookie": []}], path
+        refusals = {"401": "Unauthorized", "429": "TooManyRequests"}  # no login, or a wrong token slowed down
+        if needed != "viewer":
+            refusals["403"] = "Forbidden"  # a role too low, or no CSRF token with a session cookie
+        responses = operation["responses"]
+        assert {status: responses.get(status) for status in refusals} == {
+            status: {"$ref": f"#/components/responses/{name}"} for status, name in refusals.items()}, path
+        assert needed != "viewer" or "403" not in responses, f"{path}: every user is at least a viewer"
 
 
 # --- the document against the app ----------------------------------------------------------------------
@@ -386,6 +409,9 @@ def test_every_operation_answers_as_documented(spec, hub):
     # the console's reads, on the real store
     console_reads(client, hub, time.time())
 
+    # users, sessions, the audit log
+    auth_calls(client, hub)
+
     documented = {(path, method) for path, method, _ in _operations(spec)}
     assert {(path, method) for path, method, _ in client.checked} == documented, "call every operation"
 
@@ -434,6 +460,30 @@ def console_reads(client: Client, hub, now: float) -> None:
     # Asgi hands the app the client's disconnect right after the request: the stream ends at once.
     assert client.call("GET", "/api/v1/live", "host=jetson-01").status == 200
     assert client.call("GET", "/api/v1/live", "&".join(["host=h"] * 101)).status == 400
+
+
+def auth_calls(client: Client, hub) -> None:
+    login, me = "/api/v1/auth/login", "/api/v1/auth/me"
+    assert client.call("GET", me).json()["users_configured"] is False
+    viewer_token = "a-viewer-token-0123456789"
+    hub.config.auth = parse_config({"auth": {"users": [
+        {"name": "ada", "role": "admin", "password_hash": hash_password("ada's password")},
+        {"name": "vera", "role": "viewer", "tokens": [token_hash(viewer_token)]}]}}).auth
+    authority = hub.parts.authority
+    authority.logins, authority.bad_tokens = Throttle(lambda: 0.0), Throttle(lambda: 0.0)  # no back-off ends
+    answer = client.call("POST", login, body={"user": "ada", "password": "ada's password"})
+    assert answer.json()["role"] == "admin" and "HttpOnly" in answer.headers["set-cookie"]
+    assert client.call("POST", login, body={"user": "ada"}).status == 400
+    assert [client.call("POST", login, body={"user": "ada", "password": "guess"}).status for _ in range(6)] == \
+        [401] * 5 + [429]
+    assert client.call("GET", me, token=viewer_token).json()["role"] == "viewer"
+    assert client.call("POST", "/api/v1/auth/logout").json() == {"ok": True}  # without a session: nothing to end
+    assert client.call("GET", "/api/v1/hosts").status == 401  # users, and no anonymous_read
+    assert client.call("GET", "/api/v1/audit").status == 401
+    assert client.call("GET", "/api/v1/audit", token=viewer_token).status == 403
+    entries = client.call("GET", "/api/v1/audit", "limit=50", token=TOKEN).json()["entries"]
+    assert {(e["action"], e["ok"]) for e in entries} >= {("login", True), ("login", False), ("ack", True)}
+    assert [client.call("GET", "/api/v1/audit", token="wrong").status for _ in range(6)] == [401] * 5 + [429]
 
 
 # --- the document against the functions behind the answers ---------------------------------------------

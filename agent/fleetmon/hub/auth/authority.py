@@ -28,6 +28,8 @@ from fleetmon.hub.auth.tokens import token_hash
 #: answer's delay does not tell which names exist. It matches no password.
 DECOY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 BAD_LOGIN = "unknown user or wrong password"
+#: Failed logins one client address has free in the throttle's window (a user name has ratelimit.FREE_FAILURES).
+CLIENT_FREE_FAILURES = 20
 BAD_TOKEN = "a valid API token is required: Authorization: Bearer <token>"
 
 
@@ -54,7 +56,10 @@ class Authority:
         self._config, self._api_token, self._db = config, api_token, db
         self.sessions = SessionStore(db, clock)
         self.audit = AuditLog(db, retention, clock)
-        self.logins = Throttle(monotonic)  # failed logins, per client address and per user name
+        # Failed logins per user name, and per client address with more to spare: the people behind one office
+        # address or proxy are not locked out by one of them guessing, while a client trying name after name is.
+        self.logins = Throttle(monotonic)
+        self.login_clients = Throttle(monotonic, free_failures=CLIENT_FREE_FAILURES)
         self.bad_tokens = Throttle(monotonic)  # wrong bearer tokens, per client address
         self._login_lock = asyncio.Lock()  # one password check at a time: the throttle sees every failure first
 
@@ -82,10 +87,10 @@ class Authority:
 
     async def login(self, name: str, password: str, client: str) -> tuple[str, Identity] | Refusal:
         """A new session for ``name`` (its id for the cookie, and who it is), or why not."""
-        keys = (f"client:{client}", f"user:{name}")
+        user_key, client_key = (f"user:{name}",), (f"client:{client}",)
         async with self._login_lock:
-            if self.logins.wait(keys) > 0:
-                wait = self.logins.failed(keys)
+            if max(self.logins.wait(user_key), self.login_clients.wait(client_key)) > 0:
+                wait = max(self.logins.failed(user_key), self.login_clients.failed(client_key))
                 self.audit.record(name, None, client, "login", ok=False, detail="throttled")
                 return Refusal(429, f"too many failed logins: try again in {math.ceil(wait)} s", wait)
             user = self.config.users.get(name)
@@ -93,7 +98,8 @@ class Authority:
             matches = await run_in_threadpool(verify_password, password, encoded)
             user = self.config.users.get(name)  # a reload may have come while the password was checked
             if user is None or not matches or encoded != user.password_hash:
-                self.logins.failed(keys)
+                self.logins.failed(user_key)
+                self.login_clients.failed(client_key)
                 reason = "unknown user" if user is None else "bad password" if user.password_hash else "no password"
                 self.audit.record(name, None, client, "login", ok=False, detail=reason)
                 return Refusal(401, BAD_LOGIN)

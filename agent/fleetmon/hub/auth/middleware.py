@@ -4,7 +4,8 @@ needs (fleetmon.hub.auth.policy), the CSRF token of cookie sessions, and the aud
 Pure ASGI rather than a BaseHTTPMiddleware, so the live feed's event stream passes through unbuffered. What
 it found is in ``scope["state"]`` for the routes: ``user`` (None when nobody logged in), ``role`` (the one in
 force, ``viewer`` for an anonymous reader where allowed), ``csrf`` (the session's, or "") and ``identity`` (all
-of it, for the logout).
+of it, for the logout) and ``still_allowed`` (whether those credentials would still be let in, for a response
+that lasts).
 """
 
 import hmac
@@ -37,14 +38,25 @@ class AuthMiddleware:
         method, path = scope["method"], scope["path"]
         needed = required_role(method, path)
         client = connection.client.host if connection.client else ""
-        found = self.authority.identify(connection.headers.get("authorization", ""),
-                                        connection.cookies.get(SESSION_COOKIE, ""), client, needed != "open")
+        authorization = connection.headers.get("authorization", "")
+        session_id = connection.cookies.get(SESSION_COOKIE, "")
+        found = self.authority.identify(authorization, session_id, client, needed != "open")
         if isinstance(found, Refusal):
             await _refusal(found)(scope, receive, send)
             return
         role = found.role if found.user is not None else self.authority.anonymous_role()
+
+        def still_allowed() -> bool:
+            """Whether the same credentials may still make this request (a reload may have removed the user or
+            changed the role): a response that lasts, like the live feed's stream, asks now and then."""
+            again = self.authority.identify(authorization, session_id, client, False)
+            if isinstance(again, Refusal):
+                return False
+            return allows(again.role if again.user is not None else self.authority.anonymous_role(), needed)
+
         scope.setdefault("state", {}).update(user=found.user, role=role, identity=found,
-                                             csrf=found.session.csrf if found.session else "")
+                                             csrf=found.session.csrf if found.session else "",
+                                             still_allowed=still_allowed)
         problem = self._problem(needed, found, role, method, path, connection)
         if problem is not None:
             if problem.status == 403 and method not in READS:

@@ -2,7 +2,7 @@
 base64 — the format the Ansible hub role renders too (roles/fleetmon_hub/filter_plugins).
 
 New hashes use N=2**14, r=8, p=1 (16 MiB, some 50 ms of one core); a hash with other parameters still
-verifies, within bounds that keep one login from exhausting the hub's memory.
+verifies, within bounds: none cheaper than that, none that would let one login exhaust the hub's memory.
 """
 
 import base64
@@ -57,6 +57,8 @@ def parse_hash(encoded: str) -> ScryptHash | str:
         return "N, r and p must be integers"
     if n < 2 or n & (n - 1) or r < 1 or p < 1:
         return "N must be a power of two above 1, r and p at least 1"
+    if n * r < SCRYPT_N * SCRYPT_R:  # memory is what makes scrypt costly to guess on many cores at once
+        return f"N·r below {SCRYPT_N}·{SCRYPT_R} (16 MiB) is too cheap to guess"
     if 128 * n * r * p > MAX_MEMORY:
         return f"N, r and p ask for more than {MAX_MEMORY // 2**20} MiB"
     try:

@@ -1,6 +1,6 @@
-"""Slowing down guessing: failures counted per key (a client address, a user name); once a key has had
-FREE_FAILURES of them within WINDOW, each further attempt must wait an exponential back-off after the last —
-1 s, 2 s, 4 s … at most MAX_BACKOFF — or it is not heard at all.
+"""Slowing down guessing: failures counted per key (a client address, a user name); once a key has had its
+free failures (FREE_FAILURES unless the throttle says otherwise) within WINDOW, each further attempt must wait
+an exponential back-off after the last — 1 s, 2 s, 4 s … at most MAX_BACKOFF — or it is not heard at all.
 
 An attempt made during the back-off counts as a failure too (it is answered 429 unheard), so hammering only
 lengthens the wait. Memory is bounded: at most ``max_keys`` keys, the least recently failed forgotten first,
@@ -20,16 +20,17 @@ MAX_KEYS = 10_000
 KEPT_FAILURES = 32
 
 
-def backoff(failures: int) -> float:
-    """Seconds an attempt must wait after the last of ``failures`` recent failures."""
-    if failures < FREE_FAILURES:
+def backoff(failures: int, free: int = FREE_FAILURES) -> float:
+    """Seconds an attempt must wait after the last of ``failures`` recent failures, ``free`` of them free."""
+    if failures < free:
         return 0.0
-    return min(FIRST_BACKOFF * 2.0 ** (failures - FREE_FAILURES), MAX_BACKOFF)
+    return min(FIRST_BACKOFF * 2.0 ** (failures - free), MAX_BACKOFF)
 
 
 class Throttle:
-    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS) -> None:
-        self._clock, self._max_keys = clock, max_keys
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS,
+                 free_failures: int = FREE_FAILURES) -> None:
+        self._clock, self._max_keys, self._free = clock, max_keys, free_failures
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()  # key -> its recent failure times
         self._lock = threading.Lock()
 
@@ -69,4 +70,4 @@ class Throttle:
         if not times:
             del self._failures[key]
             return 0.0
-        return max(0.0, times[-1] + backoff(len(times)) - now)
+        return max(0.0, times[-1] + backoff(len(times), self._free) - now)

@@ -38,6 +38,7 @@ log = logging.getLogger("fleetmon.hub")
 
 PERIOD = 1.0  # seconds between two looks at the fleet
 HEARTBEAT = 15.0  # seconds of silence after which a comment line goes out
+RECHECK = 5.0  # seconds between two asks whether the stream's credentials still let it in
 QUEUE_SIZE = 64  # events a client may have waiting before it is told to resync
 MAX_WATCHED = 100  # host= parameters one client may give
 RESYNC = b"event: resync\ndata: {}\n\n"
@@ -209,21 +210,34 @@ class LiveStream:
         if len(hosts) > MAX_WATCHED:
             await bad_request(f"host may be given at most {MAX_WATCHED} times")(scope, receive, send)
             return
+        # Put there by the access control (fleetmon.hub.auth.middleware): a user removed or demoted by a reload
+        # loses the stream within RECHECK seconds, and the page's reconnect meets the login.
+        still_allowed = scope.get("state", {}).get("still_allowed", lambda: True)
+        loop = asyncio.get_running_loop()
         disconnected = asyncio.ensure_future(_disconnect(receive))
         client = None
         try:
             client = await self.feed.join(frozenset(hosts))
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+            sent_at = checked_at = loop.time()
             while not disconnected.done():
                 next_event = asyncio.ensure_future(client.queue.get())
-                await asyncio.wait((next_event, disconnected), timeout=self.feed.heartbeat,
+                await asyncio.wait((next_event, disconnected), timeout=min(self.feed.heartbeat, RECHECK),
                                    return_when=asyncio.FIRST_COMPLETED)
+                now = loop.time()
+                if now - checked_at >= RECHECK:
+                    checked_at = now
+                    if not await asyncio.to_thread(still_allowed):  # a session is looked up in its database
+                        next_event.cancel()
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                        break
                 if not next_event.done():
                     next_event.cancel()
-                    chunk = b"" if disconnected.done() else KEEPALIVE
+                    chunk = KEEPALIVE if not disconnected.done() and now - sent_at >= self.feed.heartbeat else b""
                 else:
                     chunk = next_event.result() + b"".join(_drain(client.queue))
                 if chunk:
+                    sent_at = now
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except OSError:  # the connection went away in the middle of a write
             pass

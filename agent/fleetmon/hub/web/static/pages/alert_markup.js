@@ -95,7 +95,7 @@ function alertMarkup(alert, group, { silenceById, operator }) {
 function labelChips(labels, skip) {
   const names = Object.keys(labels).filter((k) => !skip.includes(k)).sort();
   if (!names.length) return "";
-  return `<span class="labels">${names.map((k) => `<span class="label"><span class="label-name">${
+  return `<span class="label-chips">${names.map((k) => `<span class="label"><span class="label-name">${
     escapeHtml(k)}</span>=<span class="label-value">${escapeHtml(labels[k])}</span></span>`).join(" ")}</span>`;
 }
 
