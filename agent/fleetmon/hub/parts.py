@@ -66,7 +66,9 @@ class HubParts:
         registry.register(FleetCollector(self.fleet_reader, self.counters))
         registry.register(AlertingCollector(self.dispatcher, self.deliverer))
         dispatcher = self.dispatcher
-        live = LiveFeed(self.fleet_reader, lambda: dispatcher.alert_views(time.time()))
+        live = LiveFeed(self.fleet_reader, lambda: dispatcher.alert_views(time.time()),
+                        layout=lambda: resolve(self.config.dashboard, self.fleet_reader.records()),
+                        trend_minute=lambda: self.trends.sampled)
         return WebParts(fleet=self.fleet_reader, history=self.history, console_history=self.history,
                         fleet_alerts=lambda: [a.to_json(time.time()) for a in dispatcher.firing_from("fleet")],
                         trends=self.trends, live=live, hub_figures=self.counters.snapshot,

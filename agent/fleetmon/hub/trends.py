@@ -27,6 +27,11 @@ class PanelTrends:
         self._points: dict[tuple[str, str], deque[Point]] = {}  # (group, panel) -> points, oldest first
         self._sampled: float | None = None  # the minute of the last point taken
 
+    @property
+    def sampled(self) -> float | None:
+        """The minute of the latest point (None before the first): the live feed tells pages when it moves."""
+        return self._sampled
+
     def due(self, now: float) -> bool:
         """Whether the minute ``now`` falls in has no point yet."""
         return self._minute(now) != self._sampled

@@ -13,8 +13,9 @@ from typing import Any, NamedTuple
 import pytest
 import uvicorn
 
+from fleetmon.hub.layout import resolve
 from fleetmon.hub.web.app import build_app
-from fleetmon.hub.web.live import KEEPALIVE, RESYNC, Client, LiveFeed, alert_state
+from fleetmon.hub.web.live import KEEPALIVE, PANEL_LOOKS, RESYNC, Client, LiveFeed, alert_state
 from tests.conftest import free_port
 from tests.hub.console.feed import CPU, fed_hub
 from tests.polling import wait_until
@@ -84,7 +85,8 @@ def live(tmp_path):
     fed.birth("srv-01", ["servers"])
     fed.birth("srv-02", ["servers"])
     parts = hub.parts
-    feed = LiveFeed(parts.fleet_reader, lambda: parts.dispatcher.alert_views(time.time()), period=0.1,
+    feed = LiveFeed(parts.fleet_reader, lambda: parts.dispatcher.alert_views(time.time()),
+                    layout=lambda: resolve(parts.config.dashboard, parts.fleet_reader.records()), period=0.1,
                     heartbeat=HEARTBEAT)
     server = Server(build_app(hub.web()._replace(live=feed)))
     streams: list[Stream] = []
@@ -158,7 +160,58 @@ def test_a_client_that_disconnects_is_dropped_and_the_last_one_stops_the_feed(li
     third.close()
 
 
+def test_the_panel_values_go_to_the_clients_that_ask_for_them(live):
+    _, fed, _, connect = live
+    overview, host_page = connect("?panels=1"), connect("?host=srv-01")
+    fed.sample("srv-01", time.time(), {CPU: 0.42})
+    wait_until(lambda: any(data["hosts"].get("srv-01", {}).get("values", {}).get("cpu") == 0.42
+                           for data in overview.data("panels")), timeout=10, interval=0.05,
+               message="srv-01's CPU panel value")
+    # after the first event (every row), only what changed: srv-02 sent nothing new
+    assert all(set(data["hosts"]) == {"srv-01"} for data in overview.data("panels")[1:])
+    wait_until(lambda: host_page.data("sample"), timeout=10, interval=0.05, message="srv-01's sample")
+    assert host_page.data("panels") == [] and host_page.data("layout") == []
+
+
 # --- the feed's decisions, without a server ------------------------------------------------------------
+
+
+def test_panels_are_sent_every_few_looks_and_a_new_host_or_trend_minute_asks_for_the_layout(tmp_path):
+    hub, fed = fed_hub(tmp_path)
+    minute = [None]
+    try:
+        fed.birth("srv-01", ["servers"])
+        parts = hub.parts
+        feed = LiveFeed(parts.fleet_reader, lambda: parts.dispatcher.alert_views(time.time()),
+                        layout=lambda: resolve(parts.config.dashboard, parts.fleet_reader.records()),
+                        trend_minute=lambda: minute[0])
+
+        def looks(seen, count):
+            sent = []
+            for _ in range(count):
+                out, seen = feed.look(seen, frozenset(), panels=True)
+                sent += [item.chunk.split(b"\n")[0].decode() for item in out if b"event: hosts" not in item.chunk]
+            return sent, seen
+
+        _, seen = feed.look(None, frozenset())
+        sent, seen = looks(seen, 1)
+        assert sent == ["event: panels"]  # the first since a client asked: every row
+        fed.sample("srv-01", time.time(), {CPU: 0.3})
+        sent, seen = looks(seen, PANEL_LOOKS)
+        assert sent == ["event: panels"]  # once in PANEL_LOOKS looks, however many samples came
+        sent, seen = looks(seen, PANEL_LOOKS)
+        assert sent == []  # nothing changed
+        fed.birth("srv-02", ["servers"])  # a new row in the servers section
+        sent, seen = looks(seen, PANEL_LOOKS)
+        assert sent == ["event: layout"]
+        minute[0] = 60.0  # the trends took a new point: the sparklines want the layout read again
+        sent, seen = looks(seen, PANEL_LOOKS)
+        assert sent == ["event: layout"]
+        _, seen = feed.look(seen, frozenset(), panels=False)
+        assert seen.panels is None  # nobody asks any more: nothing is computed
+    finally:
+        hub.close()
+
 
 
 def test_a_look_takes_note_first_then_sends_changes_and_a_host_gone_is_a_resync(tmp_path):

@@ -10,7 +10,12 @@ fleet must not hold up the event loop):
   acknowledgement (not its annotations, which some rules refresh every evaluation): ``alerts``
   ``{"changed": true, "firing": n}``, and the page fetches the alerts again;
 - the last sample of each host a client watches (``?host=``, repeatable): ``sample``
-  ``{"host", "ts", "metrics"}`` when its timestamp changed, only to the clients watching that host.
+  ``{"host", "ts", "metrics"}`` when its timestamp changed, only to the clients watching that host;
+- for the clients that ask (``?panels=1``: the overview), every ``PANEL_LOOKS`` looks, the dashboard's panel
+  values and levels per host (fleetmon.hub.layout.resolve): ``panels`` ``{"hosts": {host: {"values",
+  "levels"}}}`` for the hosts whose row changed, and ``layout`` ``{"changed": true}`` when the layout's shape
+  (sections, their panels and hosts) or the minute of the panels' trends changed: the page reads
+  ``/api/v1/dashboard`` again then, about once a minute, never to learn a value.
 
 Each client has a bounded queue; one that does not keep up loses what is queued for it and gets
 ``resync`` instead (the page fetches everything again). A comment line every ``heartbeat`` seconds keeps
@@ -39,6 +44,7 @@ log = logging.getLogger("fleetmon.hub")
 PERIOD = 1.0  # seconds between two looks at the fleet
 HEARTBEAT = 15.0  # seconds of silence after which a comment line goes out
 RECHECK = 5.0  # seconds between two asks whether the stream's credentials still let it in
+PANEL_LOOKS = 5  # looks between two computations of the dashboard's panel values (every host, every panel)
 QUEUE_SIZE = 64  # events a client may have waiting before it is told to resync
 MAX_WATCHED = 100  # host= parameters one client may give
 RESYNC = b"event: resync\ndata: {}\n\n"
@@ -58,11 +64,22 @@ class Seen(NamedTuple):
     hosts: dict[str, dict[str, Any]]  # host -> summary
     alerts: AlertState
     samples: dict[str, float]  # watched host -> timestamp of the last sample sent
+    panels: "PanelState | None" = None  # None: no client asked for panels at the last computation
+    looks: int = 0  # looks taken: the panels are computed every PANEL_LOOKS of them
+
+
+class PanelState(NamedTuple):
+    shape: Any  # what a change of asks the page to read the layout again
+    rows: dict[str, dict[str, Any]]  # host -> {"values", "levels"}
 
 
 class Outgoing(NamedTuple):
     chunk: bytes  # the event as it goes on the wire
-    host: str | None  # only for the clients watching this host; None: for everyone
+    host: str | None  # only for the clients watching this host (PANELS: asking for panels); None: for everyone
+
+
+#: An Outgoing's ``host`` for the clients that asked for the dashboard's panels.
+PANELS = "\0panels"
 
 
 def event(name: str, data: Mapping[str, Any]) -> bytes:
@@ -81,6 +98,20 @@ def alert_state(views: Iterable[Mapping[str, Any]]) -> AlertState:
     return AlertState(firing, hashlib.blake2b(repr(sorted(parts)).encode(), digest_size=16).digest())
 
 
+def panel_state(layout: Mapping[str, Any], trend_minute: float | None) -> PanelState:
+    """The rows of ``layout`` (resolve's answer) by host, and its shape: each section's group, panels and
+    hosts, and the minute of the trends. A host in several sections has one row: the union of their panels."""
+    rows: dict[str, dict[str, Any]] = {}
+    shape = []
+    for section in layout["sections"]:
+        shape.append((section["group"], tuple(section["panels"]), tuple(row["host"] for row in section["hosts"])))
+        for row in section["hosts"]:
+            merged = rows.setdefault(row["host"], {"values": {}, "levels": {}})
+            merged["values"].update(row["values"])
+            merged["levels"].update(row["levels"])
+    return PanelState((tuple(shape), tuple(layout["panels"]), trend_minute), rows)
+
+
 def changed_hosts(before: Mapping[str, dict[str, Any]],
                   summaries: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool, dict[str, dict[str, Any]]]:
     """The summaries that differ from ``before``, whether a host of ``before`` is gone, and the new state."""
@@ -90,10 +121,11 @@ def changed_hosts(before: Mapping[str, dict[str, Any]],
 
 
 class Client:
-    __slots__ = ("hosts", "queue", "resyncs")
+    __slots__ = ("hosts", "panels", "queue", "resyncs")
 
-    def __init__(self, hosts: frozenset[str], size: int) -> None:
+    def __init__(self, hosts: frozenset[str], size: int, panels: bool = False) -> None:
         self.hosts = hosts
+        self.panels = panels  # it asked for the dashboard's panel values
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(size)
         self.resyncs = 0  # how often it fell behind
 
@@ -111,9 +143,13 @@ class LiveFeed:
     """``alerts`` answers the dispatcher's alert views (fleetmon.hub.alerting.dispatch.Dispatcher.alert_views).
     Lives on the event loop of its clients: ``join``, ``leave`` and ``tick`` run there."""
 
-    def __init__(self, fleet: FleetReader, alerts: Callable[[], list[dict[str, Any]]], period: float = PERIOD,
+    def __init__(self, fleet: FleetReader, alerts: Callable[[], list[dict[str, Any]]],
+                 layout: Callable[[], dict[str, Any]] | None = None,
+                 trend_minute: Callable[[], float | None] = lambda: None, period: float = PERIOD,
                  heartbeat: float = HEARTBEAT, queue_size: int = QUEUE_SIZE) -> None:
-        self._fleet, self._alerts = fleet, alerts
+        """``layout`` answers the dashboard's layout with its hosts' panel values (resolve's answer; None: no
+        panels are sent), ``trend_minute`` the minute of the panels' latest trend point."""
+        self._fleet, self._alerts, self._layout, self._trend_minute = fleet, alerts, layout, trend_minute
         self.period, self.heartbeat, self._queue_size = period, heartbeat, queue_size
         self._clients: set[Client] = set()
         self._task: asyncio.Task | None = None
@@ -127,13 +163,13 @@ class LiveFeed:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def join(self, hosts: frozenset[str]) -> Client:
+    async def join(self, hosts: frozenset[str], panels: bool = False) -> Client:
         """A new client; returns once the feed has taken its first look (started by this call if need be)."""
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
             self._ready = loop.create_future()
             self._task = loop.create_task(self._run(self._ready), name="fleetmon-live-feed")
-        client = Client(hosts, self._queue_size)
+        client = Client(hosts, self._queue_size, panels)
         self._clients.add(client)
         try:
             await asyncio.shield(self._ready)
@@ -148,9 +184,11 @@ class LiveFeed:
             self._task.cancel()
             self._task = None
 
-    def look(self, seen: Seen | None, watched: frozenset[str]) -> tuple[list[Outgoing], Seen]:
-        """What changed since ``seen`` (None: the first look, which only takes note), and what is seen now.
-        Reads the fleet and the dispatcher, each under its own lock: run it in a worker thread."""
+    def look(self, seen: Seen | None, watched: frozenset[str],
+             panels: bool = False) -> tuple[list[Outgoing], Seen]:
+        """What changed since ``seen`` (None: the first look, which only takes note), and what is seen now;
+        ``panels``: a client wants the panel values. Reads the fleet and the dispatcher, each under its own
+        lock: run it in a worker thread."""
         changed, gone, hosts = changed_hosts({} if seen is None else seen.hosts, self._fleet.hosts())
         alerts = alert_state(self._alerts())
         if seen is None:
@@ -171,12 +209,32 @@ class LiveFeed:
             samples[host] = ts
             if seen.samples.get(host) != ts:
                 out.append(Outgoing(event("sample", {"host": host, "ts": ts, "metrics": well_formed(metrics)}), host))
-        return out, Seen(hosts, alerts, samples)
+        looks, panel_seen = seen.looks + 1, seen.panels
+        if not panels:
+            panel_seen = None
+        elif panel_seen is None or looks % PANEL_LOOKS == 0:
+            now = self._panels()
+            if now is None:
+                rows = {}
+            elif panel_seen is None:  # the first computation since a client asked: every row, to be sure
+                rows = now.rows
+            elif now.shape != panel_seen.shape:
+                out.append(Outgoing(event("layout", {"changed": True}), PANELS))
+                rows = {}
+            else:
+                rows = {host: row for host, row in now.rows.items() if panel_seen.rows.get(host) != row}
+            if rows:
+                out.append(Outgoing(event("panels", {"hosts": rows}), PANELS))
+            panel_seen = now
+        return out, Seen(hosts, alerts, samples, panel_seen, looks)
+
+    def _panels(self) -> PanelState | None:
+        return None if self._layout is None else panel_state(self._layout(), self._trend_minute())
 
     def fan_out(self, outgoing: list[Outgoing]) -> None:
         for client in self._clients:
             for item in outgoing:
-                if item.host is None or item.host in client.hosts:
+                if item.host is None or (client.panels if item.host is PANELS else item.host in client.hosts):
                     client.offer(item.chunk)
 
     async def _run(self, ready: asyncio.Future) -> None:
@@ -189,8 +247,9 @@ class LiveFeed:
         while True:
             await asyncio.sleep(self.period)
             watched = frozenset().union(*(client.hosts for client in self._clients))
+            panels = any(client.panels for client in self._clients)
             try:
-                outgoing, seen = await asyncio.to_thread(self.look, seen, watched)
+                outgoing, seen = await asyncio.to_thread(self.look, seen, watched, panels)
             except Exception:  # one failed look must not end the feed; the next one compares with the last good
                 log.exception("the live feed could not look at the fleet")
                 continue
@@ -206,7 +265,9 @@ class LiveStream:
         self.feed = feed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hosts = Request(scope).query_params.getlist("host")
+        query = Request(scope).query_params
+        hosts = query.getlist("host")
+        panels = query.get("panels", "") in ("1", "true")
         if len(hosts) > MAX_WATCHED:
             await bad_request(f"host may be given at most {MAX_WATCHED} times")(scope, receive, send)
             return
@@ -217,7 +278,7 @@ class LiveStream:
         disconnected = asyncio.ensure_future(_disconnect(receive))
         client = None
         try:
-            client = await self.feed.join(frozenset(hosts))
+            client = await self.feed.join(frozenset(hosts), panels)
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
             sent_at = checked_at = loop.time()
             while not disconnected.done():

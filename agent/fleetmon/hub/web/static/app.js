@@ -93,6 +93,7 @@ async function show() {
     current = null;
   }
   live.watchHosts([]);
+  live.watchPanels(false);
   const found = route(location.hash);
   const root = document.createElement("div");
   main.replaceChildren(root);
@@ -145,6 +146,9 @@ function pageContext(gen, query) {
       },
       watchHosts(names) {
         if (fresh()) live.watchHosts(names);
+      },
+      watchPanels(on) {
+        if (fresh()) live.watchPanels(on);
       },
       connected: () => live.connected,
     },

@@ -1,6 +1,6 @@
 // The console's one server push: an EventSource on api/v1/live shared by every page. The hub names the events
-// (hosts, alerts, sample, resync); a page subscribes with on() and unsubscribes when it goes. After the stream
-// broke, whatever happened meanwhile is unknown: every subscriber gets a `resync` and refetches.
+// (hosts, alerts, sample, panels, layout, resync); a page subscribes with on() and unsubscribes when it goes.
+// After the stream broke, whatever happened meanwhile is unknown: every subscriber gets a `resync` and refetches.
 // `connection` is the feed's own event ({connected, running}: up, or stopped while nobody may read), for the
 // shell's indicator.
 
@@ -14,6 +14,7 @@ export class Live {
     this.onRefused = onRefused;
     this.handlers = new Map();  // event name -> Set of handlers
     this.hosts = [];  // the hosts whose samples the open stream carries
+    this.panels = false;  // whether it carries the dashboard's panel values (panels, layout)
     this.source = null;
     this.listening = new Set();  // event names the open source has a listener for
     this.delay = MIN_DELAY_MS;
@@ -38,6 +39,13 @@ export class Live {
     if (this.source) this.open();
   }
 
+  /** The dashboard's panel values (`panels` and `layout` events) from now on, or no more. */
+  watchPanels(on) {
+    if (Boolean(on) === this.panels) return;
+    this.panels = Boolean(on);
+    if (this.source) this.open();
+  }
+
   start() {
     if (!this.source) this.open();
   }
@@ -54,6 +62,7 @@ export class Live {
     clearTimeout(this.retry);
     if (this.source) this.source.close();
     const search = new URLSearchParams(this.hosts.map((host) => ["host", host]));
+    if (this.panels) search.append("panels", "1");
     const source = new EventSource(search.size ? `${this.url}?${search}` : this.url);
     this.source = source;
     this.listening = new Set();

@@ -5,6 +5,7 @@
 import { query } from "../lib/api.js";
 import { dateTime, format } from "../lib/format.js";
 import { escapeHtml, labelText } from "../lib/html.js";
+import { markDrawn, pageModule } from "../lib/page.js";
 
 const PATH = "alerts/history";
 const HOUR = 3600;
@@ -18,24 +19,8 @@ const SEVERITIES = ["critical", "warning"];  // a colour each in the columns; th
 const ACTION_WORDS = { "ack ack": "acknowledged", "silence create": "silence created", "silence update": "silence updated",
                        "silence expire": "silence expired" };
 
-let page = null;
-
-export default {
-  path: PATH,
-  title: "Alert history",
-  nav: true,
-  role: "viewer",
-
-  async render(root, params, ctx) {
-    page = new HistoryPage(root, ctx);
-    await page.load();
-  },
-
-  dispose() {
-    if (page) page.stop();
-    page = null;
-  },
-};
+export default pageModule({ path: PATH, title: "Alert history", nav: true, role: "viewer" },
+  (root, params, ctx) => new HistoryPage(root, ctx));
 
 class HistoryPage {
   constructor(root, ctx) {
@@ -68,6 +53,10 @@ class HistoryPage {
       this.range = button.dataset.range;
       this.load();
     });
+  }
+
+  start() {
+    return this.load();
   }
 
   stop() {
@@ -110,8 +99,7 @@ class HistoryPage {
     this.el.status.textContent = `Since ${dateTime(window.start)}${partial} · updated ${new Date().toLocaleTimeString()}`;
     if (!this.drawn) {
       this.drawn = true;
-      document.body.dataset.ready = PATH;
-      performance.measure(`draw:${PATH}`, { start: this.startedAt, end: performance.now() });
+      markDrawn(PATH, this.startedAt);
     }
   }
 }

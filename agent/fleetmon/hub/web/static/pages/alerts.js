@@ -4,30 +4,15 @@
 // also get the actions (the dialogs of alert_actions.js) and may expire a silence. The live feed's `alerts` event says something changed:
 // the page fetches again then, never on a timer.
 import { query } from "../lib/api.js";
+import { markDrawn, pageModule } from "../lib/page.js";
 import { AckDialog, SilenceDialog, splitMatchers } from "./alert_actions.js";
 import { alertOrder, alertTitle, groupMarkup, groupTitle, muteKind, severityRank, silencesMarkup } from "./alert_markup.js";
 
 const PATH = "alerts";
 const FILTER_DELAY_MS = 300;
 
-let page = null;
-
-export default {
-  path: PATH,
-  title: "Alerts",
-  nav: true,
-  role: "viewer",
-
-  async render(root, params, ctx) {
-    page = new AlertsPage(root, ctx);
-    await page.start();
-  },
-
-  dispose() {
-    if (page) page.stop();
-    page = null;
-  },
-};
+export default pageModule({ path: PATH, title: "Alerts", nav: true, role: "viewer" },
+  (root, params, ctx) => new AlertsPage(root, ctx));
 
 class AlertsPage {
   constructor(root, ctx) {
@@ -153,8 +138,7 @@ class AlertsPage {
     this.draw();
     if (!this.drawn) {
       this.drawn = true;
-      document.body.dataset.ready = PATH;
-      performance.measure(`draw:${PATH}`, { start: this.startedAt, end: performance.now() });
+      markDrawn(PATH, this.startedAt);
     }
   }
 

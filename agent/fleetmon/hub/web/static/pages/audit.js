@@ -3,29 +3,14 @@
 import { query } from "../lib/api.js";
 import { dateTime } from "../lib/format.js";
 import { escapeHtml } from "../lib/html.js";
+import { markDrawn, pageModule } from "../lib/page.js";
 
 const PATH = "audit";
 const RANGES = { "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
 const LIMIT = 2000;
 
-let page = null;
-
-export default {
-  path: PATH,
-  title: "Audit",
-  nav: true,
-  role: "admin",
-
-  async render(root, params, ctx) {
-    page = new AuditPage(root, ctx);
-    await page.load();
-  },
-
-  dispose() {
-    if (page) page.stopped = true;
-    page = null;
-  },
-};
+export default pageModule({ path: PATH, title: "Audit", nav: true, role: "admin" },
+  (root, params, ctx) => new AuditPage(root, ctx));
 
 class AuditPage {
   constructor(root, ctx) {
@@ -64,6 +49,14 @@ class AuditPage {
     this.actionSelect.addEventListener("change", () => this.draw());
   }
 
+  start() {
+    return this.load();
+  }
+
+  stop() {
+    this.stopped = true;
+  }
+
   async load() {
     const load = ++this.loads;
     const since = (Date.now() / 1000 - RANGES[this.el.form.range.value]).toFixed(3);
@@ -82,8 +75,7 @@ class AuditPage {
     this.draw();
     if (!this.drawn) {
       this.drawn = true;
-      document.body.dataset.ready = PATH;
-      performance.measure(`draw:${PATH}`, { start: this.startedAt, end: performance.now() });
+      markDrawn(PATH, this.startedAt);
     }
   }
 

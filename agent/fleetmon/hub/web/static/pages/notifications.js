@@ -6,6 +6,7 @@
 import { query } from "../lib/api.js";
 import { dateTime, format } from "../lib/format.js";
 import { escapeHtml } from "../lib/html.js";
+import { markDrawn, pageModule } from "../lib/page.js";
 
 const PATH = "notifications";
 const RANGES = { "1h": 3600, "24h": 86400, "7d": 7 * 86400 };
@@ -13,24 +14,8 @@ const LIMIT = 1000;
 const DELIVERY_GRACE_MS = 3000;  // how long a delivery may take before its row is looked for (a webhook's answer)
 const MAX_FOLLOW_UP_MS = 10 * 60 * 1000;  // a flush further away than this is left to the next alerts event
 
-let page = null;
-
-export default {
-  path: PATH,
-  title: "Notifications",
-  nav: true,
-  role: "viewer",
-
-  async render(root, params, ctx) {
-    page = new NotificationsPage(root, ctx);
-    await page.start();
-  },
-
-  dispose() {
-    if (page) page.stop();
-    page = null;
-  },
-};
+export default pageModule({ path: PATH, title: "Notifications", nav: true, role: "viewer" },
+  (root, params, ctx) => new NotificationsPage(root, ctx));
 
 class NotificationsPage {
   constructor(root, ctx) {
@@ -149,8 +134,7 @@ class NotificationsPage {
     this.draw();
     if (!this.drawn) {
       this.drawn = true;
-      document.body.dataset.ready = PATH;
-      performance.measure(`draw:${PATH}`, { start: this.startedAt, end: performance.now() });
+      markDrawn(PATH, this.startedAt);
     }
   }
 
