@@ -91,7 +91,8 @@ def console_routes(fleet: FleetReader, history: ConsoleHistory,
         return JSONResponse({"tier": tier, "start": start, "end": end,
                              "series": [{"name": s.name, "labels": s.labels, "points": s.points} for s in found]})
 
-    def events(request: Request) -> Response:
+    def host_window(request: Request) -> tuple[str, float, float, int] | Response:
+        """The host, time range and limit a read of a host's records asks for, or the answer refusing it."""
         host = request.path_params["host"]
         try:
             start, end = time_range(request.query_params, DAY)
@@ -100,6 +101,13 @@ def console_routes(fleet: FleetReader, history: ConsoleHistory,
             return bad_request(exc)
         if known(host) is None:
             return not_found(f"unknown host {host!r}")
+        return host, start, end, limit
+
+    def events(request: Request) -> Response:
+        asked = host_window(request)
+        if isinstance(asked, Response):
+            return asked
+        host, start, end, limit = asked
         return JSONResponse({
             "events": [{"ts": e.ts, "kind": e.kind, "message": e.message, "details": e.details}
                        for e in history.events(host, start, end, limit)],
@@ -107,14 +115,10 @@ def console_routes(fleet: FleetReader, history: ConsoleHistory,
                               for c in history.state_changes(host, start, end, limit)]})
 
     def checks(request: Request) -> Response:
-        host = request.path_params["host"]
-        try:
-            start, end = time_range(request.query_params, DAY)
-            limit = integer(request.query_params, "limit", 1000, 1, 10_000)
-        except BadParam as exc:
-            return bad_request(exc)
-        if known(host) is None:
-            return not_found(f"unknown host {host!r}")
+        asked = host_window(request)
+        if isinstance(asked, Response):
+            return asked
+        host, start, end, limit = asked
         by_name: dict[str, list[dict[str, Any]]] = {}
         for result in history.checks(host, start, end, limit):
             by_name.setdefault(result.name, []).append({"ts": result.ts, "ok": result.ok, "value": result.value,
