@@ -4,6 +4,7 @@ import { query } from "../lib/api.js";
 import { format } from "../lib/format.js";
 import { escapeHtml, labelText } from "../lib/html.js";
 import { Heatmap } from "../lib/heatmap.js";
+import { markDrawn } from "../lib/page.js";
 import { RangePicker } from "../lib/range.js";
 
 const FALLBACK_PANELS = { cpu: "CPU", memory: "Memory", disk: "Disk", temperature: "Temp" };
@@ -69,8 +70,7 @@ class GroupPage {
     document.title = `${this.group} · fleetmon`;
     await this.loadHeatmap();
     if (this.stopped) return;
-    document.body.dataset.ready = PATH;  // its hosts, patterns and first heatmap are on the page
-    performance.measure(`draw:${PATH}`, { start: this.startedAt, end: performance.now() });
+    markDrawn(PATH, this.startedAt);  // its hosts, patterns and first heatmap are on the page
   }
 
   stop() {

@@ -5,6 +5,7 @@ import { query } from "../lib/api.js";
 import { ChartGroup, loadChartLibrary } from "../lib/charts.js";
 import { dateTime, rateUnit } from "../lib/format.js";
 import { escapeHtml, labelText } from "../lib/html.js";
+import { markDrawn } from "../lib/page.js";
 import { RangePicker } from "../lib/range.js";
 import { alertsMarkup, checksMarkup, eventsMarkup, factsMarkup } from "./host_details.js";
 
@@ -83,6 +84,7 @@ class HostPage {
     const path = `api/v1/hosts/${encodeURIComponent(this.host)}`;
     let host;
     let listing;
+    loadChartLibrary().catch(() => {});  // beside the listing, not after it; buildCharts says if it failed
     try {
       // A host the fleet forgot (it left the inventory) still has its history: null here, charts below.
       [host, listing] = await Promise.all([api.get(path).catch((e) => { if (e.status === 404) return null; throw e; }),
@@ -209,20 +211,18 @@ class HostPage {
       }),
     ]).catch((error) => this.ctx.toast(`Checks or events of ${this.host}: ${error.message}`, "error"));
     await Promise.all([this.loadSeries(load, range, span), details]);
-    if (load === this.loads && this.charted && !this.stopped) this.markDrawn(range, began);
+    if (load === this.loads && this.charted && !this.stopped) this.rangeDrawn(range, began);
   }
 
   /** The first range drawn is the page's first draw ("draw:", from the page's start); a later one, "range:" from
    * the pick. Every chart has drawn by now: uPlot draws in a microtask queued before this one resumed. */
-  markDrawn(range, began) {
-    const end = performance.now();
+  rangeDrawn(range, began) {
     if (this.drawn) {
-      performance.measure(`range:${PATH}`, { start: began, end, detail: { range: range.name } });
-      return;
+      performance.measure(`range:${PATH}`, { start: began, end: performance.now(), detail: { range: range.name } });
+    } else {
+      markDrawn(PATH, this.startedAt);
     }
     this.drawn = true;
-    document.body.dataset.ready = PATH;
-    performance.measure(`draw:${PATH}`, { start: this.startedAt, end, detail: { range: range.name } });
   }
 
   /** A live event's patch, measured as "live:" with the chart redraws it queued (uPlot draws in a microtask). */

@@ -4,6 +4,7 @@
 // thousands of hosts draw fast; afterwards only the rows whose markup changed are parsed again (lib/rows.js).
 import { age, dateTime, format } from "../lib/format.js";
 import { escapeHtml } from "../lib/html.js";
+import { markDrawn } from "../lib/page.js";
 import { RowChunks } from "../lib/rows.js";
 import { sparkline, trendFigures } from "../lib/sparkline.js";
 
@@ -18,6 +19,8 @@ const NO_ALERTS = Object.freeze([]);
 const COLUMN_PX = { fixed: 190 + 150 + 80 + 70, panel: 100 };
 
 const byName = new Intl.Collator().compare;
+// What the rows, the counts and the filter show of a host's summary.
+const shownOf = (s) => JSON.stringify([s.state, s.since, s.reason, s.health, s.groups, s.labels]);
 const closed = new Set();  // sections the reader folded, kept across redraws and visits
 
 let view = null;
@@ -140,12 +143,9 @@ class Overview {
     this.at = new Date();
     this.draw();
     this.setStatus(`Updated ${this.at.toLocaleTimeString()}${this.alerts.known ? "" : " · alerts unavailable"}`, "");
-    if (!this.drawn) {
-      this.drawn = true;
-      document.body.dataset.ready = PATH;
-      performance.measure(`draw:${PATH}`, { start: this.startedAt, end: performance.now() });
-    }
     if (layout.sections.some((s) => s.hosts.some((h) => !this.hosts.has(h.host)))) this.refetchHostsSoon();
+    if (!this.drawn) markDrawn(PATH, this.startedAt);
+    this.drawn = true;
   }
 
   failed(error) {
@@ -153,9 +153,11 @@ class Overview {
     this.setStatus("", `The hub is not answering (${error.message}).${since}`);
   }
 
+  /** A summary that shows the same (a new sample's figures come with the layout) keeps its old self: no redraw. */
   patchHosts(summaries) {
-    for (const summary of summaries) this.hosts.set(summary.host, summary);
-    this.drawSoon();
+    const fresh = summaries.filter((s) => !this.hosts.has(s.host) || shownOf(this.hosts.get(s.host)) !== shownOf(s));
+    for (const summary of fresh) this.hosts.set(summary.host, summary);
+    if (fresh.length) this.drawSoon();
   }
 
   refetchAlertsSoon() {
@@ -178,16 +180,13 @@ class Overview {
     }).catch(() => {}).finally(() => { this.hostsPending = false; });
   }
 
-  /** A redraw in the next frame, after what the live feed brought (its cost is measured as "live:"). */
-  drawSoon() {
-    if (!this.frame) {
-      this.frame = requestAnimationFrame(() => {
-        const start = performance.now();
-        this.frame = 0;
-        this.draw();
-        performance.measure(`live:${PATH}`, { start, end: performance.now() });
-      });
-    }
+  drawSoon() {  // after what the live feed brought: measured as "live:"
+    this.frame ||= requestAnimationFrame(() => {
+      const start = performance.now();
+      this.frame = 0;
+      this.draw();
+      performance.measure(`live:${PATH}`, { start, end: performance.now() });
+    });
   }
 
   setStatus(text, problem) {
