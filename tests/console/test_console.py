@@ -29,6 +29,27 @@ def test_the_overview_lists_every_host_and_links_to_its_page(page, console: Cons
     page.wait_for_selector(f".host-page h1:has-text('{SERVER}')")
 
 
+def test_the_overview_takes_panel_values_from_the_server_push(page, console: Console):
+    log_in(page, console, "vic")
+    page.goto(console.url + "#/")
+    page.wait_for_selector("body[data-ready='overview']")
+    reads = []
+    page.on("request", lambda r: "api/v1/dashboard" in r.url and reads.append(r.url))
+    cpu = page.locator(f"tr[data-host='{SERVER}'] td.panel").first
+    shown = {"text": cpu.inner_text(), "changes": 0}
+
+    def pushed() -> bool:
+        """More new CPU figures than reads of the dashboard (the page reads it again when its trends take a new
+        minute, at most once here): some came with the feed's panels."""
+        text = cpu.inner_text()
+        if text != shown["text"]:
+            shown["text"], shown["changes"] = text, shown["changes"] + 1
+        return shown["changes"] > len(reads)
+
+    # A simulated host samples every second, the feed sends panel values every 5 s.
+    wait_until(pushed, timeout=20, message="a CPU figure from the server push")
+
+
 def test_a_host_page_draws_its_metrics_as_synchronised_charts_with_values_on_hover(page, console: Console):
     log_in(page, console, "vic")
     page.goto(console.url + "#/")

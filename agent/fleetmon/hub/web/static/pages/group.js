@@ -11,6 +11,7 @@ const FALLBACK_PANELS = { cpu: "CPU", memory: "Memory", disk: "Disk", temperatur
 const CELL_PX = 10;  // about one bucket per this many pixels of width
 const MAX_BUCKETS = 120;
 const MIN_BUCKETS = 12;
+const MIN_CELL_SECONDS = 60;
 const PATH = "group";  // the name of its marks: document.body.dataset.ready, performance "draw:"
 
 let current = null;
@@ -117,7 +118,10 @@ class GroupPage {
     const load = ++this.loads;
     const range = this.picker.current();
     const width = this.root.querySelector(".heatmap-box").clientWidth || 800;
-    const buckets = Math.max(MIN_BUCKETS, Math.min(MAX_BUCKETS, Math.floor(width / CELL_PX)));
+    // A cell at least a minute wide: the hub reads minute aggregates instead of every raw sample of every host,
+    // tens of times fewer rows for a large group (docs/benchmarks.md, "Console").
+    const minutes = Math.floor((range.end - range.start) / MIN_CELL_SECONDS);
+    const buckets = Math.max(MIN_BUCKETS, Math.min(MAX_BUCKETS, Math.floor(width / CELL_PX), minutes));
     const params = { panel: this.el.panel.value || "cpu", start: range.start.toFixed(3), end: range.end.toFixed(3),
                      buckets };
     try {

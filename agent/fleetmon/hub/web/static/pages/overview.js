@@ -1,7 +1,8 @@
 // The overview (#/): the fleet table of docs/hub.md, "Dashboard". One section per group of the layout
-// (api/v1/dashboard: panel values and trends), liveness and health per host (api/v1/hosts, then the live feed's
-// `hosts` events), firing alerts (api/v1/alerts, refetched on `alerts`). Rows are markup strings parsed in one go:
-// thousands of hosts draw fast; afterwards only the rows whose markup changed are parsed again (lib/rows.js).
+// (api/v1/dashboard: panel values and trends, then the live feed's `panels`; read again on `layout`), liveness
+// and health per host (api/v1/hosts, then the feed's `hosts`), firing alerts (api/v1/alerts, again on `alerts`).
+// Rows are markup strings parsed in one go: thousands of hosts draw fast; afterwards only the rows whose markup
+// changed are parsed again (lib/rows.js).
 import { age, dateTime, format } from "../lib/format.js";
 import { escapeHtml } from "../lib/html.js";
 import { markDrawn } from "../lib/page.js";
@@ -11,7 +12,6 @@ import { sparkline, trendFigures } from "../lib/sparkline.js";
 const PATH = "overview";  // the name of its marks: document.body.dataset.ready, performance "draw:" and "live:"
 const STATES = ["online", "silent", "offline", "missing"];
 const STATE_RANK = { offline: 0, silent: 1, missing: 2, unknown: 3, online: 4 };  // worst first
-const LAYOUT_MS = 10000;  // panel values and trends (the live feed carries liveness, not panel values)
 const POLL_MS = 5000;  // everything, while the live feed is down
 const ALERTS_DEBOUNCE_MS = 500;
 const NO_ALERTS = Object.freeze([]);
@@ -19,6 +19,8 @@ const NO_ALERTS = Object.freeze([]);
 const COLUMN_PX = { fixed: 190 + 150 + 80 + 70, panel: 100 };
 
 const byName = new Intl.Collator().compare;
+// The entries of `all` that a section's `panels` show.
+const pick = (all, panels) => Object.fromEntries(panels.filter((p) => p in all).map((p) => [p, all[p]]));
 // What the rows, the counts and the filter show of a host's summary.
 const shownOf = (s) => JSON.stringify([s.state, s.since, s.reason, s.health, s.groups, s.labels]);
 const closed = new Set();  // sections the reader folded, kept across redraws and visits
@@ -79,9 +81,13 @@ class Overview {
 
   async start() {
     const { live } = this.ctx;
+    live.watchPanels(true);
     live.on("hosts", (data) => this.patchHosts(data.hosts || []));
+    live.on("panels", (data) => this.patchPanels(data.hosts || {}));
+    live.on("layout", () => this.refreshLayout());
     live.on("alerts", () => this.refetchAlertsSoon());
     live.on("resync", () => this.refresh());
+    live.on("connection", ({ connected }) => connected || this.schedule(POLL_MS));
     await this.refresh();
   }
 
@@ -115,7 +121,7 @@ class Overview {
     }
   }
 
-  /** The layout alone (panel values, trends), while the live feed brings liveness and alerts. */
+  /** The layout alone, when the live feed says its shape or its trends changed (about once a minute). */
   async refreshLayout() {
     if (this.stopped || document.hidden) return;
     try {
@@ -125,18 +131,31 @@ class Overview {
       this.drew(layout);
     } catch (error) {
       this.failed(error);
-    } finally {
-      this.schedule(LAYOUT_MS);
     }
   }
 
+  /** With the feed up nothing is polled: it brings liveness, alerts and the panel values. Without it,
+   * everything is read every few seconds, as the dashboard always did. */
   schedule(pollMs) {
     clearTimeout(this.timer);
-    if (this.stopped) return;
-    const live = this.ctx.live;
-    // With the feed up only the layout is polled; without it, everything, as the dashboard always did.
-    this.timer = live.connected() ? setTimeout(() => this.refreshLayout(), LAYOUT_MS)
-      : setTimeout(() => this.refresh(), pollMs);
+    if (this.stopped || this.ctx.live.connected()) return;
+    this.timer = setTimeout(() => this.refresh(), pollMs);
+  }
+
+  /** The feed's `panels`: {host: {values, levels}} of the hosts whose dashboard row changed. */
+  patchPanels(rows) {
+    if (!this.layout) return;
+    let changed = false;
+    for (const section of this.layout.sections) {
+      for (const row of section.hosts) {
+        const fresh = rows[row.host];
+        if (!fresh) continue;
+        row.values = pick(fresh.values, section.panels);
+        row.levels = pick(fresh.levels, section.panels);
+        changed = true;
+      }
+    }
+    if (changed) this.drawSoon();
   }
 
   drew(layout) {
