@@ -26,3 +26,26 @@ export function markDrawn(path, since) {
   document.body.dataset.ready = path;
   performance.measure(`draw:${path}`, { start: since, end: performance.now() });
 }
+
+/** `run` (async) as a function that, called while a run is in flight, runs once more after it rather than once per
+ * call: a burst of live events makes one extra read, not one each. `stopped()` ends the chain. */
+export function coalesced(run, stopped = () => false) {
+  let running = null;
+  let again = false;
+  const call = () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = run().finally(() => {
+      running = null;
+      if (again && !stopped()) {
+        again = false;
+        return call();
+      }
+      return undefined;
+    });
+    return running;
+  };
+  return call;
+}

@@ -4,7 +4,7 @@
 // also get the actions (the dialogs of alert_actions.js) and may expire a silence. The live feed's `alerts` event says something changed:
 // the page fetches again then, never on a timer.
 import { query } from "../lib/api.js";
-import { markDrawn, pageModule } from "../lib/page.js";
+import { coalesced, markDrawn, pageModule } from "../lib/page.js";
 import { AckDialog, SilenceDialog, splitMatchers } from "./alert_actions.js";
 import { alertOrder, alertTitle, groupMarkup, groupTitle, muteKind, severityRank, silencesMarkup } from "./alert_markup.js";
 
@@ -21,8 +21,7 @@ class AlertsPage {
     this.startedAt = performance.now();
     this.drawn = false;  // its first data is on the page: document.body.dataset.ready says so
     this.stopped = false;
-    this.loading = null;  // the fetch in flight; a change meanwhile asks for one more after it
-    this.again = false;
+    this.refresh = coalesced(() => this.load(), () => this.stopped);  // a change meanwhile: one more read after it
     this.filterTimer = 0;
     this.data = null;  // {alerts, groups, silences, filtered} as last fetched
     this.operator = ctx.can("operator");
@@ -96,23 +95,6 @@ class AlertsPage {
     if (!this.el.silenced.checked) params.set("silenced", "0");
     if (!this.el.inhibited.checked) params.set("inhibited", "0");
     history.replaceState(null, "", `#/${PATH}${params.size ? `?${params}` : ""}`);
-  }
-
-  /** Fetches and draws again; calls while one is in flight make one more fetch after it, not one each. */
-  refresh() {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.load().finally(() => {
-      this.loading = null;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        return this.refresh();
-      }
-      return undefined;
-    });
-    return this.loading;
   }
 
   async load() {

@@ -6,7 +6,7 @@
 import { query } from "../lib/api.js";
 import { dateTime, format } from "../lib/format.js";
 import { escapeHtml } from "../lib/html.js";
-import { markDrawn, pageModule } from "../lib/page.js";
+import { coalesced, markDrawn, pageModule } from "../lib/page.js";
 
 const PATH = "notifications";
 const RANGES = { "1h": 3600, "24h": 86400, "7d": 7 * 86400 };
@@ -23,8 +23,7 @@ class NotificationsPage {
     this.startedAt = performance.now();
     this.drawn = false;  // its first data is on the page: document.body.dataset.ready says so
     this.stopped = false;
-    this.loading = null;
-    this.again = false;
+    this.refresh = coalesced(() => this.load(), () => this.stopped);  // a change meanwhile: one more read after it
     this.attempts = [];
     this.groups = new Map();  // group key -> the group's view, while it exists
     this.seen = null;  // group id -> what its alerts were at the last read: a change means a notification due
@@ -94,23 +93,6 @@ class NotificationsPage {
       this.refresh();
       this.arm();
     }, Math.max(0, this.followUps[0] - Date.now()));
-  }
-
-  /** Reads and draws again; calls while one is in flight make one more read after it, not one each. */
-  refresh() {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.load().finally(() => {
-      this.loading = null;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        return this.refresh();
-      }
-      return undefined;
-    });
-    return this.loading;
   }
 
   async load() {
