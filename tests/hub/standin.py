@@ -101,20 +101,7 @@ class Asgi:
                  "scheme": "http", "path": path, "raw_path": path.encode("utf-8", "surrogateescape"),
                  "query_string": query, "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000),
                  "server": ("testserver", 80)}
-        messages: list[dict[str, Any]] = []
-        requested = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal requested
-            if not requested:
-                requested = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            messages.append(message)
-
-        asyncio.run(self.app(scope, receive, send))
+        messages = asyncio.run(exchange(self.app, scope, body))
         start = next(m for m in messages if m["type"] == "http.response.start")
         return Answer(start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]},
                       b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body"))
@@ -122,3 +109,23 @@ class Asgi:
 
 def app_of(hub: StandIn) -> Asgi:
     return Asgi(build_app(hub.web()))
+
+
+async def exchange(app: Any, scope: dict[str, Any], body: bytes) -> list[dict[str, Any]]:
+    """One request through an ASGI app as a server hands it over (its body, then the client's disconnect): the
+    messages the app sent back."""
+    messages: list[dict[str, Any]] = []
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    return messages

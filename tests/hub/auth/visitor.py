@@ -21,7 +21,7 @@ from fleetmon.hub.auth.tokens import token_hash
 from fleetmon.hub.config import parse_config
 from fleetmon.hub.parts import build_parts
 from fleetmon.hub.web.app import build_app
-from tests.hub.standin import ALERTING, Answer, StandIn
+from tests.hub.standin import ALERTING, Answer, StandIn, exchange
 
 API_TOKEN = "the-old-api-token-0123456789"
 ROLE_OF = {"vera": "viewer", "otto": "operator", "ada": "admin"}
@@ -128,20 +128,7 @@ class Visitor:
                  "scheme": self.scheme, "path": path, "raw_path": path.encode(), "query_string": query,
                  "root_path": "", "headers": headers, "client": (self.address, 50000),
                  "server": ("hub.example", 443 if self.scheme == "https" else 80)}
-        messages: list[dict[str, Any]] = []
-        requested = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal requested
-            if not requested:
-                requested = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            messages.append(message)
-
-        await self.app(scope, receive, send)
+        messages = await exchange(self.app, scope, body)
         start = next(m for m in messages if m["type"] == "http.response.start")
         return (start["status"], [(k.lower(), v) for k, v in start["headers"]],
                 b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body"))
