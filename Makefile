@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := mosquitto mosquitto-clients iputils-ping openssl prometheus-alertmanager chromium prometheus
 BENCH_APT_PACKAGES := prometheus-node-exporter glances
-AGENT_SOURCES := agent/fleetmon/__init__.py agent/fleetmon/__main__.py agent/fleetmon/cli.py \
+AGENT_SOURCES := agent/fleetmon/__init__.py agent/fleetmon/__main__.py agent/fleetmon/cli.py agent/fleetmon/cli_operations.py \
 	agent/fleetmon/config_reader.py agent/fleetmon/protocol agent/fleetmon/mqtt agent/fleetmon/agent \
 	agent/fleetmon/simulate
 STAMP := $(VENV)/.installed

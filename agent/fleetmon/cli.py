@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from fleetmon import __version__
+from fleetmon import __version__, cli_operations
 
 EXIT_CONFIG = 2
 
@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=_status)
 
     _register_alerting(commands)
+    cli_operations.register(commands, _api_options)
     _register_deploy(commands)
     from fleetmon import simulate
 

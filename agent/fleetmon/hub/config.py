@@ -15,7 +15,10 @@ from fleetmon.hub.alerting.receivers import ReceiverContext
 from fleetmon.hub.auth.config import AuthConfig, parse_auth
 from fleetmon.hub.auth.tokens import token_hash
 from fleetmon.hub.layout import DEFAULT_TITLE, PANELS, DashboardConfig, DashboardSection
+from fleetmon.hub.maintenance.calendar import parse_maintenance
+from fleetmon.hub.maintenance.windows import Window
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
+from fleetmon.hub.sla.config import SLO, parse_slos
 from fleetmon.hub.store.config import StoreConfig
 from fleetmon.mqtt.broker import BrokerConfig, parse_broker
 from fleetmon.protocol.topics import HOST_ID_PATTERN
@@ -69,6 +72,8 @@ class HubConfig:
     api_token: str = ""  # an admin's bearer token, of the user "api" (fleetmon.hub.auth)
     auth: AuthConfig = field(default_factory=AuthConfig)  # console users, roles, sessions
     listen_tls: ListenTls | None = None  # None: plain HTTP
+    maintenance: tuple[Window, ...] = ()  # the inventory's maintenance windows (the API adds its own)
+    slos: tuple[SLO, ...] = ()  # service level objectives the SLA reports and budget-burn alerts follow
     rules_interval: float = 5.0  # liveness and pattern rules, fleet view republishing
     history_rules_interval: float = 60.0  # rules that fit lines over history (predictive, trends): costlier
     log_level: str = "info"
@@ -79,6 +84,11 @@ class HubConfig:
     def alerting_db(self) -> str:
         """Alerting state and history: beside the metrics history, in its own file."""
         return str(Path(self.db).with_name("alerting.db"))
+
+    @property
+    def sla_db(self) -> str:
+        """The SLA reports' presence ledger: beside the metrics history, in its own file."""
+        return str(Path(self.db).with_name("sla.db"))
 
     @property
     def auth_db(self) -> str:
@@ -96,7 +106,7 @@ class HubConfig:
 
 TOP_KEYS = ("broker", "listen", "db", "max_message_bytes", "expected_hosts", "liveness", "history", "rules",
             "republish", "rules_interval", "history_rules_interval", "log_level", "alerting", "api",
-            "dashboard", "auth", "listen_tls")
+            "dashboard", "auth", "listen_tls", "maintenance", "slos")
 
 
 def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfig:
@@ -118,6 +128,7 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
         api_token=_api_token(root.child("api")),
         auth=parse_auth(root.child("auth")),
         listen_tls=_listen_tls(root.child("listen_tls")),
+        maintenance=parse_maintenance(root.child("maintenance")),
         listen=listen,
         db=root.child("db").string(DEFAULT_DB),
         max_message_bytes=root.child("max_message_bytes").size(256 * 1024),
@@ -131,6 +142,7 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
         history_rules_interval=root.child("history_rules_interval").duration(60.0, minimum=0.1),
         log_level=root.child("log_level").string("info", choices=("debug", "info", "warning", "error")),
     )
+    config.slos = parse_slos(root.child("slos"), config.alerting.time_intervals)
     owner = config.auth.token_owners.get(token_hash(config.api_token)) if config.api_token else None
     if owner:  # the same token cannot be an admin's and someone else's: which one it acts as would be a guess
         root.child("api").fail(f"the API token is also a token of user {owner!r}; give each its own")

@@ -5,6 +5,7 @@ same parts to drive the real message path and the real HTTP app without a broker
 others it uses, and no more: the HTTP app gets ``web()``'s narrow inputs, never the parts themselves.
 """
 
+import contextlib
 import logging
 import secrets
 import threading
@@ -17,16 +18,21 @@ from fleetmon.hub.alerting.delivery import Deliverer
 from fleetmon.hub.alerting.dispatch import Dispatcher
 from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.alerting.metrics import AlertingCollector
+from fleetmon.hub.alerting.notices import IncidentNotices
+from fleetmon.hub.alerting.observers import AlertRef
 from fleetmon.hub.auth.authority import Authority
 from fleetmon.hub.auth.database import AuthDatabase
 from fleetmon.hub.config import HubConfig
 from fleetmon.hub.delivery import RESTORE_WINDOW, DeliveryTracker
 from fleetmon.hub.exposition import FleetCollector, HubCounters
 from fleetmon.hub.fleet_reader import FleetReader
+from fleetmon.hub.incidents.book import IncidentBook
 from fleetmon.hub.intake import Intake
 from fleetmon.hub.layout import resolve
+from fleetmon.hub.maintenance.calendar import MaintenanceCalendar
 from fleetmon.hub.rules import ActiveAlerts, FleetAlert
 from fleetmon.hub.sight import Sight
+from fleetmon.hub.sla.engine import HostInfo, SLAEngine
 from fleetmon.hub.state import FleetState
 from fleetmon.hub.store import Store
 from fleetmon.hub.trends import PanelTrends
@@ -58,6 +64,10 @@ class HubParts:
     dispatcher: Dispatcher
     intake: Intake
     authority: Authority  # who is asking the HTTP API, and what the config in force lets them do
+    maintenance: MaintenanceCalendar  # planned downtime: mutes alerts, excluded from SLA reports
+    incidents: IncidentBook  # alerts grouped into incidents, opened by routes or people; timelines, postmortems
+    notices: IncidentNotices  # what receivers are told of an incident's changes
+    sla: SLAEngine  # SLO reports from the history's presence ledger, check results and rollups; budget burn
     trends: PanelTrends = field(default_factory=PanelTrends)  # the dashboard panels' last hour, in memory
 
     def web(self, health: Health) -> WebParts:
@@ -73,7 +83,8 @@ class HubParts:
                         fleet_alerts=lambda: [a.to_json(time.time()) for a in dispatcher.firing_from("fleet")],
                         trends=self.trends, live=live, hub_figures=self.counters.snapshot,
                         health=health, metrics=registry, dispatcher=self.dispatcher, journal=self.journal,
-                        authority=self.authority, dashboard=lambda: self.config.dashboard)
+                        authority=self.authority, dashboard=lambda: self.config.dashboard,
+                        maintenance=self.maintenance, incidents=self.incidents, sla=self.sla)
 
     def sample_trends(self, now: float) -> None:
         """The dashboard panels' trend point of this minute, once (the rules loop asks every round)."""
@@ -90,6 +101,8 @@ class HubParts:
             self.sight.stall_after = _stall_after(new)
             self.sight.max_lag, self.sight.settle = new.liveness.max_lag, new.liveness.settle
         self.dispatcher.reconfigure(new.alerting)
+        self.maintenance.reconfigure(new.maintenance)
+        self.sla.reconfigure(new.slos, new.alerting.time_intervals, new.liveness.silent_after)
         self.intake.max_message_bytes = new.max_message_bytes
         self.config = new
         return gone
@@ -115,8 +128,19 @@ def build_parts(config: HubConfig, now: float | None = None) -> HubParts:
     # The authority reads the config in force at each request: ``parts`` below, whose config a reload replaces.
     authority = Authority(lambda: parts.config.auth, lambda: parts.config.api_token, AuthDatabase(config.auth_db),
                           lambda: parts.config.history.record_retention)
-    parts = HubParts(config, lock, fleet, FleetReader(fleet, lock), sight, history, delivery, delivery_lock,
-                     counters, source_alerts, journal, deliverer, dispatcher, intake, authority)
+    maintenance = MaintenanceCalendar(config.alerting_db, config.maintenance)
+    dispatcher.maintenance = maintenance
+    notices = IncidentNotices(lambda: parts.config.alerting, deliverer, dispatcher.snapshots)
+    incidents = IncidentBook(config.alerting_db, on_change=notices.send,
+                             acknowledge_alerts=lambda fps, by, comment: _acknowledge(dispatcher, fps, by, comment),
+                             alert_lookup=lambda fp: _alert_ref(dispatcher, fp))
+    dispatcher.observer = incidents
+    reader = FleetReader(fleet, lock)
+    sla = SLAEngine(config.slos, config.db, config.sla_db, members=lambda: _members(reader),
+                    live=lambda host: _live(reader, sight, host), maintenance=maintenance.spans,
+                    intervals=config.alerting.time_intervals, silent_after=config.liveness.silent_after)
+    parts = HubParts(config, lock, fleet, reader, sight, history, delivery, delivery_lock, counters, source_alerts,
+                     journal, deliverer, dispatcher, intake, authority, maintenance, incidents, notices, sla)
     return parts
 
 
@@ -146,6 +170,28 @@ def restore(parts: HubParts, now: float) -> list[FleetAlert]:
     if fleet or edge:
         log.info("restored %d fleet and %d edge alerts from the alert journal", len(fleet), len(edge))
     return [FleetAlert(a.labels, a.annotations, a.starts_at) for a in fleet]
+
+
+def _acknowledge(dispatcher: Dispatcher, fingerprints: list[str], by: str, comment: str) -> None:
+    """An incident acknowledged: its firing alerts too, so their groups stop repeating and escalating."""
+    for fp in fingerprints:
+        with contextlib.suppress(LookupError):  # resolved meanwhile, or forgotten: nothing left to acknowledge
+            dispatcher.acknowledge(fp, by, comment, None)
+
+
+def _alert_ref(dispatcher: Dispatcher, fp: str) -> AlertRef | None:
+    alert = dispatcher.alert(fp)
+    return None if alert is None else AlertRef(fp, dict(alert.labels), alert.starts_at, alert.resolved(time.time()))
+
+
+def _members(reader: FleetReader) -> dict[str, HostInfo]:
+    return {r.host: HostInfo(r.groups, dict(r.labels), r.interval_s) for r in reader.records()}
+
+
+def _live(reader: FleetReader, sight: Sight, host: str) -> tuple[str, bool]:
+    """A host's liveness now, and whether the hub sees the fleet (an unknown host reads as missing)."""
+    summary = reader.host(host)
+    return ("missing" if summary is None else summary["state"]), not sight.blind
 
 
 def _stall_after(config: HubConfig) -> float:

@@ -73,6 +73,8 @@ class Hub:
         self._storage_since: float | None = None
         self._name = socket.gethostname()
         self._dispatch_thread = threading.Thread(target=self.dispatcher.run, name="alerts", daemon=True)
+        self._incident_thread = threading.Thread(target=parts.incidents.run, name="incidents", daemon=True)
+        self._burn: list[FleetAlert] = []  # the SLOs' budget-burn alerts, judged with the history rules
         self._pruned_at = 0.0
         config.receiver_context.publish = self._publish_notification
         self._series: list[SeriesHistory] = []
@@ -101,6 +103,7 @@ class Hub:
         self.link.start()
         self._rules_thread.start()
         self._dispatch_thread.start()
+        self._incident_thread.start()
         health = Health(live=self.liveness_problem, ready=self.readiness_problem, started=self.started.is_set)
         tls = self.config.listen_tls
         server = uvicorn.Server(uvicorn.Config(build_app(self.parts.web(health)), host=self.config.listen_host,
@@ -175,9 +178,14 @@ class Hub:
         self._rules_thread.join(timeout=10)
         self.dispatcher.stop()
         self._dispatch_thread.join(timeout=10)
+        self.parts.incidents.stop()
+        self._incident_thread.join(timeout=10)
+        self.parts.incidents.shutdown()
         self.parts.deliverer.stop()
         self.link.stop(hub_status_topic(self.prefix), _hub_status("offline"))
         self.parts.journal.close()
+        self.parts.maintenance.close()
+        self.parts.sla.close()
         self.parts.authority.close()
         self.history.close()
 
@@ -186,6 +194,8 @@ class Hub:
             return "the rules thread stopped"
         if not self._dispatch_thread.is_alive() and not self._stop.is_set():
             return "the alert dispatcher stopped"
+        if not self._incident_thread.is_alive() and not self._stop.is_set():
+            return "the incident book stopped"
         if not self.history.running:
             return "the history writer stopped"
         return ""
@@ -261,7 +271,9 @@ class Hub:
             self.started.set()  # the probe came back after the retained messages the subscription brought
         if self.link.connected.is_set():  # an ack not published is not a request made: the give-up counts requests
             self._acknowledge(now)
-        if now - self._history_at >= self.config.history_rules_interval:
+        self.parts.sla.update(now)
+        history_due = now - self._history_at >= self.config.history_rules_interval
+        if history_due:
             self._series = self._history(now)
             self._history_at = now
         with self.lock:
@@ -271,11 +283,15 @@ class Hub:
             changes = self.fleet.tick(now) if judging else []
             views = self.fleet.views(now)
             health = HubHealth(self._name, self.sight.blindness, *self._storage_health(now))
+        self.parts.maintenance.learn_groups({view.host: view.groups for view in views})
         if judging:  # while blind or settling, the fleet rules' last verdict stands: nothing fires, nothing resolves
             self._verdict = evaluate(self.config.rules, views, self._series, now)
+            if history_due:
+                self._burn = self.parts.sla.burn_alerts(now)
         if judging and self._retained_views:  # after the tick, which forgot hosts that left the inventory
             self._forget_retained_views()
-        transitions = self.parts.source_alerts.update([*self._verdict, *evaluate_hub(self.config.rules, health)], now)
+        transitions = self.parts.source_alerts.update([*self._verdict, *self._burn,
+                                                       *evaluate_hub(self.config.rules, health)], now)
         for change in changes:
             record_change(self.history, change)
         if transitions:
@@ -291,6 +307,7 @@ class Hub:
         if now - self._pruned_at >= PRUNE_INTERVAL:
             self._pruned_at = now
             self.parts.journal.prune(now - self.config.alerting.history_retention)
+            self.parts.maintenance.prune(now)
         self.parts.sample_trends(now)
         self.counters.evaluations += 1  # last: whatever this round raised has been handed on
 

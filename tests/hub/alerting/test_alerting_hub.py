@@ -61,8 +61,9 @@ def resolved(name: str, **labels) -> dict:
 
 
 def named(sink, receiver: str, alertname: str) -> list[dict]:
-    """The notifications of one group (``group_by: [alertname]``) at one receiver."""
-    return [body for body in received(sink, receiver) if body["groupLabels"].get("alertname") == alertname]
+    """The notifications of one group (``group_by: [alertname]``) at one receiver (not an incident's notices)."""
+    return [body for body in received(sink, receiver)
+            if body.get("kind") != "incident" and body["groupLabels"].get("alertname") == alertname]
 
 
 def marker(hub, sink, receiver: str = "team") -> None:

@@ -22,6 +22,7 @@ from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.alerting.matchers import parse_matchers
 from fleetmon.hub.alerting.receivers.base import Integration
 from fleetmon.hub.alerting.silences import Silence
+from fleetmon.hub.maintenance.calendar import MaintenanceCalendar, parse_maintenance
 from fleetmon.protocol.messages import rfc3339
 
 T0 = 1_800_000_000.0
@@ -241,6 +242,96 @@ def test_silences_mute_at_flush_time_and_their_end_lets_alerts_through():
     assert h.dispatcher.alert_views(h.clock.now)[0]["muted"] == f"silenced by {silence.id}"
     h.at(121)  # silence ended at 90 s: the next tick sees a new alert
     assert h.sent("r") == [("first notification", [("n1", "firing")])]
+
+
+def test_a_maintenance_window_mutes_its_alerts_and_its_end_pages_a_host_still_down():
+    h = Harness(INHIBIT)
+    h.dispatcher.maintenance = MaintenanceCalendar(None, parse_maintenance(Node(
+        [{"name": "patching", "hosts": ["n1"], "starts_at": T0, "ends_at": T0 + 600}], "maintenance", Errors())))
+    h.at(0)
+    h.fire(alertname="HostDown", site="north", instance="n1", host="n1")
+    h.at(1)
+    assert h.sent("r") == []
+    assert h.dispatcher.alert_views(h.clock.now)[0]["muted"] == "in maintenance window patching"
+    h.at(599)
+    assert h.sent("r") == []
+    h.at(600)  # the window closed: the group is looked at at once, not at its next interval (at 601 + 5m)
+    assert h.sent("r") == [("first notification", [("n1", "firing")])]
+
+
+class Observer:
+    """Records what the dispatcher tells the incident book."""
+
+    def __init__(self):
+        self.calls = []
+
+    def observe_group(self, group_key, group_id, group_labels, receiver, alerts, now):
+        self.calls.append(("group", receiver, sorted((a.labels["instance"], a.resolved) for a in alerts)))
+
+    def notified(self, group_key, receiver, integration, ok, detail, now):
+        self.calls.append(("notified", receiver, ok, detail))
+
+    def alert_acknowledged(self, fingerprint, by, comment, now):
+        self.calls.append(("ack", by, comment))
+
+    def escalated(self, group_key, tier, receivers, now):
+        self.calls.append(("escalated", tier, receivers))
+
+
+def test_the_incident_observer_hears_of_qualifying_alerts_their_notifications_acks_and_escalations():
+    h = Harness("""
+route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+  routes:
+    - matchers: ['alertname="Disk"']
+      incident: {severity: critical}
+      escalation: [{after: 10m, receivers: [boss]}]
+    - matchers: ['alertname="Quiet"']
+receivers: [{name: team}, {name: boss}]
+""")
+    observer = h.dispatcher.observer = Observer()
+    h.at(0)
+    h.fire(alertname="Disk", instance="a", severity="critical")
+    h.fire(alertname="Disk", instance="b", severity="warning")  # in the group, not the incident's kind
+    h.fire(alertname="Quiet", instance="c", severity="critical")  # a route without incidents
+    h.at(30)
+    assert observer.calls == [("group", "team", [("a", False)]), ("notified", "team", True, "first notification")]
+    h.at(630)
+    h.at(631)  # unacknowledged for 10 minutes: the boss tier (the round after the group's own flush)
+    assert ("escalated", 1, ["boss"]) in observer.calls
+    group = next(g for g in h.dispatcher.groups.values() if g.labels == {"alertname": "Disk"})
+    h.dispatcher.acknowledge(group.id, "ana", "on it", None)
+    assert observer.calls[-1] == ("ack", "ana", "on it")
+    h.resolve(alertname="Disk", instance="a", severity="critical")
+    h.at(930)
+    assert ("group", "team", [("a", True)]) in observer.calls
+
+
+def test_the_incident_option_is_inherited_and_can_be_turned_off():
+    errors = Errors()
+    config = parse_alerting(Node(yaml.safe_load("""
+route:
+  receiver: team
+  incident: true
+  routes:
+    - matchers: ['team="db"']
+      incident: ['severity=~"critical|page"']
+      routes: [{matchers: ['env="dev"'], incident: false}]
+    - matchers: ['team="web"']
+receivers: [{name: team}]
+"""), "", errors))
+    assert not errors, list(errors)
+    route = config.route
+    db, web = route.routes
+    assert route.options.incident == () and web.options.incident == ()
+    assert db.options.opens_incident({"severity": "page"}) and not db.options.opens_incident({"severity": "info"})
+    assert db.routes[0].options.incident is None
+    bad = Errors()
+    parse_alerting(Node({"route": {"receiver": "team", "incident": 3}, "receivers": [{"name": "team"}]}, "", bad))
+    assert list(bad) == ["route.incident: must be true, false, a mapping of labels to values, or a list of matchers"]
 
 
 TIMED = """

@@ -18,17 +18,20 @@ import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from starlette.routing import Route
 
+from fleetmon.config_reader import Errors, Node
 from fleetmon.hub.alerting.api import OPENAPI
 from fleetmon.hub.alerting.delivery import Attempt
 from fleetmon.hub.alerting.journal import AlertJournal
 from fleetmon.hub.alerting.matchers import parse_matcher
 from fleetmon.hub.alerting.silences import Silence, matchers_from_json
+from fleetmon.hub.alerting.timeintervals import TimeIntervals
 from fleetmon.hub.auth.passwords import hash_password
 from fleetmon.hub.auth.policy import required_role
 from fleetmon.hub.auth.ratelimit import Throttle
 from fleetmon.hub.auth.tokens import token_hash
 from fleetmon.hub.config import parse_config
 from fleetmon.hub.ingest import Message
+from fleetmon.hub.sla.config import parse_slos
 from fleetmon.hub.state import FleetState, group_rollups, host_summary
 from fleetmon.hub.store import CheckRecord, Event, QueriedSeries, StateChange
 from fleetmon.hub.web.app import build_app
@@ -40,7 +43,11 @@ METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 #: What the operations need beyond a viewer's role, or less (fleetmon.hub.auth.policy), spelled out: an
 #: operation that changes something, or is open to anyone, is one on purpose.
 CHANGES = {("/api/v2/alerts", "post"), ("/api/v1/acks", "post"), ("/api/v1/silences", "post"),
-           ("/api/v1/silences/{id}", "delete")}
+           ("/api/v1/silences/{id}", "delete"), ("/api/v1/maintenance", "post"), ("/api/v1/maintenance/{id}", "delete"),
+           ("/api/v1/incidents", "post"), ("/api/v1/incidents/{id}/postmortem", "put"),
+           *((f"/api/v1/incidents/{{id}}/{action}", "post") for action in (
+               "ack", "investigate", "assign", "responders", "notes", "severity", "resolve", "hold", "reopen", "close",
+               "merge", "split", "link"))}
 ADMIN_ONLY = {("/api/v1/audit", "get")}
 OPEN = {("/metrics", "get"), ("/health/live", "get"), ("/health/ready", "get"), ("/health/startup", "get"),
         ("/api/v1/auth/login", "post"), ("/api/v1/auth/logout", "post"), ("/api/v1/auth/me", "get")}
@@ -412,8 +419,94 @@ def test_every_operation_answers_as_documented(spec, hub):
     # users, sessions, the audit log
     auth_calls(client, hub)
 
+    # above the alerts: maintenance windows, SLO reports
+    maintenance_calls(client, time.time())
+    sla_calls(client, hub)
+    incident_calls(client, firing[0]["fingerprint"], firing[1]["fingerprint"])
+
     documented = {(path, method) for path, method, _ in _operations(spec)}
     assert {(path, method) for path, method, _ in client.checked} == documented, "call every operation"
+
+
+def maintenance_calls(client: Client, now: float) -> None:
+    window = {"name": "disk swap", "hosts": ["srv-01"], "starts_at": rfc3339(now), "ends_at": now + 3600,
+              "comment": "ticket 42"}
+    made = client.call("POST", "/api/v1/maintenance", body=window, token=TOKEN).json()
+    recurring = client.call("POST", "/api/v1/maintenance", token=TOKEN, body={
+        "name": "nightly", "groups": ["jetsons"],
+        "time_intervals": [{"times": [{"start_time": "02:00", "end_time": "03:00"}]}]}).json()
+    assert recurring["window"]["startsAt"] is None and recurring["window"]["timeIntervals"]
+    assert client.call("POST", "/api/v1/maintenance", body={"name": "all"}, token=TOKEN).status == 400
+    assert client.call("POST", "/api/v1/maintenance", body=[], token=TOKEN).status == 400
+    listed = client.call("GET", "/api/v1/maintenance", token=TOKEN).json()["windows"]
+    assert {w["id"]: w["status"] for w in listed}[made["id"]] == "active"
+    assert client.call("DELETE", f"/api/v1/maintenance/{made['id']}", token=TOKEN).json()["window"]["endedAt"]
+    assert client.call("DELETE", f"/api/v1/maintenance/{made['id']}", token=TOKEN).status == 409
+    assert client.call("DELETE", "/api/v1/maintenance/nope", token=TOKEN).status == 404
+    listed = client.call("GET", "/api/v1/maintenance", token=TOKEN).json()["windows"]
+    assert made["id"] not in {w["id"] for w in listed}
+    listed = client.call("GET", "/api/v1/maintenance", "all=true", token=TOKEN).json()["windows"]
+    assert made["id"] in {w["id"] for w in listed}
+
+
+def incident_calls(client: Client, first: str, second: str) -> None:
+    def act(incident: str, action: str, body: Any = None, status: int = 200) -> dict:
+        answer = client.call("POST", f"/api/v1/incidents/{incident}/{action}", body=body or {}, token=TOKEN)
+        assert answer.status == status, (action, answer.body)
+        return answer.json()
+
+    opened = client.call("POST", "/api/v1/incidents", token=TOKEN, body={
+        "title": "disks filling", "severity": "critical", "alerts": [first, second]}).json()["incident"]
+    other = client.call("POST", "/api/v1/incidents", body={"title": "other"}, token=TOKEN).json()["incident"]
+    assert client.call("POST", "/api/v1/incidents", body={"severity": "x"}, token=TOKEN).status == 400
+    one = opened["id"]
+    act(one, "ack", {"comment": "on it"})
+    act(one, "investigate")
+    act(one, "assign", {"assignee": "ana"})
+    act(one, "responders", {"responders": ["bob"]})
+    act(one, "notes", {"text": "rotating logs"})
+    act(one, "severity", {"severity": "warning"})
+    act(one, "link", {"other": other["id"]})
+    split = act(one, "split", {"fingerprints": [second]})["incident"]
+    act(split["id"], "merge", {"into": one})
+    act(one, "hold", {"held": True})
+    act(one, "resolve")
+    act(one, "reopen")
+    act(one, "resolve")
+    assert "postmortem" in act(one, "close", status=409)["error"]
+    postmortem = {"summary": "disk filled", "rootCause": "logs not rotated", "impact": "writes failed",
+                  "resolution": "rotated", "followUps": [{"text": "alert on inodes", "owner": "bob", "done": False}]}
+    assert client.call("PUT", f"/api/v1/incidents/{one}/postmortem", body=postmortem, token=TOKEN).status == 200
+    assert client.call("PUT", f"/api/v1/incidents/{one}/postmortem", body={"rootCause": 3}, token=TOKEN).status == 400
+    assert act(one, "close")["incident"]["state"] == "closed"
+    act("INC-999", "ack", status=404)
+    shown = client.call("GET", f"/api/v1/incidents/{one}", token=TOKEN).json()["incident"]
+    assert [entry["kind"] for entry in shown["timeline"]][:2] == ["opened", "alert_joined"]
+    assert client.call("GET", "/api/v1/incidents/INC-999", token=TOKEN).status == 404
+    assert [i["id"] for i in client.call("GET", "/api/v1/incidents", "state=closed", token=TOKEN).json()["incidents"]]
+    assert client.call("GET", "/api/v1/incidents", "state=open", token=TOKEN).status == 400
+    assert "logs not rotated" in client.call("GET", f"/api/v1/incidents/{one}/postmortem.md", token=TOKEN).body.decode()
+    assert client.call("GET", "/api/v1/incidents/INC-999/postmortem.md", token=TOKEN).status == 404
+    assert client.call("GET", "/api/v1/incidents/stats", "since=0", token=TOKEN).json()
+    assert client.call("GET", "/api/v1/incidents/stats", "until=soon", token=TOKEN).status == 400
+
+
+def sla_calls(client: Client, hub) -> None:
+    errors = Errors()
+    slos = parse_slos(Node([{"name": "servers-up", "scope": {"groups": ["servers"]}, "good": {"host_up": True},
+                             "target": 99.9, "period": "monthly"}], "slos", errors), TimeIntervals())
+    assert not errors, list(errors)
+    hub.parts.sla.reconfigure(slos, TimeIntervals(), 3.0)
+    assert [s["slo"] for s in client.call("GET", "/api/v1/sla", token=TOKEN).json()["slos"]] == ["servers-up"]
+    report = client.call("GET", "/api/v1/sla/servers-up/report", "period=2026-11", token=TOKEN).json()
+    assert report["label"] == "2026-11"
+    csv = client.call("GET", "/api/v1/sla/servers-up/report", "period=2026-11&format=csv", token=TOKEN)
+    assert csv.body.decode().splitlines()[0].startswith("member,host,good_s,bad_s")
+    assert client.call("GET", "/api/v1/sla/servers-up/report", "period=someday", token=TOKEN).status == 400
+    assert client.call("GET", "/api/v1/sla/nope/report", token=TOKEN).status == 404
+    assert client.call("GET", "/api/v1/sla/servers-up/budget", "period=2026-11", token=TOKEN).json()
+    assert client.call("GET", "/api/v1/sla/servers-up/budget", "step=0", token=TOKEN).status == 400
+    assert client.call("GET", "/api/v1/sla/nope/budget", token=TOKEN).status == 404
 
 
 def console_reads(client: Client, hub, now: float) -> None:

@@ -13,12 +13,10 @@ fleetmon.hub.limits.MAX_DEPTH levels deep), every time is range-checked where it
 item is a 400 naming its field before anything reaches the dispatcher.
 """
 
-import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -27,7 +25,7 @@ from fleetmon.hub.alerting.alert import AlertError, parse_time
 from fleetmon.hub.alerting.matchers import MatcherError, matches_all, parse_matcher
 from fleetmon.hub.alerting.silences import Silence, SilenceError, SilenceNotFound, matchers_from_json
 from fleetmon.hub.alerting.views import ack_json
-from fleetmon.hub.limits import MAX_DEPTH, too_deep
+from fleetmon.hub.web.bodies import BadBody, asking, error, limit, read_json, since, text_field
 
 if TYPE_CHECKING:
     from fleetmon.hub.alerting.dispatch import Dispatcher
@@ -38,21 +36,21 @@ OPENAPI = Path(__file__).resolve().parent / "openapi.yaml"
 
 def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal") -> list[Route]:
     async def post_alerts(request: Request) -> Response:
-        body = await _json(request)
+        body = await read_json(request)
         if isinstance(body, BadBody):
-            return _error(400, body.reason)
+            return error(400, body.reason)
         if not isinstance(body, list):
-            return _error(400, "expected a JSON list of alerts")
+            return error(400, "expected a JSON list of alerts")
         errors = dispatcher.put(body, resolve_timeout=dispatcher.config.resolve_timeout)
         if errors:
-            return _error(400, "; ".join(errors))
+            return error(400, "; ".join(errors))
         return JSONResponse({"accepted": len(body)})
 
     async def list_alerts(request: Request) -> Response:
         try:
             filters = [parse_matcher(text) for text in request.query_params.getlist("filter")]
         except MatcherError as exc:
-            return _error(400, str(exc))
+            return error(400, str(exc))
         include_resolved = request.query_params.get("resolved", "false") == "true"
         views = [v for v in dispatcher.alert_views(time.time())
                  if matches_all(filters, v["labels"]) and (include_resolved or v["status"] == "firing")]
@@ -63,22 +61,22 @@ def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal") -> list[R
         return JSONResponse({"groups": dispatcher.group_views(time.time())})
 
     async def post_ack(request: Request) -> Response:
-        body = await _json(request)
+        body = await read_json(request)
         if isinstance(body, BadBody):
-            return _error(400, body.reason)
+            return error(400, body.reason)
         if not isinstance(body, dict) or not isinstance(body.get("target"), str):
-            return _error(400, "expected {target: alert fingerprint or group id, by, comment, expiresAt}")
+            return error(400, "expected {target: alert fingerprint or group id, by, comment, expiresAt}")
         try:
             expires = parse_time(body.get("expiresAt"), "expiresAt")
         except AlertError as exc:
-            return _error(400, str(exc))
+            return error(400, str(exc))
         if expires is not None and expires <= time.time():
-            return _error(400, "expiresAt is in the past")
+            return error(400, "expiresAt is in the past")
         try:
-            acks = dispatcher.acknowledge(body["target"], _text(body, "by") or _asking(request), _text(body, "comment"),
-                                         expires)
+            acks = dispatcher.acknowledge(body["target"], text_field(body, "by") or asking(request),
+                                          text_field(body, "comment"), expires)
         except LookupError as exc:
-            return _error(404, str(exc.args[0]))
+            return error(404, str(exc.args[0]))
         return JSONResponse({"acks": [ack_json(a) for a in acks]})
 
     async def list_acks(request: Request) -> Response:
@@ -88,45 +86,45 @@ def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal") -> list[R
         return JSONResponse({"silences": dispatcher.silence_views(time.time())})
 
     async def post_silence(request: Request) -> Response:
-        body = await _json(request)
+        body = await read_json(request)
         if isinstance(body, BadBody):
-            return _error(400, body.reason)
+            return error(400, body.reason)
         if not isinstance(body, dict):
-            return _error(400, "expected a silence object")
+            return error(400, "expected a silence object")
         try:
             starts = parse_time(body.get("startsAt"), "startsAt") or time.time()
             ends = parse_time(body.get("endsAt"), "endsAt")
             if ends is None:
                 raise SilenceError("endsAt is required")
-            silence = Silence(id=_text(body, "id"), matchers=matchers_from_json(body.get("matchers") or []),
-                              starts_at=starts, ends_at=ends, created_by=_text(body, "createdBy") or _asking(request),
-                              comment=_text(body, "comment"))
+            silence = Silence(id=text_field(body, "id"), matchers=matchers_from_json(body.get("matchers") or []),
+                              starts_at=starts, ends_at=ends,
+                              created_by=text_field(body, "createdBy") or asking(request),
+                              comment=text_field(body, "comment"))
             stored = dispatcher.set_silence(silence)
         except SilenceNotFound as exc:
-            return _error(404, str(exc))
+            return error(404, str(exc))
         except (SilenceError, AlertError) as exc:
-            return _error(400, str(exc))
+            return error(400, str(exc))
         return JSONResponse({"id": stored.id, "silence": stored.to_json(time.time())})
 
     async def expire_silence(request: Request) -> Response:
         try:
             expired = dispatcher.expire_silence(request.path_params["id"])
         except SilenceNotFound as exc:
-            return _error(404, str(exc))
+            return error(404, str(exc))
         except SilenceError as exc:
-            return _error(400, str(exc))
+            return error(400, str(exc))
         return JSONResponse({"silence": expired.to_json(time.time())})
 
     async def history(request: Request) -> Response:
-        since = _since(request)
-        return JSONResponse(journal.history(since, request.query_params.get("fingerprint", ""),
-                                                _limit(request)))
+        return JSONResponse(journal.history(since(request), request.query_params.get("fingerprint", ""),
+                                            limit(request)))
 
     async def notifications(request: Request) -> Response:
-        return JSONResponse({"attempts": journal.attempts(_since(request), _limit(request))})
+        return JSONResponse({"attempts": journal.attempts(since(request), limit(request))})
 
     async def stats(request: Request) -> Response:
-        return JSONResponse(journal.stats(_since(request)))
+        return JSONResponse(journal.stats(since(request)))
 
     async def openapi(request: Request) -> Response:
         return Response(OPENAPI.read_text(), media_type="application/yaml")
@@ -145,49 +143,3 @@ def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal") -> list[R
         Route("/api/v1/alerting/stats", stats, methods=["GET"]),
         Route("/api/v1/openapi.yaml", openapi, methods=["GET"]),
     ]
-
-
-class BadBody(NamedTuple):
-    reason: str
-
-
-async def _json(request: Request) -> Any:
-    """The request's JSON, or why it is none. orjson, unlike the json module, refuses what could not be
-    answered later: NaN and Infinity, lone surrogates (not UTF-8), numbers beyond a double."""
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        return BadBody(f"the body is not JSON: {exc}")
-    if too_deep(body):
-        return BadBody(f"the body nests deeper than {MAX_DEPTH} levels")
-    return body
-
-
-def _text(body: dict, key: str) -> str:
-    """A string field; absent or null reads as empty (never as the text "None")."""
-    value = body.get(key)
-    return "" if value is None else str(value)
-
-
-def _asking(request: Request) -> str:
-    """The name of the user the request came from ("api" for api.token)."""
-    return request.state.user or ""
-
-
-def _error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def _since(request: Request) -> float:
-    try:
-        since = float(request.query_params.get("since", time.time() - 86400))
-    except ValueError:
-        return time.time() - 86400
-    return since if math.isfinite(since) else time.time() - 86400  # "inf" and "nan" are not times
-
-
-def _limit(request: Request) -> int:
-    try:
-        return max(1, min(int(request.query_params.get("limit", 500)), 10_000))
-    except ValueError:
-        return 500

@@ -31,7 +31,9 @@ notification log still says what its receivers were told.
 
 The dispatcher composes the parts, each deciding one thing: the alert store (alert_store), aggregation
 groups (groups), the notification log and its dedup decision (nflog), muting (muting: inhibit, silences,
-timeintervals, flaps), acknowledgements and escalation (acks), and the API's read-only views (views).
+timeintervals, flaps, maintenance windows), acknowledgements and escalation (acks), and the API's read-only
+views (views). What people change — acknowledgements, silences — and the views are in operations.py; what
+the dispatcher tells the incident book is in observers.py.
 """
 
 import logging
@@ -41,7 +43,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fleetmon.hub.alerting import views
 from fleetmon.hub.alerting.acks import Ack, Acks, escalation_reason, next_escalation, tiers_due
 from fleetmon.hub.alerting.alert import Alert, parse_alerts
 from fleetmon.hub.alerting.alert_store import AlertStore
@@ -52,9 +53,11 @@ from fleetmon.hub.alerting.groups import Group, flush_order, group_id, snapshot
 from fleetmon.hub.alerting.inhibit import Inhibitor
 from fleetmon.hub.alerting.journal import Journal, NullJournal
 from fleetmon.hub.alerting.matchers import format_labels
-from fleetmon.hub.alerting.muting import Mutes
+from fleetmon.hub.alerting.muting import Mutes, NoWindows, Windows
 from fleetmon.hub.alerting.nflog import LogEntry, LogKey, intent, needs_update
 from fleetmon.hub.alerting.notification import AlertSnapshot, Notification
+from fleetmon.hub.alerting.observers import AlertRef, GroupObserver, NullObserver
+from fleetmon.hub.alerting.operations import DispatcherOperations
 from fleetmon.hub.alerting.route import Route
 from fleetmon.hub.alerting.silences import Silence, Silences
 from fleetmon.hub.alerting.timeintervals import RouteTimeMute
@@ -66,7 +69,7 @@ log = logging.getLogger("fleetmon.hub.alerting")
 GC_INTERVAL = 30.0
 
 
-class Dispatcher:
+class Dispatcher(DispatcherOperations):
     def __init__(self, config: AlertingConfig, deliverer: Deliverer, journal: Journal | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.config = config
@@ -89,6 +92,9 @@ class Dispatcher:
         self.inhibitor = Inhibitor(config.inhibit_rules)
         self.notifications_sent = 0
         self.notifications_failed = 0
+        self.observer: GroupObserver = NullObserver()  # the incident book, once the hub wires it
+        self.maintenance: Windows = NoWindows()  # the maintenance calendar, once the hub wires it
+        self._windows_open: frozenset[str] = frozenset()
 
     def put(self, items: Iterable[dict[str, Any]], resolve_timeout: float | None = None,
             source: str = "") -> list[str]:
@@ -141,6 +147,7 @@ class Dispatcher:
             if now - self._collected_at >= GC_INTERVAL:
                 self._collected_at = now
                 self._forget_resolved(now)
+            self._watch_windows(now)
             if now < self._due:
                 return self._due
             due = now + 60.0
@@ -156,6 +163,17 @@ class Dispatcher:
                           next_escalation(group.route.options.escalation, group.firing_since, group.tiers, now))
             self._due = due
             return due
+
+    def _watch_windows(self, now: float) -> None:
+        """A maintenance window opened or closed: every group that has flushed is looked at now, so a host
+        still down when its window ends pages at once, not a group interval later (nothing new: no notice)."""
+        open_now = self.maintenance.active_ids(now)
+        if open_now != self._windows_open:
+            self._windows_open = open_now
+            for group in self.groups.values():
+                if group.flushed:
+                    group.next_flush = min(group.next_flush, now)
+            self._due = 0.0
 
     def _ingest(self, alert: Alert, source: str, now: float) -> None:
         stored, transition, flipped = self.store.ingest(alert, source, now)
@@ -201,9 +219,9 @@ class Dispatcher:
         alert may sit in groups of several routes)."""
         inhibition = self.inhibitor.prepare(self.store.firing_labels(now))
         if route is None:
-            return Mutes(inhibition, self.silences, self.flaps)
+            return Mutes(self.maintenance, inhibition, self.silences, self.flaps)
         times = RouteTimeMute(self.config.time_intervals, route.mute_time_intervals, route.active_time_intervals)
-        return Mutes(inhibition, self.silences, times, self.flaps)
+        return Mutes(self.maintenance, inhibition, self.silences, times, self.flaps)
 
     def _flush(self, group: Group, now: float, tiers_only: bool) -> None:
         versions = {fp: a.updated_at for fp, a in group.alerts.items()}
@@ -216,6 +234,7 @@ class Dispatcher:
         resolved = frozenset(a.fingerprint for a in batch if a.resolved(now))
         if firing and group.firing_since is None:
             group.firing_since = now
+        self._tell_observer(group, batch, now)
         deliveries = []
         if batch:
             acked = self.acks.all_acknowledged((group.alerts[fp] for fp in firing), now)
@@ -233,12 +252,26 @@ class Dispatcher:
             return
         group.in_flight, group.flush_ok = len(deliveries), True
         deadline = now + max(group.route.options.group_interval, 10.0)
+        observed = group.route.options.incident is not None
         for _, _, log_key in deliveries:
             self.journal.log_entry(log_key, intent(self.nflog.get(log_key), firing, resolved, now))
         durable = self.journal.barrier()
         for integration, notification, log_key in deliveries:
             self.deliverer.deliver(integration, notification, deadline,
-                                   self._done_callback(group, log_key, firing, resolved, versions, now), durable)
+                                   self._done_callback(group, log_key, firing, resolved, versions, now,
+                                                       notification.reason if observed else None), durable)
+
+    def _tell_observer(self, group: Group, batch: list[Alert], now: float) -> None:
+        """The unmuted firing alerts of a group whose route asks for incidents, and its resolved ones muted or
+        not (an alert that resolves while silenced still ends its part in an incident)."""
+        options = group.route.options
+        if options.incident is None:
+            return
+        shown = {a.fingerprint for a in batch}
+        refs = [AlertRef(a.fingerprint, dict(a.labels), a.starts_at, a.resolved(now)) for a in group.alerts.values()
+                if options.opens_incident(a.labels) and (a.fingerprint in shown or a.resolved(now))]
+        if refs:
+            self.observer.observe_group(group.key, group.id, dict(group.labels), group.route.receiver, refs, now)
 
     def _decide(self, group: Group, tier: int, receiver_name: str, snapshots: list[AlertSnapshot],
                 firing: frozenset[str], resolved: frozenset[str], acked: bool, now: float) -> list:
@@ -261,9 +294,14 @@ class Dispatcher:
         return out
 
     def _done_callback(self, group: Group, log_key: LogKey, firing: frozenset[str],
-                       resolved: frozenset[str], versions: dict[str, float], at: float) -> Callable[[bool], None]:
+                       resolved: frozenset[str], versions: dict[str, float], at: float,
+                       reason: str | None = None) -> Callable[[bool], None]:
+        """``reason``: the notification's, for the observer; None when the group's route has no incidents."""
         def done(ok: bool) -> None:
             with self._lock:
+                if reason is not None:
+                    _, receiver, integration = log_key
+                    self.observer.notified(group.key, receiver, integration, ok, reason, self.clock())
                 if ok:
                     entry = LogEntry(firing, resolved, at)
                     self.nflog[log_key] = entry
@@ -325,72 +363,7 @@ class Dispatcher:
             return False
         for tier in range(group.tiers, due):
             log.info("group %s escalated to tier %d: %s", group.key, tier + 1, ",".join(tiers[tier].receivers))
+            if group.route.options.incident is not None:
+                self.observer.escalated(group.key, tier + 1, list(tiers[tier].receivers), now)
         group.tiers = due
         return True
-
-    def acknowledge(self, target: str, by: str, comment: str, expires_at: float | None) -> list[Ack]:
-        """Acknowledge one firing alert (by fingerprint) or every firing alert of one group (by group id)."""
-        now = self.clock()
-        with self._lock:
-            acks = [Ack(a.fingerprint, a.starts_at, by, now, comment, expires_at)
-                    for a in self._target_alerts(target, now)]
-            for ack in acks:
-                self.acks.add(ack)
-                self.journal.ack(ack, "ack", now)
-            self._reconsider()
-            return acks
-
-    def _target_alerts(self, target: str, now: float) -> list[Alert]:
-        alert = self.store.get(target)
-        if alert is not None:
-            if alert.resolved(now):
-                raise LookupError(f"alert {target} is resolved")
-            return [alert]
-        for group in self.groups.values():
-            if group.id == target:
-                firing = group.firing(now)
-                if not firing:
-                    raise LookupError(f"group {target} has no firing alert")
-                return firing
-        raise LookupError(f"no firing alert or group with id {target}")
-
-    def set_silence(self, silence: Silence) -> Silence:
-        now = self.clock()
-        with self._lock:
-            stored, expired = self.silences.set(silence, now)
-            self.journal.silence(stored, "update" if stored.id == silence.id else "create", now)
-            if expired is not None:
-                self.journal.silence(expired, "expire", now)
-            self._reconsider()
-            return stored
-
-    def expire_silence(self, silence_id: str) -> Silence:
-        now = self.clock()
-        with self._lock:
-            expired = self.silences.expire(silence_id, now)
-            self.journal.silence(expired, "expire", now)
-            self._reconsider()
-            return expired
-
-    def _reconsider(self) -> None:
-        """An operator's change may change decisions: look at every group in the next round."""
-        self._due = 0.0
-        self._wake.set()
-
-    # --- views for the API (fleetmon.hub.alerting.views), under the lock ------------------------
-
-    def alert_views(self, now: float) -> list[dict[str, Any]]:
-        with self._lock:
-            return views.alert_views(self.store, self.groups.values(), self.acks, self._mutes(now), now)
-
-    def group_views(self, now: float) -> list[dict[str, Any]]:
-        with self._lock:
-            return views.group_views(self.groups.values(), self.acks, now)
-
-    def ack_views(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return views.ack_views(self.acks)
-
-    def silence_views(self, now: float) -> list[dict[str, Any]]:
-        with self._lock:
-            return views.silence_views(self.silences, now)

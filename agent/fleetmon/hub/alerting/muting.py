@@ -28,3 +28,20 @@ class Mutes:
             if reason:
                 return reason
         return ""
+
+
+class Windows(Muter, Protocol):
+    """Maintenance windows (fleetmon.hub.maintenance): a muter whose open windows the dispatcher watches, so
+    that it looks at every group again when one opens or closes."""
+
+    def active_ids(self, now: float) -> frozenset[str]: ...
+
+
+class NoWindows:
+    """No maintenance calendar: nothing muted, nothing ever opens."""
+
+    def reason(self, labels: Mapping[str, str], now: float) -> str:
+        return ""
+
+    def active_ids(self, now: float) -> frozenset[str]:
+        return frozenset()

@@ -90,6 +90,9 @@ class Notification:
     external_url: str = ""
     route_labels: dict[str, str] = field(default_factory=dict)
     tier: int = 0  # escalation tier: 0 is the route's own receiver
+    # An incident's change (fleetmon.hub.incidents) rather than a group's flush: "opened", "resolved", ...
+    incident_change: str = ""
+    incident: dict[str, Any] | None = None
 
     @property
     def firing(self) -> list[AlertSnapshot]:
@@ -117,6 +120,8 @@ class Notification:
     def webhook_payload(self, max_alerts: int = 0) -> dict[str, Any]:
         """The webhook body; with ``max_alerts`` > 0 only the first that many alerts, the rest counted in
         truncatedAlerts. Status and common labels describe the alerts sent, as in Alertmanager."""
+        if self.incident is not None:
+            return self.incident_payload()
         shown = self
         if 0 < max_alerts < len(self.alerts):
             shown = self.with_alerts(self.alerts[:max_alerts])
@@ -137,3 +142,11 @@ class Notification:
         payload["groupKey"] = self.group_key
         payload["truncatedAlerts"] = len(self.alerts) - len(shown.alerts)
         return payload
+
+    def incident_payload(self) -> dict[str, Any]:
+        """An incident's change for machines (docs/incidents.md, "Receivers"): its own ``kind``, so a consumer
+        of alert notifications tells it apart by one key."""
+        return {"version": "4", "kind": "incident", "change": self.incident_change,
+                "receiver": quote_meta(self.receiver), "incident": self.incident,
+                "alerts": [alert.webhook_alert() for alert in self.alerts],
+                "externalURL": self.external_url}

@@ -3,8 +3,9 @@
 Matching is depth-first, left to right; a node is the match only when none of its children match, and a
 child's ``continue`` decides whether its later siblings are tried. Options inherit by key presence: an
 absent ``group_by`` inherits, ``['...']`` groups by every label, ``[]`` groups everything together (0.31+);
-mute and active time intervals are never inherited. fleetmon adds ``escalation`` (inherited like
-``receiver``): tiers of receivers notified when a firing group stays unacknowledged.
+mute and active time intervals are never inherited. fleetmon adds, both inherited like ``receiver``:
+``escalation``, tiers of receivers notified when a firing group stays unacknowledged, and ``incident``, which
+alerts of the route's groups open an incident (fleetmon.hub.incidents; docs/incidents.md).
 """
 
 from collections.abc import Iterator, Mapping
@@ -14,7 +15,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.matchers import Matcher, MatcherError, format_matchers, is_label_name, parse_matchers
 
 ROUTE_KEYS = ("receiver", "group_by", "continue", "matchers", "match", "match_re", "group_wait", "group_interval",
-              "repeat_interval", "mute_time_intervals", "active_time_intervals", "routes", "escalation")
+              "repeat_interval", "mute_time_intervals", "active_time_intervals", "routes", "escalation", "incident")
 DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0
 DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
@@ -37,6 +38,11 @@ class RouteOptions:
     group_interval: float = DEFAULT_GROUP_INTERVAL
     repeat_interval: float = DEFAULT_REPEAT_INTERVAL
     escalation: tuple[EscalationTier, ...] = ()
+    # None: no incidents; a tuple: the matchers an alert must meet to open or join one (empty: every alert)
+    incident: tuple[Matcher, ...] | None = None
+
+    def opens_incident(self, labels: Mapping[str, str]) -> bool:
+        return self.incident is not None and all(m.matches(labels) for m in self.incident)
 
 
 @dataclass(eq=False)
@@ -93,6 +99,8 @@ class Route:
             parts.append("active=" + ",".join(self.active_time_intervals))
         for tier in o.escalation:
             parts.append(f"escalate after {_seconds(tier.after)} to {','.join(tier.receivers)}")
+        if o.incident is not None:
+            parts.append(f"incident{{{format_matchers(o.incident)}}}" if o.incident else "incident")
         return "  ".join(parts)
 
     def tree(self) -> str:
@@ -132,6 +140,8 @@ def _route(node: Node, parent: RouteOptions, receivers: set[str], intervals: set
         options = replace(options, **{key: child.duration(getattr(options, key), minimum=minimum)})
     if "escalation" in node.value:
         options = replace(options, escalation=_escalation(node.child("escalation"), receivers))
+    if "incident" in node.value:
+        options = replace(options, incident=_incident(node.child("incident")))
     matchers = tuple(sorted(_matchers(node), key=lambda m: m.sort_key))
     time_intervals = {}
     for key in ("mute_time_intervals", "active_time_intervals"):
@@ -200,6 +210,27 @@ def _escalation(node: Node, receivers: set[str]) -> tuple[EscalationTier, ...]:
     if [t.after for t in tiers] != sorted(t.after for t in tiers):
         node.fail("tiers must be listed in increasing order of 'after'")
     return tuple(tiers)
+
+
+def _incident(node: Node) -> tuple[Matcher, ...] | None:
+    """``true`` (every alert), ``false`` (none), ``{label: value}`` (labels that must be equal) or a list of
+    matcher strings: which alerts of the route's groups open or join an incident."""
+    value = node.value
+    if isinstance(value, bool):
+        return () if value else None
+    if isinstance(value, dict):
+        return tuple(sorted((Matcher.make(name, "=", text) for name, text in node.string_map().items()),
+                            key=lambda m: m.sort_key))
+    if isinstance(value, list):
+        found: list[Matcher] = []
+        for item in node.sequence():
+            try:
+                found += parse_matchers(item.string(""))
+            except MatcherError as exc:
+                item.fail(str(exc))
+        return tuple(sorted(found, key=lambda m: m.sort_key))
+    node.fail("must be true, false, a mapping of labels to values, or a list of matchers")
+    return None
 
 
 def _seconds(value: float) -> str:

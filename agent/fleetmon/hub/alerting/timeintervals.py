@@ -126,7 +126,7 @@ def parse_time_intervals(node: Node) -> TimeIntervals:
             name_node.fail("required: the name routes refer to")
         elif name in intervals:
             name_node.fail(f"duplicate time interval name {name!r}")
-        specs = tuple(_spec(spec) for spec in entry.child("time_intervals").sequence())
+        specs = tuple(parse_spec(spec) for spec in entry.child("time_intervals").sequence())
         if name and name not in intervals:
             intervals[name] = specs
     return TimeIntervals(intervals)
@@ -145,7 +145,7 @@ def merge(a: TimeIntervals, b: TimeIntervals, node: Node) -> TimeIntervals:
     return TimeIntervals(merged)
 
 
-def _spec(node: Node) -> TimeSpec:
+def parse_spec(node: Node) -> TimeSpec:
     spec = node.mapping(["times", "weekdays", "days_of_month", "months", "years", "location"])
     return TimeSpec(
         times=tuple(r for r in map(_time_range, spec.child("times").sequence()) if r),

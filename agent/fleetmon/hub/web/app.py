@@ -20,7 +20,13 @@ from fleetmon.hub.auth.authority import Authority
 from fleetmon.hub.auth.middleware import AuthMiddleware
 from fleetmon.hub.auth.routes import auth_routes
 from fleetmon.hub.fleet_reader import FleetReader
+from fleetmon.hub.incidents.api import incident_routes
+from fleetmon.hub.incidents.book import IncidentBook
 from fleetmon.hub.layout import DashboardConfig
+from fleetmon.hub.maintenance.api import maintenance_routes
+from fleetmon.hub.maintenance.calendar import MaintenanceCalendar
+from fleetmon.hub.sla.api import sla_routes
+from fleetmon.hub.sla.engine import SLAEngine
 from fleetmon.hub.trends import PanelTrends
 from fleetmon.hub.web.console_api import ConsoleHistory, console_routes
 from fleetmon.hub.web.dashboard import dashboard_routes, static_routes
@@ -56,6 +62,9 @@ class WebParts(NamedTuple):
     journal: "AlertJournal"
     authority: Authority  # who is asking, and what they may do (fleetmon.hub.auth)
     dashboard: Callable[[], DashboardConfig]  # the dashboard layout in force
+    maintenance: MaintenanceCalendar  # maintenance windows: listed, made and ended through the API
+    incidents: IncidentBook
+    sla: SLAEngine
 
 
 def build_app(parts: WebParts) -> Starlette:
@@ -68,6 +77,8 @@ def build_app(parts: WebParts) -> Starlette:
         *alerting_routes(parts.dispatcher, parts.journal), *auth_routes(parts.authority),
         *dashboard_routes(parts.fleet, parts.dashboard, parts.trends),
         *console_routes(parts.fleet, parts.console_history, parts.fleet_alerts), *live_routes(parts.live),
+        *maintenance_routes(parts.maintenance, parts.dispatcher.reconsider), *incident_routes(parts.incidents),
+        *sla_routes(parts.sla),
         *static_routes(),  # last: an API path that ends like a file (a group named x.css) is the API's
     ], middleware=[Middleware(AuthMiddleware, authority=parts.authority)])
 

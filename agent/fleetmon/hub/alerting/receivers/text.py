@@ -15,6 +15,10 @@ _TEXT_ANNOTATIONS = ("summary", "description", "message")  # the first one an al
 
 
 def title(notification: Notification) -> str:
+    incident = notification.incident
+    if incident is not None:
+        return (f"[INCIDENT {incident.get('id', '')} {notification.incident_change.upper()}] "
+                f"{incident.get('title', '')} ({incident.get('severity', '')})")
     status = notification.status
     head = f"[{status.upper()}:{len(notification.firing)}]" if status == "firing" else f"[{status.upper()}]"
     words = [head, *(value for _, value in sorted(notification.group_labels.items()))]
