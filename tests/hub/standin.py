@@ -10,12 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 import yaml
 
 from fleetmon.hub.config import parse_config
 from fleetmon.hub.parts import HubParts, build_parts
 from fleetmon.hub.web.app import Health, WebParts, build_app
 from fleetmon.hub.web.fleet_api import HistoryQuery
+from tests.conftest import free_port
+from tests.polling import wait_until
 
 TOKEN = "fuzz-token"
 #: One route and a receiver without integrations: alerts are grouped and flushed, nothing is sent.
@@ -129,3 +132,21 @@ async def exchange(app: Any, scope: dict[str, Any], body: bytes) -> list[dict[st
 
     await app(scope, receive, send)
     return messages
+
+
+class Served:
+    """An ASGI app on a real uvicorn, in a thread, on a free port: for clients that speak HTTP themselves (the
+    command line, a stream reader)."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="off", timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, timeout=10, interval=0.02, message="uvicorn started")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

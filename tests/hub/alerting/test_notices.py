@@ -1,7 +1,5 @@
 """An incident's changes told to receivers (fleetmon.hub.alerting.notices): to whom, in which shape."""
 
-from dataclasses import dataclass, field
-from typing import ClassVar
 
 import yaml
 
@@ -9,22 +7,13 @@ from fleetmon.config_reader import Errors, Node
 from fleetmon.hub.alerting.config import parse_alerting
 from fleetmon.hub.alerting.notices import IncidentNotices
 from fleetmon.hub.alerting.notification import AlertSnapshot
-from fleetmon.hub.alerting.receivers.base import Integration
 from fleetmon.hub.alerting.receivers.text import title
+from tests.hub.alerting.test_dispatch import Recording
 
 T0 = 1_800_000_000.0
 INCIDENT = {"id": "INC-7", "title": "DiskFull (site=north)", "state": "triggered", "severity": "critical",
             "receiver": "ops", "groupKey": '{}:{alertname="DiskFull"}', "labels": {"alertname": "DiskFull"},
             "alerts": [{"fingerprint": "a1"}, {"fingerprint": "gone"}], "timeline": [{"kind": "opened"}]}
-
-
-@dataclass(eq=False, kw_only=True)
-class Recording(Integration):
-    kind: ClassVar[str] = "recording"
-    sent: list = field(default_factory=list)
-
-    def send(self, notification):
-        self.sent.append(notification)
 
 
 class Deliverer:

@@ -11,32 +11,15 @@ import time
 from typing import Any, NamedTuple
 
 import pytest
-import uvicorn
 
 from fleetmon.hub.layout import resolve
 from fleetmon.hub.web.app import build_app
 from fleetmon.hub.web.live import KEEPALIVE, PANEL_LOOKS, RESYNC, Client, LiveFeed, alert_state
-from tests.conftest import free_port
 from tests.hub.console.feed import CPU, fed_hub
+from tests.hub.standin import Served
 from tests.polling import wait_until
 
 HEARTBEAT = 0.3  # seconds: the hub's is 15 s, too slow to wait for here
-
-
-class Server:
-    """The hub's app on uvicorn, in a thread, on a free port."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off", timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
-        self.thread.start()
-        wait_until(lambda: self.server.started, timeout=10, interval=0.02, message="uvicorn started")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 class Stream:
@@ -88,7 +71,7 @@ def live(tmp_path):
     feed = LiveFeed(parts.fleet_reader, lambda: parts.dispatcher.alert_views(time.time()),
                     layout=lambda: resolve(parts.config.dashboard, parts.fleet_reader.records()), period=0.1,
                     heartbeat=HEARTBEAT)
-    server = Server(build_app(hub.web()._replace(live=feed)))
+    server = Served(build_app(hub.web()._replace(live=feed)))
     streams: list[Stream] = []
 
     def connect(query: str = "") -> Stream:

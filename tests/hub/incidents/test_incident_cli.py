@@ -3,30 +3,22 @@ real uvicorn on a free port, called through the real client (fleetmon.hub.client
 Namespace the command's parser makes."""
 
 import json
-import threading
 from argparse import Namespace
 from typing import Any
 
 import pytest
-import uvicorn
 
 from fleetmon.hub.api_commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from fleetmon.hub.incidents.cli import incident
 from tests.conftest import free_port
-from tests.polling import wait_until
+from tests.hub.standin import Served
 
 
 @pytest.fixture
 def hub(app):
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, timeout=10, interval=0.02, message="uvicorn started")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    served = Served(app)
+    yield served.url
+    served.stop()
 
 
 def run(hub: str, command: str, **flags: Any) -> int:

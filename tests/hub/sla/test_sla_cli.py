@@ -4,12 +4,10 @@ port: the summary table, one SLO's members, JSON, CSV, and a hub that answers 40
 import csv
 import io
 import json
-import threading
 from argparse import Namespace
 from pathlib import Path
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 
 from fleetmon.hub.api_commands import EXIT_FAILED, EXIT_OK
@@ -17,21 +15,15 @@ from fleetmon.hub.sla.api import sla_routes
 from fleetmon.hub.sla.cli import sla
 from tests.conftest import free_port
 from tests.hub.sla.month import OUTAGE, november
-from tests.polling import wait_until
+from tests.hub.standin import Served
 
 
 @pytest.fixture
 def hub(tmp_path: Path):
     engine = november(tmp_path)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=sla_routes(engine)), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, timeout=10, interval=0.02, message="uvicorn started")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    served = Served(Starlette(routes=sla_routes(engine)))
+    yield served.url
+    served.stop()
     engine.close()
 
 

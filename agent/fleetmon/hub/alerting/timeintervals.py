@@ -153,7 +153,7 @@ def parse_spec(node: Node) -> TimeSpec:
         days_of_month=_ranges(spec.child("days_of_month"), _DAY_OF_MONTH),
         months=_ranges(spec.child("months"), _MONTH),
         years=_ranges(spec.child("years"), _YEAR),
-        zone=_zone(spec.child("location")))
+        zone=parse_zone(spec.child("location")))
 
 
 def _time_range(node: Node) -> Range | None:
@@ -257,16 +257,18 @@ def _order_problem(field: _Field, begin: int, end: int, text: str) -> str | None
     return f"range {text!r} ends before it starts{field.order_note}" if begin > end else None
 
 
-def _zone(node: Node) -> tzinfo | None:
+def parse_zone(node: Node, local: bool = True) -> tzinfo | None:
+    """An IANA time zone name, "UTC" (or empty) and, where ``local``, "Local" (None: the host's own time)."""
     name = node.string("UTC")
     if name in ("", "UTC"):  # Go's LoadLocation reads both as UTC
         return _UTC
-    if name == "Local":
+    if name == "Local" and local:
         return None
     try:
         return ZoneInfo(name)
     except (ValueError, OSError, LookupError):  # not found is a LookupError; bad paths are ValueErrors
-        node.fail(f"unknown time zone {name!r} (expected an IANA name such as 'Europe/Berlin', 'UTC' or 'Local')")
+        node.fail(f"unknown time zone {name!r} (expected an IANA name such as 'Europe/Berlin', 'UTC'"
+                  + (" or 'Local')" if local else ")"))
         return _UTC
 
 

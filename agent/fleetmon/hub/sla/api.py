@@ -32,15 +32,18 @@ def sla_routes(engine: SLAEngine) -> list[Route]:
     def list_slos(request: Request) -> Response:
         return JSONResponse({"slos": engine.summaries(engine.clock())})
 
+    def asked(request: Request, now: float) -> tuple[SLO, float, float]:
+        """The SLO the path names and the range the query asks for; UnknownSLO, BadParam."""
+        slo = engine.slo(request.path_params["name"])
+        return (slo, *_range(request.query_params, slo, now))
+
     def report(request: Request) -> Response:
         now = engine.clock()
         try:
-            slo = engine.slo(request.path_params["name"])
+            slo, start, end = asked(request, now)
+            form = _format(request.query_params)
         except UnknownSLO as exc:
             return not_found(str(exc))
-        try:
-            start, end = _range(request.query_params, slo, now)
-            form = _format(request.query_params)
         except BadParam as exc:
             return bad_request(exc)
         body = engine.report(slo.name, start, end, now)
@@ -53,12 +56,10 @@ def sla_routes(engine: SLAEngine) -> list[Route]:
     def budget(request: Request) -> Response:
         now = engine.clock()
         try:
-            slo = engine.slo(request.path_params["name"])
+            slo, start, end = asked(request, now)
+            step = _step(request.query_params, start, min(max(start, now), end))
         except UnknownSLO as exc:
             return not_found(str(exc))
-        try:
-            start, end = _range(request.query_params, slo, now)
-            step = _step(request.query_params, start, min(max(start, now), end))
         except BadParam as exc:
             return bad_request(exc)
         points = engine.budget_series(slo.name, start, end, now, step)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.matchers import Matcher, MatcherError, matches_all, parse_matcher
-from fleetmon.hub.alerting.timeintervals import TimeIntervals
+from fleetmon.hub.alerting.timeintervals import TimeIntervals, parse_zone
 from fleetmon.hub.sla.periods import KINDS, MONTHLY
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -144,7 +144,7 @@ def _slo(node: Node, intervals: TimeIntervals) -> SLO:
                description=node.child("description").string(""),
                scope=_scope(node.child("scope")),
                period=node.child("period").string(MONTHLY, choices=KINDS),
-               zone=_zone(node.child("timezone")),
+               zone=parse_zone(node.child("timezone"), local=False) or _UTC,
                schedule=_schedule(node.child("schedule"), intervals),
                exclude_maintenance=node.child("exclude_maintenance").boolean(True),
                burn_alerts=node.child("burn_alerts").boolean(True))
@@ -214,17 +214,6 @@ def _scope(node: Node) -> Scope:
             item.fail(str(exc))
     return Scope(groups=tuple(node.child("groups").string_list()), hosts=tuple(node.child("hosts").string_list()),
                  matchers=tuple(matchers))
-
-
-def _zone(node: Node) -> tzinfo:
-    name = node.string("UTC")
-    if name in ("", "UTC"):
-        return _UTC
-    try:
-        return ZoneInfo(name)
-    except (ValueError, OSError, LookupError):  # not found is a LookupError; bad paths are ValueErrors
-        node.fail(f"unknown time zone {name!r} (expected an IANA name such as 'Europe/Berlin' or 'UTC')")
-        return _UTC
 
 
 def _schedule(node: Node, intervals: TimeIntervals) -> tuple[str, ...]:
