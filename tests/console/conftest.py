@@ -31,6 +31,7 @@ PASSWORDS = {"ada": "ada-admin-pass", "olga": "olga-operator-pass", "vic": "vic-
              "mallory": "mallory-viewer-pass"}
 ROLES = {"ada": "admin", "olga": "operator", "vic": "viewer", "mallory": "viewer"}
 SIMULATED_HOSTS = 6
+SLO = "lab-up"
 #: Where the tests leave their screenshots: `make screenshots` points this at docs/images.
 SCREENSHOTS = Path(os.environ.get("FLEETMON_SCREENSHOTS", "")) if os.environ.get("FLEETMON_SCREENSHOTS") else None
 
@@ -81,6 +82,10 @@ def console(tmp_path_factory):
         "alerting": {"route": {"receiver": "hook", "group_by": ["alertname"], "group_wait": "0s",
                                "group_interval": "1s", "repeat_interval": "1h"},
                      "receivers": [{"name": "hook", "webhook_configs": [{"url": sink.url()}]}]},
+        # For the SLO page (test_operations_pages.py). No burn-rate alerts: the gap between the filled history
+        # and the first live samples is bad time, and an SLOBudgetBurn alert would change what the alert tests see.
+        "slos": [{"name": SLO, "description": "every lab host answers", "scope": {"groups": ["lab"]},
+                  "good": {"host_up": True}, "target": 99.5, "period": "daily", "burn_alerts": False}],
     }).start()
     simulate = subprocess.Popen(
         [sys.executable, "-m", "fleetmon", "simulate", "--hosts", str(SIMULATED_HOSTS), "--interval", "1",

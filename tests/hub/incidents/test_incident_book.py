@@ -4,6 +4,7 @@ outside its lock, and the people's operations with their refusals."""
 
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -283,3 +284,26 @@ def test_listing(book):
     assert [i["id"] for i in book.list(since=book.clock.now + 1)] == ["INC-1"], "closed before since: left out"
     assert [i["id"] for i in book.list(limit=1)] == ["INC-2"]
     assert "timeline" not in book.list()[0]
+
+
+def test_the_books_thread_sleeps_when_nothing_happens(path, monkeypatch):
+    """A round wakes the thread only for work: once the queue is drained and committed it waits (it once woke
+    itself after every round and held a core)."""
+    book = IncidentBook(path)
+    rounds = []
+    real = book.process
+    monkeypatch.setattr(book, "process", lambda: (rounds.append(time.monotonic()), real()))
+    thread = threading.Thread(target=book.run, daemon=True)
+    thread.start()
+    try:
+        book.observe_group(DISK, "id", {"alertname": "DiskFull"}, "ops", [ref("a")], NOW)
+        wait_until(lambda: book.get("INC-1"), ignoring=(IncidentNotFound,), message="the alert applied")
+        book.note("INC-1", "looking", by="ana")  # an operation wakes the thread to commit it
+        wait_until(lambda: len(rounds) >= 2, message="the round that commits the note")
+        settled = len(rounds)
+        time.sleep(0.5)  # idle: the thread waits up to IDLE_WAIT (5 s) for the next wake-up
+        assert len(rounds) <= settled + 1
+    finally:
+        book.stop()
+        thread.join(timeout=10)
+    book.shutdown()

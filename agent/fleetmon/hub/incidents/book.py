@@ -102,7 +102,7 @@ class IncidentBook:
 
     def process(self) -> None:
         """Apply what the dispatcher queued, tell the receivers, commit everything changed so far."""
-        with self._changing() as changes:
+        with self._changing(wake=False) as changes:  # this thread commits below: waking itself would spin
             while self._inbox:
                 apply, args = self._inbox.popleft()
                 try:
@@ -118,7 +118,7 @@ class IncidentBook:
         self._store.close()
 
     @contextmanager
-    def _changing(self) -> Iterator[list[Change]]:
+    def _changing(self, wake: bool = True) -> Iterator[list[Change]]:
         """The ledger under the lock; then, outside it, the receivers told and the thread woken to commit. An
         operation that raises has changed nothing (each validates first) and announces nothing."""
         changes: list[Change] = []
@@ -126,7 +126,8 @@ class IncidentBook:
             yield changes
         for body, change in changes:
             self._announce(body, change)
-        self._wake.set()
+        if wake:  # an operation's change: the book's thread commits it
+            self._wake.set()
 
     def _announce(self, body: dict, change: str) -> None:
         if self.on_change is None:
