@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
                                       "key path; exit 1 on any error.")
     check.add_argument("file", metavar="FILE")
     check.set_defaults(handler=_agent_check_config)
+    test_check = agent_commands.add_parser(
+        "test-check", help="run one check once and print its result", description="Run check NAME of the config "
+        "once in the foreground and print its result; a journey prints each step with its timings. Exit 0 when "
+        "it passes, 1 when it fails, 2 on a config error.")
+    test_check.add_argument("name", metavar="NAME")
+    test_check.add_argument("--config", required=True, metavar="FILE", help="agent config (YAML)")
+    test_check.set_defaults(handler=_agent_test_check)
 
     hub = commands.add_parser("hub", help="the central hub (Python 3.10+)",
                               description="The hub: subscribes to the fleet, keeps state and history, runs fleet "
@@ -375,3 +382,9 @@ def _agent_check_config(args: argparse.Namespace) -> int:
         return 1
     print(f"{args.file}: ok (host {config.host_id}, {len(config.thresholds)} thresholds, {len(config.checks)} checks)")
     return 0
+
+
+def _agent_test_check(args: argparse.Namespace) -> int:
+    from fleetmon.agent.checks.foreground import run_in_foreground
+
+    return run_in_foreground(args.name, args.config)

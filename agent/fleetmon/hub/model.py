@@ -11,7 +11,7 @@ a separate flag: the host's own timestamps are too far from the hub's receive ti
 """
 
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 ONLINE, SILENT, OFFLINE, MISSING = "online", "silent", "offline", "missing"
 STATES = (ONLINE, SILENT, OFFLINE, MISSING)
@@ -32,6 +32,7 @@ class HostView:
     gaps: tuple[float, ...] = ()  # recent gaps between live samples, seconds, oldest first
     metrics: Mapping[str, float] = field(default_factory=dict)  # unlabelled gauges of the last sample
     reason: str = ""  # offline: "will" or "shutdown"
+    checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # latest result of each declared check
 
 
 class StateChange(NamedTuple):

@@ -243,7 +243,14 @@ def view(record: HostRecord, shown: tuple[str, float, str] | None = None) -> Hos
     return HostView(host=record.host, state=state, since=since, groups=record.groups,
                     labels=record.labels, interval_s=record.interval_s, session=record.session,
                     last_sample_at=record.last_sample_at, gaps=tuple(record.gaps), metrics=metrics,
-                    reason=reason)
+                    reason=reason, checks=declared_results(record))
+
+
+def declared_results(record: HostRecord) -> dict[str, dict[str, Any]]:
+    """The latest result of each check the host's last birth declares: a check removed from its config keeps
+    its last result in ``record.checks``, which is no news about the host any more."""
+    declared = {check.get("name") for check in record.declared_checks if isinstance(check, dict)}
+    return {name: result for name, result in record.checks.items() if name in declared}
 
 
 def health_score(record: HostRecord, skewed: bool) -> int:

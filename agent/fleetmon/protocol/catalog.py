@@ -137,6 +137,11 @@ CHECKS = _specs("checks", [
     ("fleetmon_check_duration_seconds", G, SECONDS, "check type", "How long the check's last run took."),
     ("fleetmon_check_consecutive_failures", G, NO_UNIT, "check type", "Failed runs in a row."),
     ("fleetmon_check_cert_expiry_seconds", G, SECONDS, "check", "Seconds until a tls check's certificate expires."),
+    ("fleetmon_journey_step_up", G, NO_UNIT, "check step",
+     "1 when a journey step's last run passed, 0 when it failed; absent from a run that skipped the step."),
+    ("fleetmon_journey_step_duration_seconds", G, SECONDS, "check step phase",
+     "Time a journey step's last run spent per phase: dns, connect, tls, first_byte (request sent to first "
+     "response byte), total."),
 ])
 
 AGENT = _specs("agent", [

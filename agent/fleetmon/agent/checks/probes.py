@@ -21,12 +21,14 @@ from urllib.parse import urlsplit
 import psutil
 
 from fleetmon import __version__
+from fleetmon.agent.checks.journey import run_journey
 from fleetmon.agent.checks.run_program import EXCERPT_CHARS, run_argv
 from fleetmon.agent.checks.spec import (
     CheckSpec,
     CommandSettings,
     DnsSettings,
     HttpSettings,
+    JourneySettings,
     PingSettings,
     ProcessSettings,
     SystemdSettings,
@@ -34,7 +36,7 @@ from fleetmon.agent.checks.spec import (
     TlsSettings,
     status_matches,
 )
-from fleetmon.protocol.check_results import CheckResult
+from fleetmon.protocol.check_results import CheckResult, StepResult
 
 #: The body an http check reads (and searches with body_match): enough for a health page.
 HTTP_BODY_LIMIT = 1024 * 1024
@@ -50,6 +52,7 @@ class Probe(NamedTuple):
     ok: bool
     message: str
     value: Optional[float] = None
+    steps: Optional[Tuple[StepResult, ...]] = None  # journeys only
 
 
 def run_check(spec: CheckSpec) -> CheckResult:
@@ -57,7 +60,8 @@ def run_check(spec: CheckSpec) -> CheckResult:
     start = time.monotonic()
     probe = _PROBES[spec.type](spec.settings, spec.timeout)
     return CheckResult(name=spec.name, type=spec.type, ok=probe.ok, message=probe.message,
-                       started_at=started_at, duration_s=time.monotonic() - start, value=probe.value)
+                       started_at=started_at, duration_s=time.monotonic() - start, value=probe.value,
+                       steps=probe.steps)
 
 
 def probe_systemd(settings: SystemdSettings, timeout: float) -> Probe:
@@ -331,6 +335,10 @@ def probe_command(settings: CommandSettings, timeout: float) -> Probe:
     return Probe(outcome.exit_code in settings.ok_exit_codes, outcome.summary, float(outcome.exit_code))
 
 
+def probe_journey(settings: JourneySettings, timeout: float) -> Probe:
+    return Probe(*run_journey(settings, timeout))
+
+
 def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -350,4 +358,5 @@ _PROBES: Dict[str, Callable[..., Probe]] = {
     "dns": probe_dns,
     "ping": probe_ping,
     "command": probe_command,
+    "journey": probe_journey,
 }

@@ -11,6 +11,7 @@ import shlex
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
+from fleetmon.agent.checks.journey_spec import JOURNEY_KEYS, JourneySettings, journey_settings
 from fleetmon.config_reader import Node
 
 CHECK_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -75,7 +76,7 @@ class CommandSettings(NamedTuple):
 
 
 Settings = Union[SystemdSettings, ProcessSettings, TcpSettings, HttpSettings, TlsSettings, DnsSettings,
-                 PingSettings, CommandSettings]
+                 PingSettings, CommandSettings, JourneySettings]
 
 
 class RecoverySpec(NamedTuple):
@@ -107,6 +108,7 @@ TYPE_KEYS: Dict[str, Tuple[str, ...]] = {
     "dns": ("name", "record", "expect"),
     "ping": ("host", "count"),
     "command": ("command", "ok_exit_codes"),
+    "journey": JOURNEY_KEYS,
 }
 CHECK_TYPES = tuple(TYPE_KEYS)
 RECOVERY_ACTIONS = ("restart_unit", "command")
@@ -336,6 +338,7 @@ _SETTINGS_READERS = {
     "dns": _dns,
     "ping": _ping,
     "command": _command_check,
+    "journey": journey_settings,
 }
 
 

@@ -2,9 +2,10 @@
 
 One module per family: ``liveness`` (HostDown, HostMissing), ``hub`` (HubBlind, HubStorageFailing: the
 hub's own faults, evaluated even while it cannot judge the hosts), ``predictive`` (PredictedExhaustion),
-``patterns`` (CascadingFailure, FleetResourceTrend, LoadImbalance, HeartbeatDegraded), ``config`` (the
-``rules:`` section), ``alerts`` (the alert value and ``ActiveAlerts``, which turns evaluations into
-firing/resolved transitions), ``fit`` (least squares). Nothing here reads a clock or does I/O.
+``patterns`` (CascadingFailure, FleetResourceTrend, LoadImbalance, HeartbeatDegraded), ``journeys``
+(JourneyFailing: a journey check failing from several hosts), ``config`` (the ``rules:`` section), ``alerts``
+(the alert value and ``ActiveAlerts``, which turns evaluations into firing/resolved transitions), ``fit``
+(least squares). Nothing here reads a clock or does I/O.
 
 The hub's loop, every evaluation::
 
@@ -18,6 +19,7 @@ from fleetmon.hub.model import HostView
 from fleetmon.hub.rules.alerts import ActiveAlerts, FleetAlert
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
 from fleetmon.hub.rules.hub import HubHealth, hub_blind, hub_storage_failing
+from fleetmon.hub.rules.journeys import journey_failing
 from fleetmon.hub.rules.liveness import host_down, host_missing
 from fleetmon.hub.rules.patterns import cascading_failure, heartbeat_degraded, load_imbalance, resource_trend
 from fleetmon.hub.rules.predictive import SeriesHistory, predicted_exhaustion
@@ -47,6 +49,8 @@ def evaluate(config: RulesConfig, hosts: Iterable[HostView], series: Sequence[Se
         alerts += load_imbalance(views, config.load_imbalance, now)
     if config.heartbeat_degraded.enabled:
         alerts += heartbeat_degraded(views, config.heartbeat_degraded, now)
+    if config.journey_failing.enabled:
+        alerts += journey_failing(views, config.journey_failing, now)
     return alerts
 
 

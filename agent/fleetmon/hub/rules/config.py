@@ -45,6 +45,9 @@
         factor: 1.5           # a gap longer than factor x the host's interval is late
         min_gaps: 6
         min_r2: 0.6           # for the trend arm (see patterns.heartbeat_degraded)
+      journey_failing:        # JourneyFailing: one journey check failing from several hosts at once
+        severity: critical
+        min_locations: 2      # failing hosts needed; all of them when fewer run the journey
       hub_blind:              # HubBlind: the hub has no broker session, was stalled, or lags behind its probe
         severity: critical
         for: 30s              # a broker restart of a few seconds is not worth a page; while blind no
@@ -150,6 +153,14 @@ class HeartbeatRule:
 
 
 @dataclass(slots=True, frozen=True)
+class JourneyFailingRule:
+    enabled: bool = True
+    severity: str = "critical"
+    for_s: float = 0.0
+    min_locations: int = 2
+
+
+@dataclass(slots=True, frozen=True)
 class HubRule:
     """HubBlind and HubStorageFailing (fleetmon.hub.rules.hub) take only the common keys."""
 
@@ -167,6 +178,7 @@ class RulesConfig:
     resource_trend: ResourceTrendRule = ResourceTrendRule()
     load_imbalance: LoadImbalanceRule = LoadImbalanceRule()
     heartbeat_degraded: HeartbeatRule = HeartbeatRule()
+    journey_failing: JourneyFailingRule = JourneyFailingRule()
     hub_blind: HubRule = HubRule()
     hub_storage_failing: HubRule = HubRule(for_s=60.0)
 
@@ -194,6 +206,7 @@ def parse_rules(node: Node) -> RulesConfig:
         resource_trend=_resource_trend(node.child("resource_trend")),
         load_imbalance=_load_imbalance(node.child("load_imbalance")),
         heartbeat_degraded=_heartbeat(node.child("heartbeat_degraded")),
+        journey_failing=_journey_failing(node.child("journey_failing")),
         hub_blind=_hub_rule(node.child("hub_blind"), HubRule()),
         hub_storage_failing=_hub_rule(node.child("hub_storage_failing"), HubRule(for_s=60.0)),
     )
@@ -308,6 +321,14 @@ def _heartbeat(node: Node) -> HeartbeatRule:
                          factor=factor,
                          min_gaps=node.child("min_gaps").number(default.min_gaps, minimum=4, integer=True),
                          min_r2=node.child("min_r2").number(default.min_r2, minimum=0, maximum=1))
+
+
+def _journey_failing(node: Node) -> JourneyFailingRule:
+    default = JourneyFailingRule()
+    node = node.mapping((*COMMON_KEYS, "min_locations"))
+    return JourneyFailingRule(**_common(node, default.severity, default.for_s),
+                              min_locations=node.child("min_locations").number(default.min_locations, minimum=1,
+                                                                               integer=True))
 
 
 def _hub_rule(node: Node, default: HubRule) -> HubRule:
