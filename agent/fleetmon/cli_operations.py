@@ -1,4 +1,4 @@
-"""The operators' commands above alerts: `fleetmon incident`, `maintenance` and `sla`.
+"""The operators' commands above alerts: `fleetmon incident`, `maintenance`, `sla` and `logs`.
 
 Only their parsers live here, importable on Python 3.8 like the rest of the command line (the agent's hosts
 run `fleetmon agent`); what they do is in the hub's packages, imported when one runs.
@@ -15,6 +15,7 @@ def register(commands, api_options: Options) -> None:
     _incident(commands, api_options)
     _maintenance(commands, api_options)
     _sla(commands, api_options)
+    _logs(commands, api_options)
 
 
 #: fleetmon.hub.incidents.lifecycle.STATES, written out: this module does not import the hub's.
@@ -101,6 +102,23 @@ def _sla(commands, api_options: Options) -> None:
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
     api_options(report)
     report.set_defaults(handler=_run("fleetmon.hub.sla.cli", "sla"))
+
+
+def _logs(commands, api_options: Options) -> None:
+    parser = commands.add_parser("logs", help="search the hosts' log lines on the hub, or follow them",
+                                 description="The journal lines the agents ship (docs/agent.md \"logs\"), "
+                                 "newest first, or followed live with --follow.")
+    parser.add_argument("--host", action="append", metavar="HOST", help="this host's lines (repeatable)")
+    parser.add_argument("--group", action="append", metavar="GROUP", help="the lines of a group's hosts")
+    parser.add_argument("--unit", action="append", metavar="UNIT", help='a systemd unit ("" for the kernel)')
+    parser.add_argument("--priority", metavar="P", help="at or above: emerg..debug or 0..7")
+    parser.add_argument("--since", metavar="DURATION", help="e.g. 1h (default: everything kept)")
+    parser.add_argument("--grep", metavar="TEXT", help="full-text search (words, \"a phrase\", prefix*)")
+    parser.add_argument("--limit", type=int, default=100, help="at most this many lines")
+    parser.add_argument("-f", "--follow", action="store_true", help="then print new lines as they arrive")
+    parser.add_argument("--json", action="store_true", help="print JSON lines")
+    api_options(parser)
+    parser.set_defaults(handler=_run("fleetmon.hub.logs.cli", "logs"))
 
 
 def _run(module: str, name: str):

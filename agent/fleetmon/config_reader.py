@@ -229,6 +229,19 @@ class Node:
         return value
 
 
+def regex_list(node: Node, default: Optional[List[str]] = None) -> List[str]:
+    """A list of regular expressions, each compiled once here so a bad one is an error at its index."""
+    if node.missing:
+        return list(default or [])
+    patterns = node.string_list()
+    for index, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            node.errors.add(f"{node.path}[{index}]", f"bad regular expression: {exc}")
+    return patterns
+
+
 def readable_file(node: Node) -> Optional[str]:
     """A path setting that must name a file this process can read."""
     path = node.string(None)

@@ -64,6 +64,10 @@ class StandIn:
         self.parts.journal.close()
         self.parts.authority.close()
         self.parts.history.close()
+        self.parts.incidents.shutdown()
+        self.parts.maintenance.close()
+        self.parts.sla.close()
+        self.parts.logs.close()
 
 
 def stand_in_hub(tmp_path: Path, alerting: str = ALERTING, token: str = TOKEN,

@@ -24,7 +24,7 @@ from tests.polling import wait_until
 EXAMPLES = int(os.environ.get("FLEETMON_FUZZ_EXAMPLES", "150"))
 PREFIX = "fleetmon/v1"
 HOSTS = ("h1", "h2")
-KINDS = ("status", "metrics", "backfill", "checks", "alerts", "events")
+KINDS = ("status", "metrics", "backfill", "checks", "alerts", "events", "logs")
 T0 = 1_767_225_600.0  # the senders' clock (2026-01-01): payloads must not depend on when the test runs
 PAGES = ("/metrics", "/api/v1/hosts", "/api/v1/hosts/h1", "/api/v1/hosts/h2", "/api/v1/groups",
          "/api/v1/dashboard", "/api/v1/alerts", "/api/v1/alerts/groups", "/api/v1/hub")
@@ -61,6 +61,9 @@ FIELDS = {
                ("alerts", "*", "generatorURL")],
     "events": [("ts",), ("event",), ("event", "kind"), ("event", "message"), ("event", "details"),
                ("event", "details", "x")],
+    "logs": [("ts",), ("entries",), ("entries", "*"), ("entries", "*", "ts"), ("entries", "*", "cursor"),
+             ("entries", "*", "priority"), ("entries", "*", "unit"), ("entries", "*", "pid"),
+             ("entries", "*", "message"), ("dropped",), ("dropped", "x.service")],
 }
 FIELDS["backfill"] = FIELDS["metrics"]
 
@@ -83,6 +86,10 @@ def good(kind: str, host: str, seq: int, now: float) -> dict:
                                                     "annotations": {"summary": "busy"},
                                                     "startsAt": messages.rfc3339(now - 60),
                                                     "endsAt": messages.ZERO_TIME, "fingerprint": "0" * 16}])
+    if kind == "logs":
+        return messages.logs(host, 3, seq, now, [{"ts": now - 1, "cursor": f"c{seq}", "priority": 3,
+                                                 "unit": "x.service", "identifier": "x", "pid": 9,
+                                                 "transport": "stdout", "message": "failed"}], {"x.service": 2})
     return messages.event(host, 3, seq, now, "spool_dropped", "3 dropped", {"count": 3})
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
 from fleetmon.agent.checks.spec import CheckSpec, parse_checks
-from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml, readable_file, with_overrides
+from fleetmon.agent.logs.config import LogsConfig, parse_logs
+from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml, readable_file, regex_list, with_overrides
 from fleetmon.mqtt.broker import BrokerConfig, parse_broker
 from fleetmon.protocol.thresholds import ThresholdRule, parse_thresholds
 from fleetmon.protocol.topics import HOST_ID_PATTERN
@@ -87,6 +88,7 @@ class AgentConfig:
     collectors: CollectorsConfig = field(default_factory=CollectorsConfig)
     checks: List[CheckSpec] = field(default_factory=list)
     thresholds: List[ThresholdRule] = field(default_factory=list)
+    logs: LogsConfig = field(default_factory=LogsConfig)
     source_path: Optional[str] = None  # the file it came from, for reloads
 
 
@@ -97,7 +99,7 @@ def default_host_id() -> str:
 
 
 TOP_KEYS = ("host_id", "interval", "groups", "labels", "state_dir", "log_level", "broker", "spool",
-            "collectors", "checks", "thresholds")
+            "collectors", "checks", "thresholds", "logs")
 
 
 def parse_config(data: Any, overrides: Optional[Mapping[str, Any]] = None) -> AgentConfig:
@@ -117,6 +119,7 @@ def parse_config(data: Any, overrides: Optional[Mapping[str, Any]] = None) -> Ag
         collectors=_collectors(root.child("collectors")),
         checks=parse_checks(root.child("checks")),
         thresholds=parse_thresholds(root.child("thresholds")),
+        logs=parse_logs(root.child("logs")),
     )
     if errors:
         raise ConfigError(errors)
@@ -181,25 +184,13 @@ def _collectors(node: Node) -> CollectorsConfig:
             top_processes=system.child("top_processes").number(5, minimum=0, maximum=100, integer=True),
             process_interval=system.child("process_interval").duration(10.0, minimum=0),
             temperatures=system.child("temperatures").boolean(True),
-            exclude_mounts=_regex_list(system.child("exclude_mounts")),
-            exclude_interfaces=_regex_list(system.child("exclude_interfaces"), default=["lo"]),
+            exclude_mounts=regex_list(system.child("exclude_mounts")),
+            exclude_interfaces=regex_list(system.child("exclude_interfaces"), default=["lo"]),
         ),
         jetson=jetson_config,
         nvml=NvmlCollectorConfig(enabled=_auto_flag(nvml.child("enabled"))),
         prometheus=PrometheusCollectorConfig(targets=_scrape_targets(node.child("prometheus"))),
     )
-
-
-def _regex_list(node: Node, default: Optional[List[str]] = None) -> List[str]:
-    if node.missing:
-        return list(default or [])
-    patterns = node.string_list()
-    for index, pattern in enumerate(patterns):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            node.errors.add(f"{node.path}[{index}]", f"bad regular expression: {exc}")
-    return patterns
 
 
 def _scrape_targets(node: Node) -> List[ScrapeTarget]:
@@ -217,5 +208,5 @@ def _scrape_targets(node: Node) -> List[ScrapeTarget]:
             name_node.fail("is required")
         targets.append(ScrapeTarget(
             name=name, url=url, timeout=item.child("timeout").duration(2.0, minimum=0.1),
-            metrics=_regex_list(item.child("metrics")), labels=_labels(item.child("labels"))))
+            metrics=regex_list(item.child("metrics")), labels=_labels(item.child("labels"))))
     return targets

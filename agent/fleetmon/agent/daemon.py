@@ -1,11 +1,11 @@
 """The agent daemon: collect → evaluate thresholds → publish (or spool), plus checks and recovery.
 
 Threads: the main loop owns all state (scheduling, thresholds, sequence numbers); check probes run in a
-small pool and hand their results back through a queue; the MQTT network loop and the spool drain run in
-their own threads. Samples stay in the ``Outbox`` until the hub's ack confirms them (spool.py says why and
-how); the drain sends back-fill only while the hub's retained status says it is online. Signals only set
-flags: SIGHUP reloads the config (a bad one is refused and the old one kept), SIGTERM/SIGINT stop cleanly
-with a retained 'offline' status.
+small pool and hand their results back through a queue; the MQTT network loop, the spool drain and the
+log shipper (logs/shipper.py, with ``logs.enabled``) run in their own threads. Samples stay in the
+``Outbox`` until the hub's ack confirms them (spool.py says why and how); the drain sends back-fill only
+while the hub's retained status says it is online. Signals only set flags: SIGHUP reloads the config (a
+bad one is refused and the old one kept), SIGTERM/SIGINT stop cleanly with a retained 'offline' status.
 """
 
 import json
@@ -22,6 +22,7 @@ from fleetmon.agent.checks.schedule import CheckSchedule
 from fleetmon.agent.checks.spec import CheckSpec
 from fleetmon.agent.collectors.runner import CollectorRunner, build_collectors
 from fleetmon.agent.config import AgentConfig, load_config
+from fleetmon.agent.logs.shipper import LogShipper, find_journalctl
 from fleetmon.agent.spool import Outbox, Spool
 from fleetmon.agent.state import next_session, prepare_state_dir
 from fleetmon.config_reader import ConfigError
@@ -73,6 +74,7 @@ class Agent:
         self.evaluator = ThresholdEvaluator(config.thresholds, config.host_id, config.labels)
         self._install_checks(config.checks)
         self.link = self._new_link()
+        self.logs = self._new_log_shipper(config)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -84,6 +86,8 @@ class Agent:
                  __version__, self.config.host_id, self.session, self.config.interval,
                  ",".join(c.name for c in self.runner.collectors) or "none", self.config.broker.url)
         self.link.start()
+        if self.logs is not None:
+            self.logs.start()
         drain = threading.Thread(target=self._drain_loop, name="drain", daemon=True)
         drain.start()
         try:
@@ -115,6 +119,8 @@ class Agent:
     def _shutdown(self) -> None:
         log.info("stopping")
         self.checks.close()
+        if self.logs is not None:
+            self.logs.stop()  # before the link: batches in flight get their acknowledgement or are spooled
         offline = messages.status(self.config.host_id, self.session, self._next_seq("status"), time.time(),
                                   "offline", reason="shutdown")
         self.link.stop(self.topics.status, messages.encode(offline))
@@ -145,6 +151,16 @@ class Agent:
         return MqttLink(self.config.broker, "fleetmon-agent-" + self.config.host_id, self.topics.status,
                         messages.encode(will), on_connected=self._on_connected, on_message=self._on_message,
                         subscriptions=(self.topics.status, self._hub_status_topic, self._ack_topic))
+
+    def _new_log_shipper(self, config: AgentConfig) -> Optional[LogShipper]:
+        """Publishes through whatever link is current; delivers only while the hub (once seen) is online."""
+        if not config.logs.enabled:
+            return None
+        return LogShipper(config.logs, config.host_id, self.session, self.state_dir,
+                          publish=lambda body: self.link.publish(self.topics.logs, body, qos=1),
+                          can_deliver=lambda: self.link.connected.is_set() and (
+                              self._hub_online.is_set() or not self._hub_seen),
+                          next_seq=lambda: self._next_seq("logs"))
 
     def _next_seq(self, kind: str) -> int:
         with self._seq_lock:
@@ -230,6 +246,8 @@ class Agent:
         metrics, errors, duration = self.runner.collect()
         metrics.add("fleetmon_agent_spool_samples", len(self.spool))
         metrics.add("fleetmon_agent_spool_dropped_total", self.spool.dropped_total)
+        if self.logs is not None:
+            self.logs.add_metrics(metrics)
         transitions = self.evaluator.evaluate(metrics, ts)
         metrics.add("fleetmon_agent_alerts_firing", len(self.evaluator.firing()))
         payload = messages.metrics(self.config.host_id, self.session, self._next_seq("metrics"), ts,
@@ -341,6 +359,8 @@ class Agent:
             collectors = None
             if new.collectors != self.config.collectors or new.interval != self.config.interval:
                 collectors = build_collectors(new.collectors, new.interval)
+            if new.logs.enabled:
+                find_journalctl()
         except ConfigError as exc:
             log.error("reload refused, keeping the running config:\n  %s", "\n  ".join(exc.errors))
             self._event("config_rejected", "new config refused; the old one stays", {"errors": exc.errors})
@@ -355,13 +375,20 @@ class Agent:
         self.evaluator.replace_rules(new.thresholds, new.labels)
         self._install_checks(new.checks)
         self.spool.max_samples, self.spool.max_bytes = new.spool.max_samples, new.spool.max_bytes
-        if new.broker != old.broker or new.host_id != old.host_id:
+        relink = new.broker != old.broker or new.host_id != old.host_id
+        if self.logs is not None and (relink or new.logs != old.logs):
+            self.logs.stop()  # saves the cursor: the new shipper resumes after it
+            self.logs = None
+        if relink:
             self.link.stop(self.topics.status, messages.encode(messages.status(
                 old.host_id, self.session, self._next_seq("status"), time.time(), "offline", reason="shutdown")))
             self.link = self._new_link()
             self.link.start()
         else:
             self.link.publish(self.topics.status, self._birth(), qos=1, retain=True)
+        if self.logs is None and new.logs.enabled:
+            self.logs = self._new_log_shipper(new)
+            self.logs.start()
         logging.getLogger("fleetmon").setLevel(new.log_level.upper())
         log.info("config reloaded from %s", path)
         self._event("config_reloaded", "config reloaded", {"path": path})

@@ -15,6 +15,7 @@ from fleetmon.hub.alerting.receivers import ReceiverContext
 from fleetmon.hub.auth.config import AuthConfig, parse_auth
 from fleetmon.hub.auth.tokens import token_hash
 from fleetmon.hub.layout import DEFAULT_TITLE, PANELS, DashboardConfig, DashboardSection
+from fleetmon.hub.logs.config import LogsConfig, parse_logs
 from fleetmon.hub.maintenance.calendar import parse_maintenance
 from fleetmon.hub.maintenance.windows import Window
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
@@ -74,6 +75,7 @@ class HubConfig:
     listen_tls: ListenTls | None = None  # None: plain HTTP
     maintenance: tuple[Window, ...] = ()  # the inventory's maintenance windows (the API adds its own)
     slos: tuple[SLO, ...] = ()  # service level objectives the SLA reports and budget-burn alerts follow
+    logs: LogsConfig = field(default_factory=LogsConfig)  # log storage and log rules (docs/hub.md "Log storage")
     rules_interval: float = 5.0  # liveness and pattern rules, fleet view republishing
     history_rules_interval: float = 60.0  # rules that fit lines over history (predictive, trends): costlier
     log_level: str = "info"
@@ -91,6 +93,11 @@ class HubConfig:
         return str(Path(self.db).with_name("sla.db"))
 
     @property
+    def logs_db(self) -> str:
+        """The hosts' log lines with their full-text index: beside the metrics history, in its own file."""
+        return str(Path(self.db).with_name("logs.db"))
+
+    @property
     def auth_db(self) -> str:
         """Console sessions and the audit log: beside the metrics history, in their own file."""
         return str(Path(self.db).with_name("auth.db"))
@@ -106,7 +113,7 @@ class HubConfig:
 
 TOP_KEYS = ("broker", "listen", "db", "max_message_bytes", "expected_hosts", "liveness", "history", "rules",
             "republish", "rules_interval", "history_rules_interval", "log_level", "alerting", "api",
-            "dashboard", "auth", "listen_tls", "maintenance", "slos")
+            "dashboard", "auth", "listen_tls", "maintenance", "slos", "logs")
 
 
 def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfig:
@@ -129,6 +136,7 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
         auth=parse_auth(root.child("auth")),
         listen_tls=_listen_tls(root.child("listen_tls")),
         maintenance=parse_maintenance(root.child("maintenance")),
+        logs=parse_logs(root.child("logs")),
         listen=listen,
         db=root.child("db").string(DEFAULT_DB),
         max_message_bytes=root.child("max_message_bytes").size(256 * 1024),

@@ -41,7 +41,7 @@ REASONS = ("oversized", "bad_topic", "bad_json", "unknown_version", "bad_envelop
 
 
 class Message(NamedTuple):
-    kind: str  # the topic's kind: status, metrics, backfill, checks, alerts, events
+    kind: str  # the topic's kind: status, metrics, backfill, checks, alerts, events, logs
     host: str
     session: int
     seq: int
@@ -192,6 +192,54 @@ def _events(body: dict[str, Any]) -> Problem:
     return None
 
 
+#: What a logs batch may hold (schemas/logs.json): entries per batch, characters of a cursor and a message.
+MAX_LOG_ENTRIES, MAX_CURSOR, MAX_LOG_MESSAGE = 5000, 512, 65536
+_LOG_TEXTS = ("unit", "identifier", "transport")
+
+
+def _logs(body: dict[str, Any]) -> Problem:
+    """A journal batch: each entry as the log store keeps it, so no entry can stop its writer."""
+    entries = body.get("entries")
+    if not isinstance(entries, list):
+        return "bad_body", "entries must be a list"
+    if len(entries) > MAX_LOG_ENTRIES:
+        return "out_of_range", f"{len(entries)} entries > {MAX_LOG_ENTRIES}"
+    for index, entry in enumerate(entries):
+        problem = _log_entry(entry)
+        if problem is not None:
+            return problem[0], f"entries[{index}]: {problem[1]}"
+    dropped = body.get("dropped", {})
+    if not (isinstance(dropped, dict) and all(type(n) is int for n in dropped.values())):
+        return "bad_body", "dropped must map units to counts"
+    if not all(1 <= n <= MAX_COUNTER for n in dropped.values()):
+        return "out_of_range", f"dropped counts must be 1..{MAX_COUNTER}"
+    return None
+
+
+def _log_entry(entry: Any) -> Problem:
+    if not isinstance(entry, dict):
+        return "bad_body", "must be an object"
+    cursor, message, priority, pid = entry.get("cursor"), entry.get("message"), entry.get("priority"), entry.get("pid")
+    if not (isinstance(cursor, str) and isinstance(message, str) and type(priority) is int
+            and number(entry.get("ts"))):
+        return "bad_body", "ts (number), cursor, priority (integer) and message (string) are required"
+    if not all(isinstance(entry.get(key, ""), str) for key in _LOG_TEXTS):
+        return "bad_body", "unit, identifier and transport must be strings"
+    if pid is not None and type(pid) is not int:
+        return "bad_body", "pid must be an integer or null"
+    if not EARLIEST_TIME <= entry["ts"] <= LATEST_TIME:
+        return "out_of_range", f"ts {entry['ts']!r} is outside the Unix seconds {TIME_RANGE}"
+    if not 0 <= priority <= 7:
+        return "out_of_range", f"priority {priority} is outside 0..7"
+    if not 1 <= len(cursor) <= MAX_CURSOR:
+        return "out_of_range", f"the cursor must be 1..{MAX_CURSOR} characters"
+    if len(message) > MAX_LOG_MESSAGE:
+        return "out_of_range", f"the message is longer than {MAX_LOG_MESSAGE} characters"
+    if pid is not None and not 0 <= pid <= MAX_COUNTER:
+        return "out_of_range", f"pid {pid} is outside 0..{MAX_COUNTER}"
+    return None
+
+
 _BODY_CHECKS: dict[str, Callable[[dict[str, Any]], Problem]] = {
     "status": _status, "metrics": _metrics, "backfill": _metrics, "checks": _checks, "alerts": _alerts,
-    "events": _events}
+    "events": _events, "logs": _logs}

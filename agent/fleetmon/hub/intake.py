@@ -22,6 +22,7 @@ from fleetmon.protocol.messages import rfc3339
 
 if TYPE_CHECKING:
     from fleetmon.hub.alerting.dispatch import Dispatcher
+    from fleetmon.hub.logs.store import LogStore
 
 log = logging.getLogger("fleetmon.hub")
 
@@ -29,7 +30,8 @@ log = logging.getLogger("fleetmon.hub")
 class Intake:
     def __init__(self, prefix: str, max_message_bytes: int, fleet: FleetState, lock: threading.Lock,
                  history: Store, delivery: DeliveryTracker, delivery_lock: threading.Lock,
-                 source_alerts: ActiveAlerts, dispatcher: "Dispatcher", counters: HubCounters) -> None:
+                 source_alerts: ActiveAlerts, dispatcher: "Dispatcher", counters: HubCounters,
+                 logs: "LogStore | None" = None) -> None:
         self.prefix = prefix
         self.max_message_bytes = max_message_bytes  # a reload may change it
         self._fleet, self._lock = fleet, lock
@@ -38,6 +40,7 @@ class Intake:
         self._source_alerts = source_alerts
         self._dispatcher = dispatcher
         self._counters = counters
+        self._logs = logs
 
     def take(self, topic: str, payload: bytes, received: float) -> Message | Rejected:
         """One message on a host topic, received at hub time ``received``: what it was taken for."""
@@ -45,6 +48,10 @@ class Intake:
         if isinstance(message, Rejected):
             self._counters.reject(message.reason)
             log.debug("rejected %s: %s (%s)", topic, message.reason, message.detail)
+            return message
+        if message.kind == "logs":  # to the log store alone: a host that only sent logs is no fleet member
+            if self._logs is not None:
+                self._logs.take(message.host, message.body)
             return message
         if message.kind == "backfill":
             self._counters.backfilled += 1

@@ -29,6 +29,8 @@ from fleetmon.hub.fleet_reader import FleetReader
 from fleetmon.hub.incidents.book import IncidentBook
 from fleetmon.hub.intake import Intake
 from fleetmon.hub.layout import resolve
+from fleetmon.hub.logs.metrics import LogCollector
+from fleetmon.hub.logs.store import LogStore
 from fleetmon.hub.maintenance.calendar import MaintenanceCalendar
 from fleetmon.hub.rules import ActiveAlerts, FleetAlert
 from fleetmon.hub.sight import Sight
@@ -68,6 +70,7 @@ class HubParts:
     incidents: IncidentBook  # alerts grouped into incidents, opened by routes or people; timelines, postmortems
     notices: IncidentNotices  # what receivers are told of an incident's changes
     sla: SLAEngine  # SLO reports from the history's presence ledger, check results and rollups; budget burn
+    logs: LogStore  # the hosts' journal lines, searchable (FTS5), with retention; what log rules count
     trends: PanelTrends = field(default_factory=PanelTrends)  # the dashboard panels' last hour, in memory
 
     def web(self, health: Health) -> WebParts:
@@ -75,6 +78,7 @@ class HubParts:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(FleetCollector(self.fleet_reader, self.counters))
         registry.register(AlertingCollector(self.dispatcher, self.deliverer))
+        registry.register(LogCollector(self.logs.figures))
         dispatcher = self.dispatcher
         live = LiveFeed(self.fleet_reader, lambda: dispatcher.alert_views(time.time()),
                         layout=lambda: resolve(self.config.dashboard, self.fleet_reader.records()),
@@ -84,7 +88,8 @@ class HubParts:
                         trends=self.trends, live=live, hub_figures=self.counters.snapshot,
                         health=health, metrics=registry, dispatcher=self.dispatcher, journal=self.journal,
                         authority=self.authority, dashboard=lambda: self.config.dashboard,
-                        maintenance=self.maintenance, incidents=self.incidents, sla=self.sla)
+                        maintenance=self.maintenance, incidents=self.incidents, sla=self.sla, logs=self.logs,
+                        host_groups=lambda: {r.host: r.groups for r in self.fleet_reader.records()})
 
     def sample_trends(self, now: float) -> None:
         """The dashboard panels' trend point of this minute, once (the rules loop asks every round)."""
@@ -103,6 +108,7 @@ class HubParts:
         self.dispatcher.reconfigure(new.alerting)
         self.maintenance.reconfigure(new.maintenance)
         self.sla.reconfigure(new.slos, new.alerting.time_intervals, new.liveness.silent_after)
+        self.logs.configure(new.logs)
         self.intake.max_message_bytes = new.max_message_bytes
         self.config = new
         return gone
@@ -123,8 +129,9 @@ def build_parts(config: HubConfig, now: float | None = None) -> HubParts:
     journal = AlertJournal(config.alerting_db)
     deliverer = Deliverer(on_attempt=journal.attempt)
     dispatcher = Dispatcher(config.alerting, deliverer, journal)
+    logs = LogStore(config.logs_db, config.logs)
     intake = Intake(config.broker.topic_prefix, config.max_message_bytes, fleet, lock, history, delivery,
-                    delivery_lock, source_alerts, dispatcher, counters)
+                    delivery_lock, source_alerts, dispatcher, counters, logs)
     # The authority reads the config in force at each request: ``parts`` below, whose config a reload replaces.
     authority = Authority(lambda: parts.config.auth, lambda: parts.config.api_token, AuthDatabase(config.auth_db),
                           lambda: parts.config.history.record_retention)
@@ -140,7 +147,7 @@ def build_parts(config: HubConfig, now: float | None = None) -> HubParts:
                     live=lambda host: _live(reader, sight, host), maintenance=maintenance.spans,
                     intervals=config.alerting.time_intervals, silent_after=config.liveness.silent_after)
     parts = HubParts(config, lock, fleet, reader, sight, history, delivery, delivery_lock, counters, source_alerts,
-                     journal, deliverer, dispatcher, intake, authority, maintenance, incidents, notices, sla)
+                     journal, deliverer, dispatcher, intake, authority, maintenance, incidents, notices, sla, logs)
     return parts
 
 

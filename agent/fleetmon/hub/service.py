@@ -23,6 +23,7 @@ from fleetmon import __version__
 from fleetmon.config_reader import ConfigError
 from fleetmon.hub.config import HubConfig, load_config, restart_needed
 from fleetmon.hub.intake import record_alert, record_change
+from fleetmon.hub.logs.rules import evaluate_log_rules
 from fleetmon.hub.parts import build_parts, restore
 from fleetmon.hub.republish import cleared, fleet_view
 from fleetmon.hub.rules import FleetAlert, SeriesHistory, evaluate, evaluate_hub
@@ -186,6 +187,7 @@ class Hub:
         self.parts.journal.close()
         self.parts.maintenance.close()
         self.parts.sla.close()
+        self.parts.logs.close()
         self.parts.authority.close()
         self.history.close()
 
@@ -196,6 +198,8 @@ class Hub:
             return "the alert dispatcher stopped"
         if not self._incident_thread.is_alive() and not self._stop.is_set():
             return "the incident book stopped"
+        if not self.parts.logs.alive and not self._stop.is_set():
+            return "the log store's writer stopped"
         if not self.history.running:
             return "the history writer stopped"
         return ""
@@ -285,7 +289,9 @@ class Hub:
             health = HubHealth(self._name, self.sight.blindness, *self._storage_health(now))
         self.parts.maintenance.learn_groups({view.host: view.groups for view in views})
         if judging:  # while blind or settling, the fleet rules' last verdict stands: nothing fires, nothing resolves
-            self._verdict = evaluate(self.config.rules, views, self._series, now)
+            self._verdict = evaluate(self.config.rules, views, self._series, now) + evaluate_log_rules(
+                self.config.logs.rules, self.parts.logs, {v.host: v.groups for v in views}, now,
+                self.config.alerting.external_url.rstrip("/") + "/api/v1/logs")
             if history_due:
                 self._burn = self.parts.sla.burn_alerts(now)
         if judging and self._retained_views:  # after the tick, which forgot hosts that left the inventory

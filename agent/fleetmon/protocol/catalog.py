@@ -150,6 +150,18 @@ AGENT = _specs("agent", [
     ("fleetmon_agent_spool_samples", G, NO_UNIT, "", "Samples waiting in the on-disk spool."),
     ("fleetmon_agent_spool_dropped_total", C, NO_UNIT, "", "Spooled samples dropped at the spool bound."),
     ("fleetmon_agent_alerts_firing", G, NO_UNIT, "", "Edge alerts firing on this host."),
+    ("fleetmon_agent_log_lines_read_total", C, NO_UNIT, "",
+     "Journal entries the agent read (journalctl passes only those at or above logs.priority)."),
+    ("fleetmon_agent_log_lines_published_total", C, NO_UNIT, "",
+     "Log entries the broker acknowledged, sent live or from the log spool."),
+    ("fleetmon_agent_log_lines_dropped_total", C, NO_UNIT, "unit",
+     "Log entries the per-unit rate limit dropped (unit: the entry's unit, else its identifier)."),
+    ("fleetmon_agent_log_spool_batches", G, NO_UNIT, "", "Log batches waiting in the log spool."),
+    ("fleetmon_agent_log_spool_dropped_total", C, NO_UNIT, "",
+     "Log batches dropped at the log spool's bound (or that could not be written to it)."),
+    ("fleetmon_agent_log_journal_restarts_total", C, NO_UNIT, "", "Times journalctl exited and was started again."),
+    ("fleetmon_agent_log_shipper_errors_total", C, NO_UNIT, "",
+     "Unexpected errors in the log shipper (each logged with its traceback; shipping starts over)."),
 ])
 
 #: Series scraped from local Prometheus endpoints keep their own names, plus a `target` label.

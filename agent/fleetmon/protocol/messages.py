@@ -79,6 +79,21 @@ def event(host: str, session: int, seq: int, ts: float, kind: str, message: str,
     return payload
 
 
+#: What a log entry carries (schemas/logs.json): the journal's fields the hub stores and searches.
+LOG_FIELDS = ("ts", "cursor", "priority", "unit", "identifier", "pid", "transport", "message")
+
+
+def logs(host: str, session: int, seq: int, ts: float, entries: List[Mapping[str, Any]],
+         dropped: Optional[Mapping[str, int]] = None) -> Dict[str, Any]:
+    """A batch of journal entries, oldest first, already filtered and redacted on the host; ``dropped``
+    counts per unit what the host's rate limit dropped since the previous batch."""
+    payload = envelope("logs", host, session, seq, ts)
+    payload["entries"] = list(entries)
+    if dropped:
+        payload["dropped"] = dict(dropped)
+    return payload
+
+
 class Ack(NamedTuple):
     """The hub's delivery ack for one host (schemas/ack.json): every metrics sample of ``session`` with
     seq <= ``upto`` is in its history (or was given up and counted); the inclusive ``missing`` ranges

@@ -6,7 +6,7 @@ from typing import NamedTuple, Optional
 from fleetmon.protocol import DEFAULT_PREFIX
 
 #: Message kinds an agent publishes, one topic each.
-KINDS = ("status", "metrics", "backfill", "checks", "alerts", "events")
+KINDS = ("status", "metrics", "backfill", "checks", "alerts", "events", "logs")
 
 #: Host ids become topic levels and client ids, so they keep to a safe alphabet.
 HOST_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -19,6 +19,7 @@ class HostTopics(NamedTuple):
     checks: str
     alerts: str
     events: str
+    logs: str
 
 
 def host_topics(host: str, prefix: str = DEFAULT_PREFIX) -> HostTopics:

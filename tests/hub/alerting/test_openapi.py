@@ -423,6 +423,7 @@ def test_every_operation_answers_as_documented(spec, hub):
     maintenance_calls(client, time.time())
     sla_calls(client, hub)
     incident_calls(client, firing[0]["fingerprint"], firing[1]["fingerprint"])
+    log_calls(client, hub)
 
     documented = {(path, method) for path, method, _ in _operations(spec)}
     assert {(path, method) for path, method, _ in client.checked} == documented, "call every operation"
@@ -489,6 +490,19 @@ def incident_calls(client: Client, first: str, second: str) -> None:
     assert client.call("GET", "/api/v1/incidents/INC-999/postmortem.md", token=TOKEN).status == 404
     assert client.call("GET", "/api/v1/incidents/stats", "since=0", token=TOKEN).json()
     assert client.call("GET", "/api/v1/incidents/stats", "until=soon", token=TOKEN).status == 400
+
+
+def log_calls(client: Client, hub) -> None:
+    logs = hub.parts.logs
+    logs.take("srv-01", {"entries": [
+        {"ts": time.time() - 5, "cursor": "c1", "priority": 3, "unit": "nginx.service", "identifier": "nginx",
+         "pid": 7, "transport": "stdout", "message": "upstream timed out"}]})
+    logs.flush(5)
+    lines = client.call("GET", "/api/v1/logs", "q=timed&host=srv-01", token=TOKEN).json()["lines"]
+    assert [line["message"] for line in lines] == ["upstream timed out"]
+    assert client.call("GET", "/api/v1/logs", "priority=loud", token=TOKEN).status == 400
+    assert client.call("GET", "/api/v1/logs/stream", "host=srv-01&after=0", token=TOKEN).status == 200
+    assert client.call("GET", "/api/v1/logs/stream", "priority=loud", token=TOKEN).status == 400
 
 
 def sla_calls(client: Client, hub) -> None:

@@ -23,6 +23,8 @@ from fleetmon.hub.fleet_reader import FleetReader
 from fleetmon.hub.incidents.api import incident_routes
 from fleetmon.hub.incidents.book import IncidentBook
 from fleetmon.hub.layout import DashboardConfig
+from fleetmon.hub.logs.api import log_routes
+from fleetmon.hub.logs.store import LogStore
 from fleetmon.hub.maintenance.api import maintenance_routes
 from fleetmon.hub.maintenance.calendar import MaintenanceCalendar
 from fleetmon.hub.sla.api import sla_routes
@@ -65,6 +67,8 @@ class WebParts(NamedTuple):
     maintenance: MaintenanceCalendar  # maintenance windows: listed, made and ended through the API
     incidents: IncidentBook
     sla: SLAEngine
+    logs: LogStore  # the hosts' log lines: search and live tail
+    host_groups: Callable[[], dict[str, tuple[str, ...]]]  # each host's inventory groups, for group filters
 
 
 def build_app(parts: WebParts) -> Starlette:
@@ -78,7 +82,7 @@ def build_app(parts: WebParts) -> Starlette:
         *dashboard_routes(parts.fleet, parts.dashboard, parts.trends),
         *console_routes(parts.fleet, parts.console_history, parts.fleet_alerts), *live_routes(parts.live),
         *maintenance_routes(parts.maintenance, parts.dispatcher.reconsider), *incident_routes(parts.incidents),
-        *sla_routes(parts.sla),
+        *sla_routes(parts.sla), *log_routes(parts.logs, parts.host_groups),
         *static_routes(),  # last: an API path that ends like a file (a group named x.css) is the API's
     ], middleware=[Middleware(AuthMiddleware, authority=parts.authority)])
 
