@@ -15,8 +15,8 @@ from fleetmon.agent.checks.spec import (
     TcpSettings,
     TlsSettings,
     parse_checks,
-    status_matches,
 )
+from fleetmon.agent.checks.status_codes import status_matches
 from fleetmon.agent.config import parse_config
 from fleetmon.config_reader import ConfigError, Errors, Node
 

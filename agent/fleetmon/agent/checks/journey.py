@@ -17,7 +17,7 @@ from urllib.parse import quote, quote_plus, urlencode, urljoin, urlsplit
 from fleetmon import __version__
 from fleetmon.agent.checks.http_timing import ExchangeFailed, Request, Response, exchange
 from fleetmon.agent.checks.journey_spec import Extraction, JourneySettings, JourneyStep, fill, fill_json
-from fleetmon.agent.checks.spec import status_matches
+from fleetmon.agent.checks.status_codes import status_matches
 from fleetmon.protocol.check_results import STEP_FAILED, STEP_OK, STEP_SKIPPED, StepResult, StepTimings
 
 REDACTED = "***"

@@ -12,6 +12,7 @@ import re
 from typing import Any, List, Mapping, NamedTuple, Optional, Set, Tuple, Union
 from urllib.parse import urlsplit
 
+from fleetmon.agent.checks.status_codes import expect_status
 from fleetmon.config_reader import Node, readable_file
 
 JOURNEY_KEYS = ("steps", "secrets")
@@ -25,7 +26,6 @@ STEP_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TEMPLATE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
-_STATUS = re.compile(r"^[1-5](?:[0-9]{2}|xx)$")
 _PATH_PART = re.compile(r"\.([^.\[\]\s]+)|\[(-?\d+)\]|\[(?:'([^']*)'|\"([^\"]*)\")\]")
 
 
@@ -211,7 +211,7 @@ def _step(node: Node, known: Set[str], secrets: Set[str]) -> Optional[JourneySte
         verify_tls=node.child("verify_tls").boolean(True),
         timeout=_seconds(node.child("timeout")),
         follow_redirects=node.child("follow_redirects").boolean(False),
-        expect_status=_expect_status(node.child("expect_status")),
+        expect_status=expect_status(node.child("expect_status")),
         expect_headers=_expect_headers(node.child("expect_headers")),
         body_match=_regex(node.child("body_match")),
         expect_json=_expect_json(node.child("expect_json")),
@@ -270,24 +270,6 @@ def _regex(node: Node) -> Optional[str]:
         except re.error as exc:
             node.fail(f"bad regular expression: {exc}")
     return pattern
-
-
-def _expect_status(node: Node) -> Tuple[str, ...]:
-    """Codes ("204") or classes ("2xx"), as the http check reads them."""
-    if node.missing:
-        return ("2xx",)
-    items = node.sequence()
-    if isinstance(node.value, list) and not items:
-        node.fail("must not be empty")
-    expected = []
-    for item in items:
-        value = item.value
-        text = str(value).lower() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-        if not _STATUS.match(text):
-            item.fail("must be an HTTP status code (like 200) or a class (like 2xx)")
-            continue
-        expected.append(text)
-    return tuple(expected)
 
 
 def _expect_headers(node: Node) -> Tuple[Tuple[str, str], ...]:

@@ -34,8 +34,8 @@ from fleetmon.agent.checks.spec import (
     SystemdSettings,
     TcpSettings,
     TlsSettings,
-    status_matches,
 )
+from fleetmon.agent.checks.status_codes import status_matches
 from fleetmon.protocol.check_results import CheckResult, StepResult
 
 #: The body an http check reads (and searches with body_match): enough for a health page.

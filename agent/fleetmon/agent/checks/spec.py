@@ -12,10 +12,10 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
 from fleetmon.agent.checks.journey_spec import JOURNEY_KEYS, JourneySettings, journey_settings
+from fleetmon.agent.checks.status_codes import expect_status
 from fleetmon.config_reader import Node
 
 CHECK_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
-_STATUS_PATTERN = re.compile(r"^[1-5](?:[0-9]{2}|xx)$")
 
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 5.0
@@ -120,11 +120,6 @@ def command_display(argv: Sequence[str]) -> str:
     if len(argv) == 3 and tuple(argv[:2]) == ("/bin/sh", "-c"):
         return argv[2]
     return shlex.join(argv)
-
-
-def status_matches(status: int, expected: Sequence[str]) -> bool:
-    code = str(status)
-    return any(code == want or (want.endswith("xx") and code[0] == want[0]) for want in expected)
 
 
 def parse_checks(node: Node) -> List[CheckSpec]:
@@ -254,29 +249,12 @@ def _http(node: Node) -> HttpSettings:
     return HttpSettings(
         url=url,
         method=node.child("method").string("GET", choices=HTTP_METHODS),
-        expect_status=_expect_status(node.child("expect_status")),
+        expect_status=expect_status(node.child("expect_status")),
         body_match=_regex(node.child("body_match")),
         verify_tls=node.child("verify_tls").boolean(True),
         headers=node.child("headers").string_map(),
         max_latency=None if max_latency_node.missing else _positive(max_latency_node, 0.0),
     )
-
-
-def _expect_status(node: Node) -> Tuple[str, ...]:
-    if node.missing:
-        return ("2xx",)
-    items = node.sequence()
-    if isinstance(node.value, list) and not items:
-        node.fail("must not be empty")
-    expected = []
-    for item in items:
-        value = item.value
-        text = str(value).lower() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-        if not _STATUS_PATTERN.match(text):
-            item.fail("must be an HTTP status code (like 200) or a class (like 2xx)")
-            continue
-        expected.append(text)
-    return tuple(expected)
 
 
 def _tls(node: Node) -> TlsSettings:
