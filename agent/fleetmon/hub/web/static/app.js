@@ -13,12 +13,14 @@ import audit from "./pages/audit.js";
 import incidents from "./pages/incidents.js";
 import maintenance from "./pages/maintenance.js";
 import sla from "./pages/sla.js";
+import logs from "./pages/logs.js";
 import host from "./pages/host.js";
 import group from "./pages/group.js";
 import login from "./pages/login.js";
 
 // In the navigation's order; pages with `nav: false` are reached by links (a host, a group) or redirects.
-const PAGES = [overview, alerts, alertHistory, notifications, incidents, maintenance, sla, audit, host, group, login];
+const PAGES = [overview, alerts, alertHistory, notifications, incidents, maintenance, sla, logs, audit, host, group,
+  login];
 
 const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };
 // A hub without the auth endpoints (or before its auth is configured) is open to read, as it always was.
