@@ -229,6 +229,17 @@ class Node:
         return value
 
 
+def regex(node: Node) -> Optional[str]:
+    """One regular expression (None when absent), compiled here so a bad one is an error at its key."""
+    pattern = node.string(None)
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            node.fail(f"bad regular expression: {exc}")
+    return pattern
+
+
 def regex_list(node: Node, default: Optional[List[str]] = None) -> List[str]:
     """A list of regular expressions, each compiled once here so a bad one is an error at its index."""
     if node.missing:

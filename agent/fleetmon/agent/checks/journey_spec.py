@@ -13,7 +13,7 @@ from typing import Any, List, Mapping, NamedTuple, Optional, Set, Tuple, Union
 from urllib.parse import urlsplit
 
 from fleetmon.agent.checks.status_codes import expect_status
-from fleetmon.config_reader import Node, readable_file
+from fleetmon.config_reader import Node, readable_file, regex
 
 JOURNEY_KEYS = ("steps", "secrets")
 STEP_KEYS = ("name", "method", "url", "headers", "body", "json", "form", "verify_tls", "timeout",
@@ -213,7 +213,7 @@ def _step(node: Node, known: Set[str], secrets: Set[str]) -> Optional[JourneySte
         follow_redirects=node.child("follow_redirects").boolean(False),
         expect_status=expect_status(node.child("expect_status")),
         expect_headers=_expect_headers(node.child("expect_headers")),
-        body_match=_regex(node.child("body_match")),
+        body_match=regex(node.child("body_match")),
         expect_json=_expect_json(node.child("expect_json")),
         max_latency=_seconds(node.child("max_latency")),
         extract=_extractions(node.child("extract"), secrets),
@@ -262,16 +262,6 @@ def _seconds(node: Node) -> Optional[float]:
     return seconds
 
 
-def _regex(node: Node) -> Optional[str]:
-    pattern = node.string(None)
-    if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            node.fail(f"bad regular expression: {exc}")
-    return pattern
-
-
 def _expect_headers(node: Node) -> Tuple[Tuple[str, str], ...]:
     expected = []
     for header, item in node.items():
@@ -281,7 +271,7 @@ def _expect_headers(node: Node) -> Tuple[Tuple[str, str], ...]:
         if not isinstance(item.value, str):
             item.fail("must be a regular expression the header's value must match")
             continue
-        expected.append((header, _regex(item) or ""))
+        expected.append((header, regex(item) or ""))
     return tuple(expected)
 
 
@@ -332,7 +322,7 @@ def _extraction(variable: str, source: str, expression: str, node: Node) -> Opti
             node.fail(str(exc))
             return None
     if source == "regex":
-        _regex(node)  # a bad pattern is an error: the check is left out
+        regex(node)  # a bad pattern is an error: the check is left out
     if source == "header" and not _HEADER_NAME.match(expression):
         node.fail("is not a valid HTTP header name")
         return None

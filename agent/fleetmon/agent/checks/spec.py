@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from fleetmon.agent.checks.journey_spec import JOURNEY_KEYS, JourneySettings, journey_settings
 from fleetmon.agent.checks.status_codes import expect_status
-from fleetmon.config_reader import Node
+from fleetmon.config_reader import Node, regex
 
 CHECK_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -188,16 +188,6 @@ def _port(node: Node, default: Optional[int] = None) -> int:
     return node.number(default, minimum=1, maximum=65535, integer=True)
 
 
-def _regex(node: Node) -> Optional[str]:
-    pattern = node.string(None)
-    if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            node.fail(f"bad regular expression: {exc}")
-    return pattern
-
-
 def _unit(node: Node) -> str:
     unit = _required_string(node)
     if unit.startswith("-") or any(c.isspace() for c in unit):
@@ -229,7 +219,7 @@ def _systemd(node: Node) -> SystemdSettings:
 
 def _process(node: Node) -> ProcessSettings:
     name = node.child("name").string(None)
-    pattern = _regex(node.child("pattern"))
+    pattern = regex(node.child("pattern"))
     if (name is None) == (pattern is None):
         node.fail("needs exactly one of name or pattern")
     return ProcessSettings(name=name, pattern=pattern,
@@ -250,7 +240,7 @@ def _http(node: Node) -> HttpSettings:
         url=url,
         method=node.child("method").string("GET", choices=HTTP_METHODS),
         expect_status=expect_status(node.child("expect_status")),
-        body_match=_regex(node.child("body_match")),
+        body_match=regex(node.child("body_match")),
         verify_tls=node.child("verify_tls").boolean(True),
         headers=node.child("headers").string_map(),
         max_latency=None if max_latency_node.missing else _positive(max_latency_node, 0.0),
