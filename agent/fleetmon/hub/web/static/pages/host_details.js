@@ -1,9 +1,16 @@
 // The host page's cards beside its charts, as markup: the host's facts, its alerts, its health checks with their
-// history (a strip per check: pass and fail over the range), and its events and state changes.
+// history (a strip per check: pass and fail over the range, and a journey's steps from its latest result), and
+// its events and state changes.
 import { dateTime, format } from "../lib/format.js";
 import { escapeHtml, labelText } from "../lib/html.js";
 
 const STRIP_WIDTH = 1000;  // the strip's own coordinates; it stretches to its column
+const NO_VALUE = "\u2013";
+// A step's status as fleetmon.protocol.check_results names it: the words shown and the row's class.
+const STEP_STATES = { ok: ["passed", "step-ok"], fail: ["failed", "step-fail"], skipped: ["skipped", "step-skipped"] };
+// The phases of a step's HTTP exchange (check_results.PHASES), in the order they happen.
+const PHASES = [["dns", "DNS"], ["connect", "Connect"], ["tls", "TLS"], ["first_byte", "First byte"],
+                ["total", "Total"]];
 
 /** Board, JetPack, kernel, agent and the rest of what the host said of itself in its birth (api/v1/hosts/{host}). */
 export function factsMarkup(host) {
@@ -56,8 +63,8 @@ function since(startsAt) {
 
 /**
  * A row per check: its name, a strip of its results over [start, end] (runs of passes and failures, each run's
- * words in its title), and its latest result. `history` {name: [{ts, ok, value, message}]}, `latest` the
- * host's checks {name: {ok, message, ...}}.
+ * words in its title), and its latest result; under a journey's row, the steps of its latest result. `history`
+ * {name: [{ts, ok, value, message}]}, `latest` the host's checks {name: {ok, message, steps?, ...}}.
  */
 export function checksMarkup(history, latest, start, end) {
   const names = [...new Set([...Object.keys(latest || {}), ...Object.keys(history || {})])].sort();
@@ -68,11 +75,40 @@ export function checksMarkup(history, latest, start, end) {
       : `<span class="check-now failing">failing</span>${now.message ? ` <span class="muted">${
         escapeHtml(now.message)}</span>` : ""}`) : '<span class="muted">no result</span>';
     return `<span class="name">${escapeHtml(name)}</span>${strip(name, (history || {})[name] || [], start, end)}` +
-      `<span>${state}</span>`;
+      `<span>${state}</span>${now && Array.isArray(now.steps) && now.steps.length ? stepsMarkup(name, now.steps) : ""}`;
   });
   return `<div class="check-strips">${rows.join("")}</div>` +
     `<p class="muted">${escapeHtml(dateTime(start))} – ${escapeHtml(dateTime(end))}: green passed, red failed, ` +
     "grey no result.</p>";
+}
+
+/**
+ * A journey's steps as its latest result lists them (schemas/checks.json, `steps`): number and name, status, message
+ * and the milliseconds of each phase. The failed step's row stands out; the skipped ones, which did not run, recede.
+ */
+function stepsMarkup(check, steps) {
+  const rows = steps.filter((step) => step && typeof step === "object").map((step, i) => {
+    const [word, kind] = Object.hasOwn(STEP_STATES, step.status) ? STEP_STATES[step.status]
+      : [String(step.status ?? "unknown"), "step-unknown"];
+    const timings = step.timings_s && typeof step.timings_s === "object" ? step.timings_s : {};
+    const index = Number.isInteger(step.index) ? step.index : i + 1;
+    return `<tr class="${kind}" data-step="${index}"><td class="num">${index}</td>` +
+      `<td class="step-name">${escapeHtml(step.name ?? "")}</td><td class="step-status">${escapeHtml(word)}</td>` +
+      `<td class="wrap step-message">${escapeHtml(step.message ?? "")}</td>` +
+      PHASES.map(([phase]) => `<td class="num" data-phase="${phase}">${milliseconds(timings[phase])}</td>`).join("") +
+      "</tr>";
+  });
+  return `<table class="journey-steps" aria-label="${escapeHtml(`steps of ${check}`)}"><thead><tr>` +
+    '<th scope="col" class="num">#</th><th scope="col">Step</th><th scope="col">Status</th><th scope="col">Message</th>' +
+    PHASES.map(([, label]) => `<th scope="col" class="num">${label} (ms)</th>`).join("") +
+    `</tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
+/** Seconds as whole milliseconds, with a decimal under ten; a dash for a phase that did not happen. */
+export function milliseconds(seconds) {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) return NO_VALUE;
+  const ms = seconds * 1000;
+  return ms < 10 ? ms.toFixed(1) : String(Math.round(ms));
 }
 
 function strip(name, results, start, end) {
