@@ -1,7 +1,7 @@
 """A journey's steps on the host page, in a real browser against the console's hub (tests/console/conftest.py). The
-simulated hosts run no journey, so its result reaches the hub the real way: a `checks` message, built by the agent's
-own encoder (fleetmon.protocol.check_results), on the broker the hub listens to, for one of the simulated hosts. The
-host API hands the steps to the browser as the host sent them; the page shows them under the journey's strip, the
+simulated hosts run no journey, so a probe host of the test's own reaches the hub the real way: its birth declaring the
+journey, then a `checks` message built by the agent's own encoder (fleetmon.protocol.check_results), on the broker the
+hub listens to (the hub shows only the results of checks a host declares). The host API hands the steps to the browser as the host sent them; the page shows them under the journey's strip, the
 failed step marked, the skipped one muted, every message as the text it is. How a step's seconds read in
 milliseconds is a table test run by node on the shipped module."""
 
@@ -30,9 +30,9 @@ from tests.console.conftest import Console, log_in
 from tests.hub.test_console_modules import NO_VALUE, NODE, call
 from tests.polling import wait_until
 
-HOST = "sim-server-0004"
-CHECK = "shop-journey"  # no simulated host has a check of this name: nothing replaces the result published here
-SESSION = 434343
+HOST = "probe-berlin-01"  # no simulated host: nothing else publishes for it
+CHECK = "shop-journey"
+SESSION = 1
 _SEQ = itertools.count(1)
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed (`make console` installs it)")
 
@@ -57,6 +57,9 @@ def publish_journey(console: Console) -> dict[str, Any]:
     client.connect(broker.hostname, broker.port)
     client.loop_start()
     try:
+        birth = messages.status(HOST, SESSION, next(_SEQ), now, "online", agent_version="0.1.0", started_at=now,
+                                interval_s=10, groups=["probes"], checks=[{"name": CHECK, "type": "journey"}])
+        client.publish(host_topics(HOST).status, messages.encode(birth), qos=1).wait_for_publish(5)
         payload = messages.checks(HOST, SESSION, next(_SEQ), now, [result])
         client.publish(host_topics(HOST).checks, messages.encode(payload), qos=1).wait_for_publish(5)
     finally:

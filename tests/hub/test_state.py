@@ -2,13 +2,14 @@
 
 from fleetmon.hub.ingest import Message
 from fleetmon.hub.model import MISSING, OFFLINE, ONLINE, SILENT
-from fleetmon.hub.state import FleetState, group_rollups, health_score
+from fleetmon.hub.state import FleetState, group_rollups, health_score, host_summary
 from fleetmon.protocol import messages
 
 
-def birth(host, session, at, groups=("servers",), interval=10):
+def birth(host, session, at, groups=("servers",), interval=10, checks=("web",)):
     body = messages.status(host, session, 1, at, "online", agent_version="0.1.0", started_at=at,
-                           interval_s=interval, facts={"cpus": 4}, groups=list(groups), labels={"site": "a"})
+                           interval_s=interval, facts={"cpus": 4}, groups=list(groups), labels={"site": "a"},
+                           checks=[{"name": name, "type": "http"} for name in checks])
     return Message("status", host, session, 1, at, body, at)
 
 
@@ -181,3 +182,26 @@ def test_the_settle_waits_for_hosts_online_before_the_blindness_even_if_a_retain
     fleet.apply(birth("b", 1, 70))
     fleet.apply(sample("b", 1, 2, 71))
     assert fleet.heard_since(60.0)
+
+
+def check_results(host, session, seq, at, *results):
+    return Message("checks", host, session, seq, at, messages.checks(host, session, seq, at, list(results)), at)
+
+
+def test_a_check_removed_from_the_config_no_longer_counts_against_the_host():
+    fleet = FleetState()
+    fleet.apply(birth("a", 1, 0, checks=("web", "db")))
+    fleet.apply(check_results("a", 1, 1, 5, {"name": "web", "ok": False}, {"name": "db", "ok": False}))
+    record = fleet.hosts["a"]
+    assert health_score(record, False) == 70 and host_summary(record, False)["failing_checks"] == ["db", "web"]
+    fleet.apply(birth("a", 2, 10, checks=("web",)))  # db taken out of the host's config
+    assert health_score(record, False) == 85 and host_summary(record, False)["failing_checks"] == ["web"]
+
+
+def test_late_results_of_an_earlier_run_do_not_replace_the_current_ones():
+    fleet = FleetState()
+    fleet.apply(birth("a", 2, 0))
+    fleet.apply(sample("a", 2, 1, 1))
+    fleet.apply(check_results("a", 2, 2, 5, {"name": "web", "ok": True}))
+    fleet.apply(check_results("a", 1, 9, 6, {"name": "web", "ok": False}))  # session 1's, still in flight
+    assert fleet.hosts["a"].checks["web"]["ok"] is True and health_score(fleet.hosts["a"], False) == 100

@@ -9,7 +9,7 @@ import copy
 import threading
 from typing import Any, NamedTuple
 
-from fleetmon.hub.state import FleetState, HostRecord, group_rollups, health_score, host_summary
+from fleetmon.hub.state import FleetState, HostRecord, declared_results, group_rollups, health_score, host_summary
 
 
 class ScrapedHost(NamedTuple):
@@ -41,7 +41,7 @@ class FleetReader:
                 return None
             body = host_summary(record, self._fleet.skewed(record))
             # checks and edge alerts change in place with each message: copied, they can be encoded unlocked
-            body.update(facts=record.facts, thresholds=record.thresholds, checks=dict(record.checks),
+            body.update(facts=record.facts, thresholds=record.thresholds, checks=declared_results(record),
                         edge_alerts=list(record.edge_alerts.values()), last_sample=record.last_sample)
         return body
 

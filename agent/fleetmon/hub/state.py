@@ -211,6 +211,8 @@ class FleetState:
         return changes
 
     def _checks(self, record: HostRecord, message: Message) -> list[StateChange]:
+        if message.session < record.session:
+            return []  # an earlier run's results, delivered late: older than what the host now says
         for result in message.body["results"]:
             record.checks[result["name"]] = result
         return []
@@ -257,7 +259,7 @@ def health_score(record: HostRecord, skewed: bool) -> int:
     """0..100, documented in docs/hub.md: liveness first, then alerts, checks, pressure and clock.
 
     offline or missing: 0; silent: 10. An online host starts at 100 and loses 30 per firing critical edge
-    alert, 10 per warning, 15 per failing check, 10 per resource above 90% (CPU, memory, worst disk) and 5
+    alert, 10 per warning, 15 per failing check (of those it declares), 10 per resource above 90% (CPU, memory, worst disk) and 5
     for a skewed clock; never below 0.
     """
     if record.state in (OFFLINE, MISSING):
@@ -267,7 +269,7 @@ def health_score(record: HostRecord, skewed: bool) -> int:
     score = 100
     for alert in record.edge_alerts.values():
         score -= 30 if alert["labels"].get("severity") == "critical" else 10
-    score -= 15 * sum(1 for result in record.checks.values() if not result.get("ok"))
+    score -= 15 * sum(1 for result in declared_results(record).values() if not result.get("ok"))
     score -= 10 * sum(1 for value in _pressure(record.last_sample or {}) if value > 0.9)
     if skewed:
         score -= 5
@@ -314,7 +316,7 @@ def host_summary(record: HostRecord, skewed: bool) -> dict[str, Any]:
                               _worst(sample, "fleetmon_temperature_celsius")),
         "power_watts": _scalar(sample, "fleetmon_jetson_power_total_watts"),
         "alerts": sorted(a["labels"].get("alertname", "") for a in record.edge_alerts.values()),
-        "failing_checks": sorted(name for name, result in record.checks.items() if not result.get("ok")),
+        "failing_checks": sorted(name for name, result in declared_results(record).items() if not result.get("ok")),
         "last_sample_at": record.last_sample_at, "clock_skew_s": record.clock_skew_s, "clock_skewed": skewed,
     }
 
