@@ -2,13 +2,16 @@
 inventory layer a bad value came from. The agent's own `check-config` (the template's validate) remains
 the authority; this catches the common mistakes before anything on the host changes.
 
-Also the units the agent's restart_unit recovery may restart, for the polkit rule that allows exactly those.
+Also the units the agent's restart_unit recovery may restart, for the polkit rule that allows exactly those, and
+the problems of the journey secrets the role writes into files (named by key, never by value).
 """
 
 import re
 
 RULE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 CHECK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# A file name in the secrets directory: no path separator, no leading dot (no ".", "..", hidden files).
+SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _level(value, ratio):
@@ -135,7 +138,28 @@ def fleetmon_restart_units(checks):
     return sorted(units)
 
 
+def fleetmon_secret_errors(secrets):
+    """Every problem of ``fleetmon_agent_secrets`` (file name -> value), as sentences naming the key; never a value.
+    The agent takes a secret file's first line, and refuses an empty one, so a value is one non-empty line."""
+    if not isinstance(secrets, dict):
+        return ["fleetmon_agent_secrets must be a mapping of secret file name to value"]
+    errors = []
+    for name, value in sorted(secrets.items(), key=lambda item: str(item[0])):
+        where = f"fleetmon_agent_secrets[{str(name)!r}]"
+        if not SECRET_NAME.fullmatch(str(name)):
+            errors.append(f"{where}: secret names are file names: a letter or digit, then letters, digits, "
+                          "., _ and -")
+        if not isinstance(value, str):
+            errors.append(f"{where}: the value must be a string (quote numbers and words such as yes or no), "
+                          "typically a vault variable")
+        elif not value:
+            errors.append(f"{where}: the value is empty; set it from a vault variable")
+        elif "\n" in value or "\r" in value:
+            errors.append(f"{where}: the value holds a line break; the agent reads only the first line")
+    return errors
+
+
 class FilterModule:
     def filters(self):
         return {"fleetmon_threshold_errors": fleetmon_threshold_errors, "fleetmon_check_errors": fleetmon_check_errors,
-                "fleetmon_restart_units": fleetmon_restart_units}
+                "fleetmon_restart_units": fleetmon_restart_units, "fleetmon_secret_errors": fleetmon_secret_errors}
