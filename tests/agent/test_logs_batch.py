@@ -4,7 +4,8 @@ from typing import List, NamedTuple, Tuple
 
 import pytest
 
-from fleetmon.agent.logs.batch import BatchBuilder
+from fleetmon.agent.logs.batch import CUT, MAX_PAYLOAD_BYTES, BatchBuilder, split_to_fit
+from fleetmon.protocol import messages
 
 
 class Case(NamedTuple):
@@ -54,3 +55,40 @@ def test_take_hands_the_entries_out_oldest_first_and_starts_over():
     assert len(batch) == 0 and not batch.is_due(100.0)
     batch.add({"n": 3}, 1, 9.0)
     assert not batch.is_due(10.0), "the interval runs from the new batch's first entry"
+
+
+def _encode(entries, dropped, seq=2 ** 53):
+    return messages.encode(messages.logs("jetson-01", 1, seq, 1.0, entries, dropped))
+
+
+def _entry(n: int, message: str) -> dict:
+    return {"ts": 1.0 + n, "cursor": f"s=abc;i={n:x}", "priority": 6, "unit": "app.service", "identifier": "app",
+            "pid": 42, "transport": "stdout", "message": message}
+
+
+def test_a_batch_that_fits_is_one_part():
+    entries = [_entry(n, "short line") for n in range(50)]
+    assert split_to_fit(entries, {"app.service": 3}, _encode) == [(entries, {"app.service": 3})]
+
+
+@pytest.mark.parametrize("message", [
+    pytest.param("\x01" * 4000, id="control-characters-escape-to-six-bytes"),
+    pytest.param("温度过高" * 1000, id="non-ascii-is-three-bytes-a-character"),
+    pytest.param('"\\' * 2000, id="quotes-and-backslashes-double"),
+])
+def test_a_batch_whose_json_outgrows_the_estimate_is_split_under_the_bound_in_order(message):
+    # 60 entries of 4,000 characters: about 240 KB by the builder's estimate, but escaped JSON is far larger.
+    entries = [_entry(n, message) for n in range(60)]
+    parts = split_to_fit(entries, {"app.service": 7}, _encode)
+    assert len(parts) > 1
+    assert all(len(_encode(part, part_dropped)) <= MAX_PAYLOAD_BYTES for part, part_dropped in parts)
+    assert [entry for part, _ in parts for entry in part] == entries, "every entry once, oldest first, uncut"
+    assert [part_dropped for _, part_dropped in parts] == [{"app.service": 7}] + [None] * (len(parts) - 1)
+
+
+def test_one_entry_too_long_alone_has_its_message_cut_to_fit():
+    huge = _entry(1, "\x07" * 65536)  # the longest message a batch may hold, every character escaped
+    [(part, _)] = split_to_fit([huge], None, _encode)
+    assert len(_encode(part, None)) <= MAX_PAYLOAD_BYTES
+    assert part[0]["message"].endswith(CUT) and part[0]["message"].startswith("\x07")
+    assert {k: v for k, v in part[0].items() if k != "message"} == {k: v for k, v in huge.items() if k != "message"}

@@ -63,3 +63,28 @@ def test_a_units_errors_reach_the_hub_redacted_searchable_and_a_burst_pages(star
     [alert] = wait_until(paged, timeout=30, message="the log rule's alert notified")[:1]
     assert alert["labels"]["host"] == "test-host" and alert["labels"]["severity"] == "critical"
     assert "declined" in alert["annotations"]["lines"] and SECRET not in json.dumps(alert)
+
+
+def test_long_lines_whose_json_outgrows_the_agents_estimate_all_reach_a_hub_at_its_default_limit(
+        start_hub, start_agent, journal):
+    # 3,000 Chinese characters are 9 KB of UTF-8 but count 3,000 in the agent's estimate of a batch: batches
+    # closed by the estimate alone would be several times the hub's default max_message_bytes (256 KiB), and the
+    # hub refuses such a message whole after the broker acknowledged it. The agent splits them to fit.
+    hub = start_hub({"api": {"token": TOKEN}})
+    start_agent({"logs": {"enabled": True, "journal_directory": str(journal.directory), "batch_interval": 0.5,
+                          "priority": "info"}})
+
+    def following():
+        journal.append([entry("probe", unit="long.service", priority=6)])
+        return fleetmon_logs(hub, "--grep", "probe", "--json").stdout.strip()
+    wait_until(following, timeout=30, interval=0.5, message="the agent's lines at the hub")
+
+    journal.append([entry(f"line {n} " + "温度过高" * 750, unit="long.service", priority=6) for n in range(200)])
+
+    def stored():
+        found = [json.loads(line)["message"] for line in fleetmon_logs(
+            hub, "--unit", "long.service", "--limit", "1000", "--json").stdout.splitlines()]
+        numbers = sorted(int(message.split()[1]) for message in found if message.startswith("line "))
+        return numbers if len(numbers) >= 200 else None
+    numbers = wait_until(stored, timeout=60, message="every long line at the hub")
+    assert numbers == list(range(200))

@@ -8,10 +8,19 @@ send, they go out alone ``batch_interval`` after the previous batch; so does a c
 entries the filters did not keep (nothing is sent, the cursor is saved).
 """
 
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-#: Message bytes in one batch; past this the batch closes early.
-MAX_BATCH_BYTES = 1024 * 1024
+#: Message bytes in one batch (an estimate: characters plus a per-entry overhead); past this it closes early.
+MAX_BATCH_BYTES = 160 * 1024
+#: The bound on one encoded batch. The hub refuses a message over its ``max_message_bytes`` (256 KiB by
+#: default) whole, after the broker has acknowledged it; a batch whose escaped JSON outgrew the estimate
+#: (control characters, non-ASCII text) is split to stay under this, and a single entry's message is cut.
+MAX_PAYLOAD_BYTES = 192 * 1024
+#: What a message cut to fit ends with.
+CUT = "…[cut]"
+
+Entries = List[Dict[str, Any]]
+Encode = Callable[[Entries, Optional[Mapping[str, int]]], bytes]
 
 
 class BatchBuilder:
@@ -50,3 +59,27 @@ class BatchBuilder:
         entries, self._entries, self._bytes = self._entries, [], 0
         self._closed_at = now
         return entries
+
+
+def split_to_fit(entries: Entries, dropped: Optional[Mapping[str, int]], encode: Encode,
+                 limit: int = MAX_PAYLOAD_BYTES) -> List[Tuple[Entries, Optional[Mapping[str, int]]]]:
+    """The batch as consecutive parts whose encoding is at most ``limit`` bytes, oldest first; the drop counts
+    go with the first part. Halved until each part fits; an entry too long alone has its message cut."""
+    if len(encode(entries, dropped)) <= limit:
+        return [(entries, dropped)]
+    if len(entries) <= 1:
+        return [([_cut_to_fit(entry, dropped, encode, limit) for entry in entries], dropped)]
+    half = len(entries) // 2
+    return split_to_fit(entries[:half], dropped, encode, limit) + split_to_fit(entries[half:], None, encode, limit)
+
+
+def _cut_to_fit(entry: Dict[str, Any], dropped: Optional[Mapping[str, int]], encode: Encode,
+                limit: int) -> Dict[str, Any]:
+    message = entry["message"]
+    keep = len(message)
+    while keep > 0:
+        keep //= 2
+        cut = dict(entry, message=message[:keep] + CUT)
+        if len(encode([cut], dropped)) <= limit:
+            return cut
+    return dict(entry, message=CUT)
