@@ -1,6 +1,8 @@
-# The hub console's one third-party library, uPlot (its charts), from npm by package-lock.json, copied into
-# the console's static files so the hub serves it and the wheel carries it: no CDN, hubs are often air-gapped.
-# Included by the top-level Makefile.
+# The npm tree of package-lock.json. The hub console's one third-party library, uPlot (its charts), is copied
+# into the console's static files so the hub serves it and the wheel carries it: no CDN, hubs are often
+# air-gapped. Its devDependencies serve the tests: Grafana's dashboard schema (@grafana/schema) and the
+# TypeScript compiler that checks the rendered dashboards against it (tests/grafana_schema/, run by
+# tests/deploy/test_dashboards.py). Included by the top-level Makefile.
 CONSOLE_VENDOR := agent/fleetmon/hub/web/static/vendor
 CONSOLE_VENDOR_FILES := $(CONSOLE_VENDOR)/uPlot.esm.js $(CONSOLE_VENDOR)/uPlot.min.css
 

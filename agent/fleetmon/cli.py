@@ -187,6 +187,12 @@ def _register_deploy(commands) -> None:
                             "port 9180)")
     dashboards.add_argument("--hub-ca-file", metavar="FILE",
                             help="the hub serves HTTPS: the CA certificate that signed it, as Prometheus reads it")
+    dashboards.add_argument("--grafana-prometheus-url", metavar="URL", help="also write OUT/grafana-provisioning/: "
+                            "a Grafana data source for the Prometheus at URL, a dashboard provider for the JSON")
+    dashboards.add_argument("--grafana-dashboards-path", metavar="DIR", help="the JSON's directory on the Grafana "
+                            "host (default /var/lib/grafana/dashboards/fleetmon)")
+    dashboards.add_argument("--grafana-scrape-interval", metavar="DURATION", help="that Prometheus's scrape "
+                            "interval, Grafana's timeInterval (default 15s)")
     dashboards.set_defaults(handler=_deploy("render"))
 
 

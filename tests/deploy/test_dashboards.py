@@ -1,5 +1,6 @@
 """Rendered from the inventory: `fleetmon thresholds explain`, the Grafana dashboards (checked against a real
-hub's /metrics) and the Prometheus rules and scrape config (checked by promtool)."""
+hub's /metrics and, with the TypeScript compiler, against Grafana's published schema) and the Prometheus
+rules and scrape config (checked by promtool; tests/deploy/test_prometheus_real.py runs them in Prometheus)."""
 
 import json
 import os
@@ -324,6 +325,173 @@ def test_every_query_names_a_metric_the_hub_exposes(rendered, hub_metrics):
     for group in rules["groups"]:
         for rule in group["rules"]:
             assert metric_names(rule["expr"]) <= exposed | {"ALERTS"}, rule["expr"]
+
+
+# Grafana's schema --------------------------------------------------------------------------------------
+
+SCHEMA_CHECK = ROOT / "tests" / "grafana_schema"
+TSC = ROOT / "node_modules" / ".bin" / "tsc"
+
+
+def type_check(dashboards: dict, directory: Path) -> subprocess.CompletedProcess:
+    """`tsc --noEmit` over one TypeScript file per dashboard, each declaring it as an object literal that
+    `satisfies FleetmonDashboard` (tests/grafana_schema/dashboard.ts: @grafana/schema's types)."""
+    if not TSC.exists():
+        pytest.fail("the TypeScript compiler is not installed: run `make console` (package.json)")
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, dashboard in dashboards.items():
+        (directory / f"{name}.ts").write_text(
+            f"import type {{ FleetmonDashboard }} from {json.dumps(str(SCHEMA_CHECK / 'dashboard'))};\n\n"
+            f"export const dashboard = {json.dumps(dashboard, indent=2)} satisfies FleetmonDashboard;\n")
+    (directory / "tsconfig.json").write_text(json.dumps({"extends": str(SCHEMA_CHECK / "tsconfig.json"),
+                                                         "include": ["*.ts"]}))
+    return subprocess.run([str(TSC), "--noEmit", "--pretty", "false", "-p", "tsconfig.json"], cwd=directory,
+                          capture_output=True, text=True, timeout=180, check=False)
+
+
+def test_dashboards_type_check_against_grafanas_schema(rendered, provisioned, tmp_path):
+    dashboards = {f"{kind}-{name[:-len('.json')]}": json.loads((out / "grafana" / name).read_text())
+                  for kind, out in (("plain", rendered), ("provisioned", provisioned)) for name in DASHBOARDS}
+    done = type_check(dashboards, tmp_path / "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def renamed(dashboard: dict, where, old: str, new: str) -> dict:
+    """A copy of ``dashboard`` with the field ``old`` of the object ``where(copy)`` picks spelt ``new``."""
+    copy = json.loads(json.dumps(dashboard))
+    target = where(copy)
+    target[new] = target.pop(old)
+    return copy
+
+
+def first_panel(kind: str, with_overrides: bool = False):
+    def pick(dashboard: dict) -> dict:
+        return next(p for p in dashboard["panels"] if p["type"] == kind
+                    and (not with_overrides or p["fieldConfig"]["overrides"]))
+    return pick
+
+
+# A misspelling at each level of a dashboard: (where, the field, its misspelling).
+MISSPELLINGS = {
+    "dashboard": (lambda d: d, "graphTooltip", "graphToolTip"),
+    "variable": (lambda d: d["templating"]["list"][-1], "includeAll", "includeALL"),
+    "link": (lambda d: d["links"][0], "keepTime", "keeptime"),
+    "row": (first_panel("row"), "collapsed", "colapsed"),
+    "panel": (first_panel("timeseries"), "gridPos", "gridpos"),
+    "query": (lambda d: first_panel("timeseries")(d)["targets"][0], "legendFormat", "legendFromat"),
+    "time series legend": (lambda d: first_panel("timeseries")(d)["options"]["legend"], "showLegend", "showLegnd"),
+    "custom field option": (lambda d: first_panel("timeseries")(d)["fieldConfig"]["defaults"]["custom"],
+                            "lineWidth", "lineWidht"),
+    "bar gauge option": (lambda d: first_panel("bargauge")(d)["options"], "displayMode", "displayMod"),
+    "threshold step": (lambda d: first_panel("bargauge")(d)["fieldConfig"]["defaults"]["thresholds"]["steps"][0],
+                       "color", "colour"),
+    "override matcher": (lambda d: first_panel("bargauge", True)(d)["fieldConfig"]["overrides"][0]["matcher"],
+                         "options", "option"),
+    "stat option": (lambda d: first_panel("stat")(d)["options"], "colorMode", "colourMode"),
+    "state timeline option": (lambda d: first_panel("state-timeline")(d)["options"], "mergeValues", "mergeValue"),
+    "table option": (lambda d: first_panel("table")(d)["options"], "showHeader", "showHeaders"),
+}
+
+
+def test_a_misspelt_field_fails_the_schema_check(rendered, tmp_path):
+    """Each misspelling, anywhere in a dashboard, is an error of tsc naming it (one file per misspelling,
+    checked in one run): the schema check catches what Grafana would silently ignore."""
+    overview = json.loads((rendered / "grafana" / "fleetmon-overview.json").read_text())
+    mutants = {f"misspelt-{i}": renamed(overview, where, old, new)
+               for i, (where, old, new) in enumerate(MISSPELLINGS.values())}
+    done = type_check(mutants, tmp_path / "check")
+    assert done.returncode != 0
+    errors = done.stdout.splitlines()
+    for i, (level, (_where, _old, new)) in enumerate(MISSPELLINGS.items()):
+        mine = [line for line in errors if line.startswith(f"misspelt-{i}.ts(")]
+        assert len(mine) == 1 and f"'\"{new}\"' does not exist" in mine[0], (level, mine or done.stdout[-3000:])
+
+
+def test_a_value_outside_the_schemas_choices_fails_the_schema_check(rendered, tmp_path):
+    overview = json.loads((rendered / "grafana" / "fleetmon-overview.json").read_text())
+    first_panel("timeseries")(overview)["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] = "dotted"
+    done = type_check({"bad-value": overview}, tmp_path / "check")
+    assert done.returncode != 0 and "Type '\"dotted\"' is not assignable" in done.stdout, done.stdout
+
+
+# Grafana's provisioning --------------------------------------------------------------------------------
+
+PROMETHEUS_URL = "https://prometheus.example:9090"
+
+
+@pytest.fixture(scope="module")
+def provisioned(ansible_inventory, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("provisioned")
+    done = fleetmon("render", "dashboards", "-i", str(INVENTORY), "--out", str(out), "--ansible-inventory",
+                    ansible_inventory, "--grafana-prometheus-url", PROMETHEUS_URL, "--grafana-dashboards-path",
+                    "/srv/grafana/fleetmon", "--grafana-scrape-interval", "30s")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_provisioning_files_have_what_grafanas_provisioning_requires(provisioned):
+    """The keys Grafana's provisioning docs mark required (apiVersion; a data source's name, type and access;
+    a provider's name and, for type file, options.path), with the values given."""
+    sources = yaml.safe_load((provisioned / "grafana-provisioning" / "datasources" / "fleetmon.yaml").read_text())
+    assert sources["apiVersion"] == 1
+    (source,) = sources["datasources"]
+    assert {key: source[key] for key in ("name", "type", "access", "url", "uid")} == {
+        "name": "fleetmon Prometheus", "type": "prometheus", "access": "proxy", "url": PROMETHEUS_URL,
+        "uid": "fleetmon-prometheus"}
+    assert source["jsonData"]["timeInterval"] == "30s" and source["isDefault"] is False
+    providers = yaml.safe_load((provisioned / "grafana-provisioning" / "dashboards" / "fleetmon.yaml").read_text())
+    assert providers["apiVersion"] == 1
+    (provider,) = providers["providers"]
+    assert provider["name"] == "fleetmon" and provider["type"] == "file" and provider["folder"] == "fleetmon"
+    assert provider["options"]["path"] == "/srv/grafana/fleetmon"
+    assert provider["options"]["foldersFromFilesStructure"] is False  # a folder is named: the two exclude each other
+
+
+def test_provisioned_dashboards_start_on_the_provisioned_data_source(provisioned, rendered):
+    for name in DASHBOARDS:
+        ours = {v["name"]: v for v in json.loads((provisioned / "grafana" / name).read_text())["templating"]["list"]}
+        assert ours["datasource"]["current"] == {"text": "fleetmon Prometheus", "value": "fleetmon-prometheus"}
+        plain = {v["name"]: v for v in json.loads((rendered / "grafana" / name).read_text())["templating"]["list"]}
+        assert "current" not in plain["datasource"]  # Grafana starts on its default Prometheus
+    assert not (rendered / "grafana-provisioning").exists()
+
+
+@pytest.mark.parametrize(("option", "value", "error"), [
+    ("--grafana-prometheus-url", "prometheus:9090", "expected http(s)://HOST[:PORT]"),
+    ("--grafana-scrape-interval", "15 seconds", "expected a Prometheus duration"),
+    ("--grafana-dashboards-path", "dashboards", "expected an absolute path"),
+])
+def test_provisioning_options_are_checked(ansible_inventory, tmp_path, option, value, error):
+    options = {"--grafana-prometheus-url": PROMETHEUS_URL, option: value}
+    done = fleetmon("render", "dashboards", "-i", str(INVENTORY), "--out", str(tmp_path / "out"),
+                    "--ansible-inventory", ansible_inventory, *[item for pair in options.items() for item in pair])
+    assert done.returncode == 2 and error in done.stderr and not (tmp_path / "out").exists()
+
+
+def playbook(ansible_inventory: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """playbooks/dashboards.yml on the controller alone (localhost), with the deploy venv's Ansible."""
+    password = out.parent / "vault-password"
+    password.write_text("fleetmon-example\n")  # tests/data/inventory's vault (see its hosts.yml)
+    binaries = str(Path(ansible_inventory).parent)
+    return subprocess.run([str(Path(binaries) / "ansible-playbook"), "-i", str(INVENTORY), "--vault-password-file",
+                           str(password), str(ROOT / "playbooks" / "dashboards.yml"), "-e",
+                           f"fleetmon_dashboards_dir={out}", *extra], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PATH=f"{binaries}:{os.environ['PATH']}"), check=False)
+
+
+def test_the_playbook_writes_provisioning_files_only_when_asked(ansible_inventory, tmp_path):
+    done = playbook(ansible_inventory, tmp_path / "plain")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "plain" / "grafana" / "fleetmon-overview.json").is_file()
+    assert not (tmp_path / "plain" / "grafana-provisioning").exists()
+    done = playbook(ansible_inventory, tmp_path / "provisioned", "-e", "fleetmon_dashboards_grafana_provisioning=true",
+                    "-e", f"fleetmon_dashboards_grafana_prometheus_url={PROMETHEUS_URL}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    directory = tmp_path / "provisioned" / "grafana-provisioning"
+    (source,) = yaml.safe_load((directory / "datasources" / "fleetmon.yaml").read_text())["datasources"]
+    assert source["url"] == PROMETHEUS_URL and source["jsonData"]["timeInterval"] == "15s"
+    (provider,) = yaml.safe_load((directory / "dashboards" / "fleetmon.yaml").read_text())["providers"]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards/fleetmon"
 
 
 # Prometheus ---------------------------------------------------------------------------------------------

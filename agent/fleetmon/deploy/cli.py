@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,17 @@ from typing import Any
 import yaml
 
 from fleetmon.deploy.grafana import render_dashboards
+from fleetmon.deploy.grafana_provisioning import (
+    DATASOURCE_FILE,
+    DATASOURCE_NAME,
+    DATASOURCE_UID,
+    DEFAULT_DASHBOARDS_PATH,
+    DEFAULT_SCRAPE_INTERVAL,
+    PROVIDER_FILE,
+    Provisioning,
+    dashboard_provider,
+    datasource,
+)
 from fleetmon.deploy.inventory import INLINE, Inventory, InventoryError, VaultedValue, load_inventory
 from fleetmon.deploy.prometheus import DEFAULT_HUB_PORT, alert_rules, scrape_config
 from fleetmon.deploy.thresholds import (
@@ -24,6 +36,9 @@ from fleetmon.deploy.thresholds import (
 EXIT_ERRORS = 1
 EXIT_USAGE = 2
 HUB_GROUP = "hub"
+PROVISIONING_DIR = "grafana-provisioning"
+# Prometheus's duration syntax (its config's scrape_interval), which Grafana's timeInterval reads too.
+DURATION = re.compile(r"(?:\d+y)?(?:\d+w)?(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?:\d+ms)?")
 
 
 def explain(args: argparse.Namespace) -> int:
@@ -58,6 +73,7 @@ def render(args: argparse.Namespace) -> int:
         inventory, defaults = _load(args)
         hosts = fleet_thresholds(inventory, defaults)
         target = args.hub_target or _hub_target(inventory)
+        provisioning = _provisioning(args)
     except InventoryError as exc:
         sys.stderr.write(f"fleetmon: {exc}\n")
         return EXIT_USAGE
@@ -66,7 +82,7 @@ def render(args: argparse.Namespace) -> int:
         sys.stderr.write("fleetmon: the inventory's thresholds have errors; nothing rendered:\n")
         sys.stderr.write("".join(f"  {line}\n" for line in errors))
         return EXIT_ERRORS
-    files, notes = render_files(inventory, hosts, target, args.hub_ca_file)
+    files, notes = render_files(inventory, hosts, target, args.hub_ca_file, provisioning)
     out = Path(args.out)
     changed = 0
     for name, text in files.items():
@@ -84,16 +100,38 @@ def render(args: argparse.Namespace) -> int:
 
 
 def render_files(inventory: Inventory, hosts: list[HostThresholds], hub_target: str,
-                 hub_ca_file: str | None = None) -> tuple[dict[str, str], list[str]]:
-    """Every rendered file by its path under the output directory, and notes on what was left out."""
+                 hub_ca_file: str | None = None,
+                 provisioning: Provisioning | None = None) -> tuple[dict[str, str], list[str]]:
+    """Every rendered file by its path under the output directory, and notes on what was left out. With
+    ``provisioning``, Grafana's provisioning files too, and the dashboards start on their data source."""
     groups_of = {host.host_id: list(host.groups) for host in hosts}
+    default = (DATASOURCE_NAME, DATASOURCE_UID) if provisioning else None
     files = {f"grafana/{name}": json.dumps(dashboard, indent=2) + "\n"
-             for name, dashboard in render_dashboards(hosts, groups_of).items()}
+             for name, dashboard in render_dashboards(hosts, groups_of, default).items()}
     rules, notes = alert_rules(hosts)
     header = f"# Rendered by `fleetmon render dashboards` from the inventory {inventory.root}: edit that, not this.\n"
     files["prometheus/rules.yml"] = header + _yaml(rules)
     files["prometheus/scrape.yml"] = header + _yaml(scrape_config(hub_target, hub_ca_file))
+    if provisioning:
+        files[f"{PROVISIONING_DIR}/{DATASOURCE_FILE}"] = header + _yaml(datasource(provisioning))
+        files[f"{PROVISIONING_DIR}/{PROVIDER_FILE}"] = header + _yaml(dashboard_provider(provisioning))
     return files, notes
+
+
+def _provisioning(args: argparse.Namespace) -> Provisioning | None:
+    """Grafana's provisioning files are rendered when the command names the Prometheus Grafana queries."""
+    if not args.grafana_prometheus_url:
+        return None
+    url = args.grafana_prometheus_url
+    path = args.grafana_dashboards_path or DEFAULT_DASHBOARDS_PATH
+    interval = args.grafana_scrape_interval or DEFAULT_SCRAPE_INTERVAL
+    if not re.match(r"https?://[^/\s]+", url):
+        raise InventoryError(f"--grafana-prometheus-url {url!r}: expected http(s)://HOST[:PORT]")
+    if not DURATION.fullmatch(interval):
+        raise InventoryError(f"--grafana-scrape-interval {interval!r}: expected a Prometheus duration such as 15s")
+    if not path.startswith("/"):
+        raise InventoryError(f"--grafana-dashboards-path {path!r}: expected an absolute path on the Grafana host")
+    return Provisioning(url, path, interval)
 
 
 def _load(args: argparse.Namespace) -> tuple[Inventory, RoleDefaults]:

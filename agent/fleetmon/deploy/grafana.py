@@ -97,24 +97,28 @@ class Dashboard:
             self._y += self._line_height
         self._x = self._line_height = 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, default_datasource: tuple[str, str] | None = None) -> dict[str, Any]:
         return {
             "uid": self.uid, "title": self.title, "description": self.description, "tags": [TAG],
             "schemaVersion": SCHEMA_VERSION, "version": 1, "editable": True, "graphTooltip": 1,
             "time": {"from": "now-6h", "to": "now"}, "refresh": "30s", "timezone": "browser",
             "links": [{"title": "fleetmon dashboards", "type": "dashboards", "tags": [TAG], "asDropdown": True,
-                       "includeVars": True, "keepTime": True}],
+                       "includeVars": True, "keepTime": True, "icon": "external link", "tooltip": "",
+                       "targetBlank": False}],
             "annotations": {"list": []},
-            "templating": {"list": [_datasource_variable(),
+            "templating": {"list": [_datasource_variable(default_datasource),
                                     _group_variable(self.groups, [host.host_id for host in self.hosts]),
                                     _host_variable()]},
             "panels": self.panels,
         }
 
 
-def render_dashboards(hosts: list[HostThresholds], groups_of: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+def render_dashboards(hosts: list[HostThresholds], groups_of: dict[str, list[str]],
+                      default_datasource: tuple[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Dashboards by file name; ``groups_of`` maps each agent host's id to its inventory groups. The Jetson
-    dashboard exists when the fleet has Jetsons, the servers dashboard when it has servers."""
+    dashboard exists when the fleet has Jetsons, the servers dashboard when it has servers.
+    ``default_datasource`` (name, uid): the data source the ``datasource`` variable starts on (a
+    provisioned one); without it Grafana starts on the default Prometheus data source."""
     jetsons = [h for h in hosts if h.is_jetson]
     servers = [h for h in hosts if not h.is_jetson]
     dashboards = {"fleetmon-overview.json": overview(hosts, _groups(hosts, groups_of))}
@@ -122,7 +126,7 @@ def render_dashboards(hosts: list[HostThresholds], groups_of: dict[str, list[str
         dashboards["fleetmon-jetsons.json"] = jetson_dashboard(jetsons, _groups(jetsons, groups_of))
     if servers:
         dashboards["fleetmon-servers.json"] = server_dashboard(servers, _groups(servers, groups_of))
-    return {name: dashboard.to_json() for name, dashboard in dashboards.items()}
+    return {name: dashboard.to_json(default_datasource) for name, dashboard in dashboards.items()}
 
 
 def overview(hosts: list[HostThresholds], groups: dict[str, list[str]]) -> Dashboard:
@@ -311,10 +315,13 @@ def _display_names(hosts: list[str], more_labels: bool) -> str:
 
 # Variables -----------------------------------------------------------------------------------------------
 
-def _datasource_variable() -> dict[str, Any]:
-    return {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus",
-            "current": {}, "hide": 0, "refresh": 1, "regex": "", "options": [], "multi": False,
-            "includeAll": False}
+def _datasource_variable(default: tuple[str, str] | None) -> dict[str, Any]:
+    variable = {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus", "hide": 0,
+                "refresh": 1, "regex": "", "options": [], "multi": False, "includeAll": False}
+    if default:
+        name, uid = default
+        variable["current"] = {"text": name, "value": uid}
+    return variable
 
 
 def _group_variable(groups: dict[str, list[str]], every: list[str]) -> dict[str, Any]:
@@ -329,7 +336,7 @@ def _group_variable(groups: dict[str, list[str]], every: list[str]) -> dict[str,
 def _host_variable() -> dict[str, Any]:
     query = 'label_values(fleetmon_host_up{host=~"$group"}, host)'
     return {"name": "host", "label": "Host", "type": "query", "datasource": DATASOURCE, "query": query,
-            "definition": query, "refresh": 2, "sort": 1, "multi": True, "includeAll": True, "hide": 0,
+            "refresh": 2, "sort": 1, "multi": True, "includeAll": True, "hide": 0,
             "current": {"text": ["All"], "value": ["$__all"]}, "options": [], "regex": ""}
 
 

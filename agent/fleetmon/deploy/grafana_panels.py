@@ -9,6 +9,10 @@ from fleetmon.protocol.units import UNITS
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 #: The unit of counts (hosts, alerts) and of the hub's health score.
 PLAIN_NUMBER = UNITS[catalog.NO_UNIT].grafana
+#: Columns a table of series leaves out: the sample's time and value, and the labels of the scrape, not the host.
+#: The legend of a panel that shows none, with the fields Grafana's schema requires of every legend.
+HIDDEN_LEGEND = {"showLegend": False, "displayMode": "list", "placement": "bottom", "calcs": []}
+HIDDEN_COLUMNS = {"Time": True, "Value": True, "__name__": True, "instance": True, "job": True}
 
 
 def _target(expr: str, legend: str = "", ref: str = "A", instant: bool = False, table: bool = False) -> dict:
@@ -29,11 +33,17 @@ def timeseries(title: str, queries: list[tuple[str, str]], field_config: dict[st
 
 
 def bargauge(title: str, expr: str, legend: str, field_config: dict[str, Any]) -> dict[str, Any]:
+    """A bar per series. A bar gauge has no custom field options: those of a time series sharing the field
+    config (line width, threshold lines) are left out."""
+    defaults = {key: value for key, value in field_config["defaults"].items() if key != "custom"}
+    overrides = [{**override, "properties": [p for p in override["properties"] if not p["id"].startswith("custom.")]}
+                 for override in field_config["overrides"]]
     return {"type": "bargauge", "title": title, "datasource": DATASOURCE,
             "targets": [_target(expr, legend, instant=True)],
-            "fieldConfig": {**field_config, "defaults": {**field_config["defaults"], "color": {"mode": "thresholds"}}},
+            "fieldConfig": {"defaults": {**defaults, "color": {"mode": "thresholds"}}, "overrides": overrides},
             "options": {"orientation": "horizontal", "displayMode": "gradient", "valueMode": "color",
-                        "showUnfilled": True, "namePlacement": "left", "sizing": "auto",
+                        "showUnfilled": True, "namePlacement": "left", "sizing": "auto", "maxVizHeight": 300,
+                        "minVizHeight": 16, "minVizWidth": 8, "legend": dict(HIDDEN_LEGEND),
                         "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}}
 
 
@@ -43,6 +53,8 @@ def stat(title: str, expr: str, color: str) -> dict[str, Any]:
                                          "color": {"mode": "fixed", "fixedColor": color},
                                          "thresholds": color_steps([("green", None)])}, "overrides": []},
             "options": {"colorMode": "value", "graphMode": "none", "textMode": "value", "justifyMode": "center",
+                        "orientation": "auto", "wideLayout": True, "showPercentChange": False,
+                        "percentChangeColorMode": "standard",
                         "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}}
 
 
@@ -56,7 +68,7 @@ def state_timeline(title: str, expr: str) -> dict[str, Any]:
                                              "1": {"text": "online", "color": "green", "index": 0}}}]},
                             "overrides": []},
             "options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.8,
-                        "legend": {"showLegend": False}, "tooltip": {"mode": "single"}}}
+                        "legend": dict(HIDDEN_LEGEND), "tooltip": {"mode": "single", "sort": "none"}}}
 
 
 def alert_table() -> dict[str, Any]:
@@ -64,18 +76,18 @@ def alert_table() -> dict[str, Any]:
     return {"type": "table", "title": "Firing alerts (hub)", "datasource": DATASOURCE,
             "targets": [_target("fleetmon_alert_firing", instant=True, table=True)],
             "fieldConfig": {"defaults": {}, "overrides": []},
-            "options": {"showHeader": True, "sortBy": [{"displayName": "severity", "desc": False}]},
+            "options": {"showHeader": True, "frameIndex": 0, "sortBy": [{"displayName": "severity", "desc": False}]},
             "transformations": [{"id": "organize", "options": {
-                "excludeByName": {"Time": True, "Value": True, "__name__": True},
+                "excludeByName": dict(HIDDEN_COLUMNS),
                 "indexByName": {"alertname": 0, "severity": 1, "host": 2}}}]}
 
 
 def info_table(title: str, expr: str) -> dict[str, Any]:
     return {"type": "table", "title": title, "datasource": DATASOURCE,
             "targets": [_target(expr, instant=True, table=True)],
-            "fieldConfig": {"defaults": {}, "overrides": []}, "options": {"showHeader": True},
+            "fieldConfig": {"defaults": {}, "overrides": []}, "options": {"showHeader": True, "frameIndex": 0},
             "transformations": [{"id": "organize", "options": {
-                "excludeByName": {"Time": True, "Value": True, "__name__": True}}}]}
+                "excludeByName": dict(HIDDEN_COLUMNS)}}]}
 
 
 def color_steps(steps: list[tuple[str, float | None]]) -> dict[str, Any]:

@@ -4,10 +4,11 @@ One rule group per threshold rule name. In it, one alert rule per severity and p
 labels (what Prometheus cannot vary per series); hosts whose levels, match or hysteresis differ are
 branches of its expression joined by ``or``, each selecting its hosts by ``host``, and the threshold
 annotation picks the host's level. An alert carries what the agent's carries (docs/agent.md): the series'
-labels as the hub exposes them (host, inventory labels, mount, ...), the rule's labels, alertname and
-severity. As at the edge, a level is crossed strictly, ``for`` must pass, warning and critical are
-separate alerts, and with hysteresis a firing alert holds until the value is past level -/+ hysteresis:
-the expression keeps matching there while the alert's own ALERTS series is firing (a pending one's is not).
+labels as the hub exposes them (host, inventory labels, mount, ...; not the job and instance labels the
+scrape adds), the rule's labels, alertname and severity. As at the edge, a level is crossed strictly,
+``for`` must pass, warning and critical are separate alerts, and with hysteresis a firing alert holds
+until the value is past level -/+ hysteresis: the expression keeps matching there while the alert's own
+ALERTS series is firing (a pending one's is not).
 
 Rules on check results (fleetmon_check_*) are left out: checks travel on their own topic and the hub does
 not put them on /metrics, so such a rule could never fire.
@@ -26,6 +27,8 @@ from fleetmon.protocol.units import format_value, unit_of
 
 JOB = "fleetmon-hub"
 DEFAULT_HUB_PORT = 9180
+#: What Prometheus adds to every series it scrapes from the hub; the rules drop them (see _expr).
+TARGET_LABELS = ("instance", "job")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,10 @@ def _alert_rule(rule: ThresholdRule, severity: str, branches: list[Branch]) -> d
 
 def _expr(rule: ThresholdRule, severity: str, branch: Branch) -> str:
     host = _host_matcher(branch.hosts)
-    selector = _selector(rule.metric, [host, *(_matcher(label, value) for label, value in branch.match)])
+    # Without the scrape's target labels the alert carries the agent's labels and no more, and the hub's
+    # edge alert and this one are the same alert; the series of several hubs scraped at once become one.
+    selector = (f"max without ({', '.join(TARGET_LABELS)}) "
+                f"({_selector(rule.metric, [host, *(_matcher(label, value) for label, value in branch.match)])})")
     operator = ">" if rule.direction == ABOVE else "<"
     crossed = f"{selector} {operator} {_number(branch.level)}"
     if not branch.hysteresis:
