@@ -185,7 +185,8 @@ def hub(tmp_path_factory):
 def assert_explains(answer, where: str) -> None:
     assert answer.status < 500, f"{where} -> {answer.status}: {answer.body[:500]!r}"
     if 400 <= answer.status < 500:
-        error = json.loads(answer.body).get("error")
+        body = json.loads(answer.body)
+        error = body if isinstance(body, str) else body.get("error")  # a string: Alertmanager's API v2 errors
         assert isinstance(error, str) and error.strip(), f"{where} -> {answer.status} without a reason"
 
 

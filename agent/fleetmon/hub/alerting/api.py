@@ -6,7 +6,8 @@ Who may read and who may change what — posting alerts, acks, silences — is d
 here (fleetmon.hub.auth.middleware); an ack's ``by`` and a silence's ``createdBy`` default to the user asking.
 
 ``POST /api/v2/alerts`` takes Alertmanager's API v2 alert list, so Prometheus or any Alertmanager client
-can send to the hub directly (with ``resolve_timeout`` applied to alerts without an end).
+can send to the hub directly (with ``resolve_timeout`` applied to alerts without an end); the rest of that API
+(status, receivers, alerts, groups, silences) is fleetmon.hub.alerting.api_v2's.
 
 No request can make an answer fail later: bodies are strict JSON (no NaN, no lone surrogate, at most
 fleetmon.hub.limits.MAX_DEPTH levels deep), every time is range-checked where it is parsed, and a bad
@@ -22,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleetmon.hub.alerting.alert import AlertError, parse_time
+from fleetmon.hub.alerting.api_v2 import alertmanager_routes
 from fleetmon.hub.alerting.matchers import MatcherError, matches_all, parse_matcher
 from fleetmon.hub.alerting.silences import Silence, SilenceError, SilenceNotFound, matchers_from_json
 from fleetmon.hub.alerting.views import ack_json
@@ -142,4 +144,5 @@ def alerting_routes(dispatcher: "Dispatcher", journal: "AlertJournal") -> list[R
         Route("/api/v1/alerting/notifications", notifications, methods=["GET"]),
         Route("/api/v1/alerting/stats", stats, methods=["GET"]),
         Route("/api/v1/openapi.yaml", openapi, methods=["GET"]),
+        *alertmanager_routes(dispatcher),  # the rest of Alertmanager's API v2
     ]

@@ -7,6 +7,9 @@ end, a changed role counts from the next request, and everyone else stays logged
 """
 
 import asyncio
+import base64
+import binascii
+import contextlib
 import hashlib
 import hmac
 import math
@@ -31,6 +34,8 @@ BAD_LOGIN = "unknown user or wrong password"
 #: Failed logins one client address has free in the throttle's window (a user name has ratelimit.FREE_FAILURES).
 CLIENT_FREE_FAILURES = 20
 BAD_TOKEN = "a valid API token is required: Authorization: Bearer <token>"
+#: Longer basic auth credentials are not checked (the base64 of a name and a password of the login's limits).
+MAX_BASIC_CREDENTIALS = 4096
 
 
 class Identity(NamedTuple):
@@ -87,11 +92,34 @@ class Authority:
 
     async def login(self, name: str, password: str, client: str) -> tuple[str, Identity] | Refusal:
         """A new session for ``name`` (its id for the cookie, and who it is), or why not."""
+        user = await self._check_password(name, password, client)
+        if isinstance(user, Refusal):
+            return user
+        session_id, session = self.sessions.open(name, _credential(user), self.config.session_ttl)
+        self.audit.record(name, user.role, client, "login")
+        return session_id, Identity(name, user.role, session, session_id)
+
+    async def identify_basic(self, authorization: str, client: str) -> Identity | Refusal:
+        """Who a request with HTTP basic auth is from (Alertmanager's clients send it: amtool's http_config
+        ``basic_auth``): a user's name and password, checked and throttled as a login is; no session opens."""
+        scheme, _, encoded = authorization.partition(" ")
+        name, colon, password = "", "", ""
+        if scheme.lower() == "basic" and len(encoded) <= MAX_BASIC_CREDENTIALS:
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                name, colon, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        if not colon:
+            return Refusal(401, "basic auth must carry the base64 of user:password")
+        user = await self._check_password(name, password, client, how=" (basic auth)")
+        return user if isinstance(user, Refusal) else Identity(user.name, user.role)
+
+    async def _check_password(self, name: str, password: str, client: str, how: str = "") -> User | Refusal:
+        """The user whose password this is, or why not; every failure counts in the throttles and the audit log
+        (``how`` says in the audit entry how it was offered)."""
         user_key, client_key = (f"user:{name}",), (f"client:{client}",)
         async with self._login_lock:
             if max(self.logins.wait(user_key), self.login_clients.wait(client_key)) > 0:
                 wait = max(self.logins.failed(user_key), self.login_clients.failed(client_key))
-                self.audit.record(name, None, client, "login", ok=False, detail="throttled")
+                self.audit.record(name, None, client, "login", ok=False, detail="throttled" + how)
                 return Refusal(429, f"too many failed logins: try again in {math.ceil(wait)} s", wait)
             user = self.config.users.get(name)
             encoded = user.password_hash if user is not None and user.password_hash else DECOY_HASH
@@ -101,12 +129,10 @@ class Authority:
                 self.logins.failed(user_key)
                 self.login_clients.failed(client_key)
                 reason = "unknown user" if user is None else "bad password" if user.password_hash else "no password"
-                self.audit.record(name, None, client, "login", ok=False, detail=reason)
+                self.audit.record(name, None, client, "login", ok=False, detail=reason + how)
                 return Refusal(401, BAD_LOGIN)
         self.logins.forget(f"user:{name}")
-        session_id, session = self.sessions.open(name, _credential(user), self.config.session_ttl)
-        self.audit.record(name, user.role, client, "login")
-        return session_id, Identity(name, user.role, session, session_id)
+        return user
 
     def logout(self, identity: Identity, client: str) -> None:
         if identity.session is None:

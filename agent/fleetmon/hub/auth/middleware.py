@@ -1,5 +1,7 @@
 """The access control in front of every route: who is asking (fleetmon.hub.auth.authority), what the request
 needs (fleetmon.hub.auth.policy), the CSRF token of cookie sessions, and the audit entry of each change.
+A request shows who it is from with a bearer token, a session cookie or, on Alertmanager's API (/api/v2/, whose
+clients send it), HTTP basic auth with a user's name and password, checked and throttled as a login is.
 
 Pure ASGI rather than a BaseHTTPMiddleware, so the live feed's event stream passes through unbuffered. What
 it found is in ``scope["state"]`` for the routes: ``user`` (None when nobody logged in), ``role`` (the one in
@@ -22,6 +24,10 @@ from fleetmon.hub.auth.policy import LOGIN_PATH, READS, Required, allows, requir
 
 SESSION_COOKIE = "fleetmon_session"
 CSRF_HEADER = "x-csrf-token"
+#: Where HTTP basic auth (a user's name and password) is taken: Alertmanager's API, whose clients send it.
+BASIC_AUTH_PATHS = "/api/v2/"
+#: The changes a cross-site form could send (DELETE it cannot).
+BODY_CHANGES = frozenset({"POST", "PUT", "PATCH"})
 #: The most of a change's request and answer kept to name what it did in the audit log.
 AUDIT_BODY_BYTES = 64 * 1024
 
@@ -40,7 +46,16 @@ class AuthMiddleware:
         client = connection.client.host if connection.client else ""
         authorization = connection.headers.get("authorization", "")
         session_id = connection.cookies.get(SESSION_COOKIE, "")
-        found = self.authority.identify(authorization, session_id, client, needed != "open")
+        basic = authorization[:6].lower() == "basic " and path.startswith(BASIC_AUTH_PATHS)
+        if basic:
+            found = await self.authority.identify_basic(authorization, client)
+        else:
+            found = self.authority.identify(authorization, session_id, client, needed != "open")
+        if basic and not isinstance(found, Refusal) and method in BODY_CHANGES \
+                and connection.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            # A browser resends basic credentials it once took by itself; a page of another site can post a
+            # form with them, but not JSON without asking first.
+            found = Refusal(415, "a change with basic auth takes Content-Type: application/json")
         if isinstance(found, Refusal):
             await _refusal(found)(scope, receive, send)
             return
