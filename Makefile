@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := mosquitto mosquitto-clients iputils-ping openssl prometheus-alertmanager chromium prometheus systemd-journal-remote
 BENCH_APT_PACKAGES := prometheus-node-exporter glances
 AGENT_SOURCES := agent/fleetmon/__init__.py agent/fleetmon/__main__.py agent/fleetmon/cli.py agent/fleetmon/cli_operations.py \
+	agent/fleetmon/cli_alerting.py \
 	agent/fleetmon/config_reader.py agent/fleetmon/protocol agent/fleetmon/mqtt agent/fleetmon/agent \
 	agent/fleetmon/simulate
 STAMP := $(VENV)/.installed

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from fleetmon import __version__, cli_operations
+from fleetmon import __version__, cli_alerting, cli_operations
 
 EXIT_CONFIG = 2
 
@@ -148,6 +148,7 @@ def _register_alerting(commands) -> None:
     ack.add_argument("--expires", metavar="DURATION", help="e.g. 2h; default: until the alert resolves")
     ack.set_defaults(handler=_alerting("ack"))
 
+    cli_alerting.register(commands, _alerting)
     silence = commands.add_parser("silence", help="add, list or expire silences")
     silence_commands = silence.add_subparsers(dest="silence_command", metavar="COMMAND", required=True)
     add = silence_commands.add_parser("add", help="silence alerts matching all MATCHERs")

@@ -4,6 +4,7 @@ The Ansible hub role renders it from the inventory: the broker credentials of th
 with their groups, fleet rules, history retention.
 """
 
+import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -136,7 +137,8 @@ TOP_KEYS = ("broker", "listen", "db", "max_message_bytes", "expected_hosts", "li
             "dashboard", "auth", "listen_tls", "maintenance", "slos", "logs")
 
 
-def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfig:
+def parse_config(data: Any, overrides: dict[str, Any] | None = None, base_dir: str = "") -> HubConfig:
+    """``base_dir``: the config file's directory, where relative alerting template paths start."""
     errors = Errors()
     doc = with_overrides(data, overrides)
     root = Node({} if doc is None else doc, "", errors).mapping(TOP_KEYS)
@@ -151,7 +153,7 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
     config = HubConfig(
         broker=parse_broker(root.child("broker")),
         alerting=empty_config() if alerting.missing else
-        _with_document(parse_alerting(alerting, context), alerting),
+        _with_document(parse_alerting(alerting, context, base_dir), alerting),
         receiver_context=context,
         api_token=_api_token(root.child("api")),
         auth=parse_auth(root.child("auth")),
@@ -181,7 +183,7 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None) -> HubConfi
 
 
 def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> HubConfig:
-    config = parse_config(read_yaml(path), overrides)
+    config = parse_config(read_yaml(path), overrides, os.path.dirname(path or ""))
     config.source_path = path
     config.overrides = dict(overrides or {})
     return config

@@ -98,7 +98,7 @@ receivers:
     assert ops[1].url == "http://127.0.0.1:9/secret-hook" and ops[1].max_alerts == 5
     assert [i.send_resolved for i in ops] == [True, False, False, False]  # Alertmanager's defaults per kind
     assert ops[2].api_url == "http://127.0.0.1:9/slack"
-    assert (ops[3].host, ops[3].port, ops[3].sender) == ("127.0.0.1", 25, "hub@example.com")
+    assert (ops[3].host, ops[3].port, ops[3].sender.source) == ("127.0.0.1", 25, "hub@example.com")
     assert "secret-hook" not in repr(ops[1])
 
 
@@ -124,13 +124,13 @@ def test_alertmanager_integrations_we_do_not_have_point_to_apprise():
     assert any(e.startswith("receivers[0].msteams_configs: fleetmon has no msteams") for e in errors)
 
 
-def test_go_templates_are_refused_where_alertmanager_would_render_them():
+def test_a_template_that_does_not_parse_is_an_error_with_its_key_path():
     errors = config_errors({"receivers": [{"name": "a", "slack_configs": [
-        {"api_url": "http://x/", "text": "{{ .CommonAnnotations.summary }}"}], "email_configs": [
-        {"to": "a@b", "from": "f@b", "smarthost": "h:25", "headers": {"Subject": "{{ template \"x\" }}"}}]}]})
-    assert any(e.startswith("receivers[0].slack_configs[0].text: Go templates are not supported") for e in errors)
-    assert any(e.startswith("receivers[0].email_configs[0].headers.Subject: Go templates are not supported")
-               for e in errors), errors
+        {"api_url": "http://x/", "text": "{{ .CommonAnnotations.summary "}], "email_configs": [
+        {"to": "a@b", "from": "f@b", "smarthost": "h:25", "headers": {"Subject": "{{ nosuchfunction . }}"}}]}]})
+    assert any(e.startswith("receivers[0].slack_configs[0].text: template does not parse: line 1") for e in errors)
+    assert any(e.startswith("receivers[0].email_configs[0].headers.Subject: template does not parse")
+               and "nosuchfunction" in e for e in errors), errors
 
 
 def test_missing_and_malformed_values_are_errors(tmp_path):
@@ -321,22 +321,23 @@ def test_https_verifies_against_the_configured_ca(make_http_sink, certificate):
 
 # --- Slack ------------------------------------------------------------------------------------------------
 
-def test_slack_message_with_default_texts(http_sink):
+def test_slack_message_with_alertmanagers_default_templates(http_sink):
     slack = integration("slack", {"api_url": http_sink.url("/services/T0/B0/x"), "channel": "#ops",
                                   "icon_emoji": ":fire:", "send_resolved": True})
     send(slack, batch(alert("a"), alert("b", resolved=True)))
     message = http_sink.wait()[0].json()
-    assert message["channel"] == "#ops" and message["icon_emoji"] == ":fire:" and message["username"] == "fleetmon"
+    assert message["channel"] == "#ops" and message["icon_emoji"] == ":fire:"
+    assert message["username"] == "Alertmanager"  # slack.default.username
     (attachment,) = message["attachments"]
-    assert attachment["title"] == "[FIRING:1] HighCPU (env=prod)"
-    assert attachment["title_link"] == "http://hub.example:9180"
+    assert attachment["title"] == "[FIRING:1] HighCPU (prod)"  # __subject: the common labels' values
+    assert attachment["title_link"] == "http://hub.example:9180/#/alerts?receiver=team%5C.ops"
+    assert attachment["fallback"] == "[FIRING:1] HighCPU (prod) | http://hub.example:9180/#/alerts?receiver=team%5C.ops"
     assert attachment["color"] == "danger"
-    lines = attachment["text"].splitlines()
-    assert lines[0] == "Firing:" and lines[1].startswith("- env=prod host=a: CPU above 90% on a (since ")
-    assert lines[3] == "Resolved:" and "host=b: CPU above 90% on b" in lines[4] and ", resolved " in lines[4]
+    assert attachment["text"] == "" and attachment["footer"] == "" and attachment["callback_id"] == ""
+    assert attachment["mrkdwn_in"] == ["fallback", "pretext", "text"]
     send(slack, batch(alert("a", resolved=True)))
     resolved = http_sink.wait(2)[1].json()["attachments"][0]
-    assert resolved["title"] == "[RESOLVED] HighCPU (env=prod host=a)" and resolved["color"] == "good"
+    assert resolved["title"] == "[RESOLVED] HighCPU (prod a)" and resolved["color"] == "good"
 
 
 def test_slack_literal_texts_and_global_url(http_sink):
@@ -366,12 +367,14 @@ def test_pagerduty_trigger_then_resolve_share_the_dedup_key(http_sink):
     assert trigger["dedup_key"] == resolve["dedup_key"] == hashlib.sha256(GROUP_KEY.encode()).hexdigest()
     assert dedup_key(GROUP_KEY) == trigger["dedup_key"]
     payload = trigger["payload"]
-    assert payload["summary"] == "[FIRING:2] HighCPU (env=prod)"
+    assert payload["summary"] == "[FIRING:2] HighCPU (prod)"  # pagerduty.default.description
     assert payload["severity"] == "critical"  # the most severe label among the alerts
-    assert payload["component"] == "cpu" and payload["source"] == "fleetmon"
-    assert payload["custom_details"]["num_firing"] == "2" and payload["custom_details"]["team"] == "ops"
-    assert "CPU above 90% on b" in payload["custom_details"]["firing"]
-    assert trigger["client_url"] == "http://hub.example:9180"
+    assert payload["component"] == "cpu" and payload["source"] == "Alertmanager" == trigger["client"]
+    details = payload["custom_details"]
+    assert details["num_firing"] == "2" and details["num_resolved"] == "0" and details["team"] == "ops"
+    assert details["firing"].startswith("Labels:\n - alertname = HighCPU\n - env = prod\n - host = a\n")
+    assert " - summary = CPU above 90% on b\nSource: http://hub.example/hosts/b\n" in details["firing"]
+    assert trigger["client_url"] == "http://hub.example:9180/#/alerts?receiver=team%5C.ops"
 
 
 def test_pagerduty_summary_is_cut_to_1024_characters_and_429_is_retried(http_sink):
@@ -394,7 +397,8 @@ def email_config(sink: SmtpSink, **extra) -> dict:
 
 def test_email_in_plain_smtp_with_text_and_html(make_smtp_sink):
     sink = make_smtp_sink()
-    mailer = integration("email", email_config(sink, headers={"X-Team": "ops", "subject": "CPU!"}))
+    mailer = integration("email", email_config(sink, headers={"X-Team": "ops", "subject": "CPU!"},
+                                               text='{{ template "__text_alert_list" .Alerts }}'))
     send(mailer, batch(alert("a"), alert("b")))
     (mail,) = sink.wait()
     assert mail.mail_from == "hub@example.com"
@@ -403,9 +407,9 @@ def test_email_in_plain_smtp_with_text_and_html(make_smtp_sink):
     assert mail.message["To"] == "ops@example.com, Oncall <oncall@example.com>"
     assert mail.message["Message-Id"].endswith("@hub.example>")
     assert mail.message.get_content_type() == "multipart/alternative"
-    assert "- env=prod host=b: CPU above 90% on b" in mail.part("text/plain")
-    html = mail.part("text/html")
-    assert "CPU above 90% on a" in html and "<h2>[FIRING:2] HighCPU (env=prod)</h2>" in html
+    assert " - host = b\r\nAnnotations:\r\n - summary = CPU above 90% on b\r\n" in mail.part("text/plain")
+    html = mail.part("text/html")  # email.default.html
+    assert "summary = CPU above 90% on a<br>" in html and "<title>[FIRING:2] HighCPU (prod)</title>" in html
     assert mail.login is None and not mail.tls
 
 
@@ -414,7 +418,8 @@ def test_email_default_subject_and_auth_without_tls(make_smtp_sink):
     send(integration("email", email_config(sink, auth_username="hub", auth_password="s3cret")), batch(alert("a")))
     (mail,) = sink.wait()
     assert mail.login == "hub"
-    assert mail.message["Subject"] == "[FIRING:1] HighCPU (env=prod host=a)"
+    assert mail.message["Subject"] == "[FIRING:1] HighCPU (prod a)"  # email.default.subject
+    assert mail.message.get_content_type() == "text/html"  # no text: no plain-text part, as in Alertmanager
     with pytest.raises(DeliveryError) as refused:
         send(integration("email", email_config(sink, auth_username="hub", auth_password="wrong")), batch(alert("a")))
     assert refused.value.status == 535 and not refused.value.retryable
@@ -427,7 +432,7 @@ def test_email_over_starttls_with_auth(make_smtp_sink, certificate):
     send(mailer, batch(alert("a")))
     (mail,) = sink.wait()
     assert mail.tls and mail.login == "hub"
-    assert "CPU above 90% on a" in mail.part("text/plain")
+    assert "CPU above 90% on a" in mail.message.get_content()
     untrusted = integration("email", email_config(sink, require_tls=True))
     with pytest.raises(DeliveryError, match="certificate not trusted") as caught:
         send(untrusted, batch(alert("a")))
@@ -535,8 +540,9 @@ def test_apprise_reaches_a_json_endpoint(http_sink):
     send(target, batch(alert("a", resolved=True)))
     firing, resolved = http_sink.wait(2)
     assert firing.path == "/notify"
-    assert firing.json()["title"] == "[FIRING:1] HighCPU (env=prod host=a)"
-    assert "CPU above 90% on a" in firing.json()["message"]
+    assert firing.json()["title"] == "[FIRING:1] HighCPU (prod a)"  # apprise.default.title: __subject
+    assert firing.json()["message"].startswith("Alerts Firing:\nLabels:\n - alertname = HighCPU\n")
+    assert " - summary = CPU above 90% on a\n" in firing.json()["message"]
     assert (firing.json()["type"], resolved.json()["type"]) == ("failure", "success")
     http_sink.respond(500)
     with pytest.raises(DeliveryError, match=r"Apprise could not notify json://127\.0\.0\.1") as caught:
@@ -546,8 +552,8 @@ def test_apprise_reaches_a_json_endpoint(http_sink):
 
 def test_apprise_urls_are_checked_when_the_config_loads():
     errors = config_errors({"receivers": [{"name": "a", "apprise_configs": [
-        {"urls": ["json://127.0.0.1:1/ok", "nosuchservice://x", 5], "title": "{{ .Status }}"}, {}]}]})
+        {"urls": ["json://127.0.0.1:1/ok", "nosuchservice://x", 5], "title": "{{ .Status "}, {}]}]})
     assert any(e.startswith("receivers[0].apprise_configs[0].urls[1]: not an Apprise URL") for e in errors), errors
     assert any(e.startswith("receivers[0].apprise_configs[0].urls[2]: must be a string") for e in errors)
-    assert any(e.startswith("receivers[0].apprise_configs[0].title: Go templates") for e in errors)
+    assert any(e.startswith("receivers[0].apprise_configs[0].title: template does not parse") for e in errors)
     assert any(e.startswith("receivers[0].apprise_configs[1].urls: required") for e in errors)

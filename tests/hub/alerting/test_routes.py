@@ -201,7 +201,7 @@ receivers: [{name: default}, {name: api}]
     ("route: {receiver: a, routes: [{mute_time_intervals: [night]}]}\nreceivers: [{name: a}]",
      "route.routes[0].mute_time_intervals[0]: undefined time interval 'night'"),
     ("route: {receiver: a, routes: [{labels: {x: y}}]}\nreceivers: [{name: a}]", "route.routes[0].labels: unknown"),
-    ("route: {receiver: a}\nreceivers: [{name: a}]\ntemplates: ['/etc/am/*.tmpl']", "templates: Go templates"),
+    ("route: {receiver: a}\nreceivers: [{name: a}]\ntemplates: [7]", "templates[0]: must be"),
     ("route: {receiver: a, escalation: [{after: 1h, receivers: [b]}, {after: 5m, receivers: [a]}]}\n"
      "receivers: [{name: a}]", "route.escalation[0].receivers[0]: undefined receiver 'b'"),
     # Alertmanager takes these; they would mute every alert that agrees on `equal` with a firing source.

@@ -1,6 +1,7 @@
-"""Operator commands, like amtool: ``routes test``, ``alerts``, ``ack`` and ``silence``.
+"""Operator commands, like amtool: ``routes test``, ``alerts``, ``ack``, ``silence`` and ``alerting template
+render``.
 
-``routes`` reads a config file and needs no hub; the others talk to the hub's HTTP API
+``routes`` and ``alerting template render`` read files and need no hub; the others talk to the hub's HTTP API
 (fleetmon/hub/alerting/openapi.yaml, served at /api/v1/openapi.yaml).
 Every request sends the API token from ``--token``, ``--token-file`` or ``FLEETMON_API_TOKEN`` when one is
 given (changes need one; reads too on a hub with users); ``--ca-file`` verifies an https hub (fleetmon.hub.client).
@@ -126,4 +127,46 @@ def silence(args: Namespace) -> int:
         rows.append((item["id"], item["status"]["state"], item["matchersText"],
                      item["endsAt"][:19].replace("T", " "), item["createdBy"], item["comment"]))
     print_table(rows)
+    return EXIT_OK
+
+
+def template_render(args: Namespace) -> int:
+    """``fleetmon alerting template render``, as ``amtool template render``: the defaults and the globs'
+    files loaded, the text rendered with the data file (or amtool's example data) and printed as it is."""
+    from fleetmon.hub.alerting.templates import (
+        RenderError,
+        TemplateLoadError,
+        TemplateSet,
+        TemplateSyntaxError,
+        example_data,
+        from_json,
+        syntax_error,
+    )
+
+    try:
+        templates = TemplateSet.load(args.template_glob)
+    except TemplateLoadError as exc:
+        sys.stderr.write(f"fleetmon: {exc}\n")
+        return EXIT_FAILED
+    data = example_data()
+    if args.template_data:
+        try:
+            with open(args.template_data, encoding="utf-8") as handle:
+                data = from_json(json.load(handle))
+        except OSError as exc:
+            sys.stderr.write(f"fleetmon: cannot read {args.template_data}: {exc.strerror}\n")
+            return EXIT_USAGE
+        except ValueError as exc:  # not JSON, or not the shape of template data
+            sys.stderr.write(f"fleetmon: {args.template_data}: {exc}\n")
+            return EXIT_USAGE
+    try:
+        field = templates.html(args.template_text) if args.template_type == "html" else \
+            templates.text(args.template_text)
+        sys.stdout.write(field.render(data))
+    except TemplateSyntaxError as exc:
+        sys.stderr.write(f"fleetmon: --template.text: {syntax_error(exc)}\n")
+        return EXIT_FAILED
+    except RenderError as exc:
+        sys.stderr.write(f"fleetmon: {exc}\n")
+        return EXIT_FAILED
     return EXIT_OK

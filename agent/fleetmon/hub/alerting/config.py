@@ -4,15 +4,21 @@ The hub config's ``alerting:`` section is an alertmanager.yml (``global``, ``rou
 ``inhibit_rules``, ``time_intervals``/``mute_time_intervals``) with fleetmon's additions: ``external_url``,
 ``flapping``, ``history_retention`` and, per route, ``escalation``. ``alerting.include`` names an existing
 alertmanager.yml to read instead of writing those keys inline, so a migration starts by pointing at it.
-Every key we do not support is an error naming its path — Go templates (``templates:``) in particular.
+Every key we do not support is an error naming its path.
+
+``templates:`` globs name Go template files, relative ones taken from the directory of the file that
+holds them (the alertmanager.yml of ``include``, else the hub config), as Alertmanager does; a file that
+does not parse is an error naming it, so ``check-config`` refuses it and a reload keeps the running config.
 """
 
+import os
 from dataclasses import dataclass, field
 
 from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml
 from fleetmon.hub.alerting.inhibit import InhibitRule, parse_inhibit_rules
 from fleetmon.hub.alerting.receivers import GlobalConfig, Receiver, ReceiverContext, parse_global, parse_receivers
 from fleetmon.hub.alerting.route import Route, RouteOptions, parse_route
+from fleetmon.hub.alerting.templates import TemplateLoadError, TemplateSet, default_templates, read_glob
 from fleetmon.hub.alerting.timeintervals import TimeIntervals, merge, parse_time_intervals
 
 ALERTMANAGER_KEYS = ("global", "route", "receivers", "inhibit_rules", "time_intervals", "mute_time_intervals",
@@ -38,14 +44,16 @@ class AlertingConfig:
     external_url: str = ""
     flapping: FlapPolicy = field(default_factory=FlapPolicy)
     history_retention: float = 90 * 86400.0
+    templates: TemplateSet = field(default_factory=default_templates)
 
     @property
     def resolve_timeout(self) -> float:
         return self.glob.resolve_timeout
 
 
-def parse_alerting(node: Node, context: ReceiverContext | None = None) -> AlertingConfig:
-    """The ``alerting:`` section of a hub config (or a whole alertmanager.yml); errors go to the node's list."""
+def parse_alerting(node: Node, context: ReceiverContext | None = None, base_dir: str = "") -> AlertingConfig:
+    """The ``alerting:`` section of a hub config (or a whole alertmanager.yml); errors go to the node's list.
+    ``base_dir`` is the directory of the file it comes from, for relative template paths."""
     node = node.mapping(ALERTMANAGER_KEYS + FLEETMON_KEYS)
     include = node.child("include").string("")
     source = node
@@ -59,10 +67,10 @@ def parse_alerting(node: Node, context: ReceiverContext | None = None) -> Alerti
             node.child("include").fail("; ".join(exc.errors))
             document = {}
         source = Node(document or {}, include, node.errors).mapping(ALERTMANAGER_KEYS)
-    if source.value.get("templates"):
-        source.child("templates").fail("Go templates are not supported: receivers render their own messages")
+        base_dir = os.path.dirname(include)
+    templates = _templates(source.child("templates"), base_dir)
     glob = parse_global(source.child("global"))
-    receivers = parse_receivers(source.child("receivers"), glob, context)
+    receivers = parse_receivers(source.child("receivers"), glob, context, templates)
     intervals = merge(parse_time_intervals(source.child("time_intervals")),
                       parse_time_intervals(source.child("mute_time_intervals")), source.child("time_intervals"))
     route = parse_route(source.child("route"), set(receivers), set(intervals.names()))
@@ -70,7 +78,26 @@ def parse_alerting(node: Node, context: ReceiverContext | None = None) -> Alerti
                           inhibit_rules=parse_inhibit_rules(source.child("inhibit_rules")),
                           time_intervals=intervals, external_url=node.child("external_url").string(""),
                           flapping=_flapping(node.child("flapping")),
-                          history_retention=node.child("history_retention").duration(90 * 86400.0, minimum=3600))
+                          history_retention=node.child("history_retention").duration(90 * 86400.0, minimum=3600),
+                          templates=templates)
+
+
+def _templates(node: Node, base_dir: str) -> TemplateSet:
+    if node.missing:
+        return default_templates()
+    files: dict[str, str] = {}
+    for item in node.sequence():
+        pattern = item.string()
+        if not pattern:
+            item.fail("must be a file name or glob")
+            continue
+        try:
+            for name, source in read_glob(pattern, base_dir):
+                files.pop(name, None)  # a later file of the same base name replaces it, as in Go
+                files[name] = source
+        except TemplateLoadError as exc:
+            item.fail(str(exc))
+    return TemplateSet(files) if files else default_templates()
 
 
 def _flapping(node: Node) -> FlapPolicy:
@@ -83,14 +110,15 @@ def _flapping(node: Node) -> FlapPolicy:
 
 
 def load_routing(path: str) -> AlertingConfig:
-    """A hub config (its ``alerting`` section) or a plain alertmanager.yml, for ``fleetmon routes test``."""
+    """A hub config (its ``alerting`` section) or a plain alertmanager.yml, for ``fleetmon routes test`` and
+    ``fleetmon alerting template render``."""
     document = read_yaml(path) or {}
     errors = Errors()
     if isinstance(document, dict) and "route" not in document and "alerting" in document:
         node = Node(document["alerting"], "alerting", errors)
     else:
         node = Node(document, "", errors)
-    config = parse_alerting(node)
+    config = parse_alerting(node, base_dir=os.path.dirname(path))
     if errors:
         raise ConfigError(errors)
     return config

@@ -2,8 +2,11 @@
 through the Apprise library, one Apprise URL per service.
 
 Apprise is imported only when a config uses it, and its URLs are checked while the config loads. Title
-and body are literal or fleetmon's default rendering; firing notifications go out as Apprise's "failure"
-type and resolved ones as "success", which services show with their own colors or icons.
+and body are Go templates, as Alertmanager's fields are; left out, they are ``{{ template
+"apprise.default.title" . }}`` (the subject Alertmanager's receivers use) and ``{{ template
+"apprise.default.body" . }}`` (its alert list), or for an incident's change fleetmon's texts. Firing
+notifications go out as Apprise's "failure" type and resolved ones as "success", which services show with
+their own colors or icons.
 
 An attempt notifies every URL of the entry; when one fails, the retry notifies them all again. Give
 services that must be retried independently their own entries. ``timeout``, when set, replaces the
@@ -17,8 +20,11 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import text
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
-from fleetmon.hub.alerting.receivers.common import literal
+from fleetmon.hub.alerting.receivers.common import render, template
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
+from fleetmon.hub.alerting.templates import Field
+
+DEFAULTS = {"title": '{{ template "apprise.default.title" . }}', "body": '{{ template "apprise.default.body" . }}'}
 
 KEYS = ("urls", "title", "body", "send_resolved", "timeout")
 
@@ -27,15 +33,18 @@ KEYS = ("urls", "title", "body", "send_resolved", "timeout")
 class Apprise(Integration):
     kind: ClassVar[str] = "apprise"
     services: list[Any] = field(repr=False)  # Apprise plugin instances; their URLs hold secrets
-    title: str = ""  # "": the default rendering
-    body: str = ""
+    fields: dict[str, Field]  # title and body
+    configured: frozenset[str] = frozenset()
 
     def send(self, notification: Notification) -> None:
         from apprise import NotifyType
 
         firing = notification.status == "firing"
-        title = self.title or text.title(notification)
-        body = self.body or text.body(notification)
+        texts = render(self.fields, notification)
+        if notification.incident is not None:
+            texts = {"title": text.title(notification), "body": text.body(notification)} | \
+                {key: texts[key] for key in self.configured}
+        title, body = texts["title"], texts["body"]
         failed = [service.url(privacy=True) for service in self.services
                   if not service.notify(body=body, title=title,
                                         notify_type=NotifyType.FAILURE if firing else NotifyType.SUCCESS)]
@@ -66,4 +75,6 @@ def parse(node: Node, setup: IntegrationSetup) -> Apprise | None:
         services.append(service)
     if node.child("urls").missing:
         node.child("urls").fail("required: a list of Apprise URLs")
-    return Apprise(**fields, services=services, title=literal(node.child("title")), body=literal(node.child("body")))
+    texts = {key: template(node.child(key), setup.templates, default) for key, default in DEFAULTS.items()}
+    return Apprise(**fields, services=services, fields=texts,
+                   configured=frozenset(key for key in DEFAULTS if not node.child(key).missing))

@@ -1,11 +1,20 @@
-"""Config readers every receiver kind uses: secrets inline or from a file, and literal texts."""
+"""Config readers every receiver kind uses: secrets inline or from a file, and Go-template fields.
 
+A field Alertmanager renders as a template is parsed when the config loads (``template``), against the
+config's template set, so a syntax error or an unknown function fails the load with the key path; it is
+rendered per notification (``render``). A field that fails to render fails that integration's attempt
+for good, as in Alertmanager: the delivery log and the hub log say why, and since nothing was logged as
+sent, the group's next tick tries again.
+"""
+
+from collections.abc import Mapping
 from pathlib import Path
 
 from fleetmon.config_reader import Node
-
-TEMPLATE_ERROR = ("Go templates are not supported; write the text literally, or leave the key out for "
-                  "fleetmon's default rendering")
+from fleetmon.hub.alerting.notification import Notification
+from fleetmon.hub.alerting.receivers.base import DeliveryError
+from fleetmon.hub.alerting.templates import Field, RenderError, TemplateSet, TemplateSyntaxError, from_notification
+from fleetmon.hub.alerting.templates import syntax_error as describe_syntax_error
 
 
 def secret(node: Node, key: str) -> str:
@@ -32,11 +41,36 @@ def secret_source(node: Node, key: str) -> Node:
     return node.child(key) if from_file.missing else from_file
 
 
-def literal(node: Node) -> str:
-    """A text Alertmanager would read as a Go template; we send it as written, so one with ``{{`` would
-    reach people as raw template code: an error instead."""
-    value = node.string()
-    if "{{" in value:
-        node.fail(TEMPLATE_ERROR)
-        return ""
-    return value
+def template(node: Node, templates: TemplateSet, default: str = "", html: bool = False) -> Field:
+    """The field's template (``default`` when the key is absent, as Alertmanager's defaults fill it in);
+    an error on ``node`` when it does not parse."""
+    source = default if node.missing else node.string()
+    try:
+        return templates.html(source) if html else templates.text(source)
+    except TemplateSyntaxError as exc:
+        node.fail(f"template does not parse: {describe_syntax_error(exc)}")
+        return templates.text("")
+
+
+def template_map(node: Node, templates: TemplateSet) -> dict[str, Field]:
+    """A mapping of names to templated values (email headers, PagerDuty details)."""
+    fields = {}
+    for name, item in node.items():
+        if isinstance(item.value, str):
+            fields[name] = template(item, templates)
+        else:
+            item.fail("must be a string")
+    return fields
+
+
+def render(fields: Mapping[str, Field], notification: Notification) -> dict[str, str]:
+    """Each field rendered with the notification's template data; a render error is a DeliveryError that
+    no retry can fix."""
+    data = from_notification(notification)
+    rendered = {}
+    for key, field in fields.items():
+        try:
+            rendered[key] = field.render(data)
+        except RenderError as exc:
+            raise DeliveryError(f"template of {key} failed: {exc}", retryable=False) from exc
+    return rendered

@@ -11,6 +11,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.receivers import alertmanager, apprise, email, file, mqtt, pagerduty, slack, webhook
 from fleetmon.hub.alerting.receivers.base import Integration, Receiver, ReceiverContext
 from fleetmon.hub.alerting.receivers.settings import UNSUPPORTED_HINT, UNSUPPORTED_KINDS, GlobalConfig, IntegrationSetup
+from fleetmon.hub.alerting.templates import TemplateSet, default_templates
 
 KINDS: dict[str, Callable[[Node, IntegrationSetup], Integration | None]] = {
     "webhook": webhook.parse, "slack": slack.parse, "email": email.parse, "pagerduty": pagerduty.parse,
@@ -19,9 +20,12 @@ KINDS: dict[str, Callable[[Node, IntegrationSetup], Integration | None]] = {
 RECEIVER_KEYS = ("name", *(f"{kind}_configs" for kind in KINDS))
 
 
-def parse_receivers(node: Node, glob: GlobalConfig, context: ReceiverContext | None = None) -> dict[str, Receiver]:
+def parse_receivers(node: Node, glob: GlobalConfig, context: ReceiverContext | None = None,
+                    templates: TemplateSet | None = None) -> dict[str, Receiver]:
     """Receivers by name, in config order; errors land in the node's error list. A receiver without any
-    integration is valid: routes use one to drop what they match."""
+    integration is valid: routes use one to drop what they match. Templated fields are parsed against
+    ``templates`` (the defaults alone when None)."""
+    templates = templates or default_templates()
     receivers: dict[str, Receiver] = {}
     for entry in node.sequence():
         unsupported = [key for key in (entry.value if isinstance(entry.value, dict) else {})
@@ -34,7 +38,7 @@ def parse_receivers(node: Node, glob: GlobalConfig, context: ReceiverContext | N
         integrations = []
         for kind, parse in KINDS.items():
             for index, item in enumerate(entry.child(f"{kind}_configs").sequence()):
-                integration = parse(item, IntegrationSetup(name, index, glob, context))
+                integration = parse(item, IntegrationSetup(name, index, glob, context, templates))
                 if integration is not None:
                     integrations.append(integration)
         if not name:

@@ -5,8 +5,11 @@
   require_tls the mail goes out in clear text, as in Alertmanager. Port 465 speaks TLS from the start.
 - With ``auth_username`` the hub authenticates (smtplib picks CRAM-MD5, PLAIN or LOGIN, PLAIN when an
   ``auth_identity`` is set); a server that offers no AUTH at that point fails the attempt for good.
-- The mail is multipart/alternative: plain text and a small HTML page, each from fleetmon's default
-  rendering unless ``text`` / ``html`` give a literal one.
+- ``to``, ``from``, every header, ``text`` and ``html`` are Go templates, as in Alertmanager; ``html``
+  with html/template's escaping. Left out, the Subject is ``{{ template "email.default.subject" . }}``
+  and the HTML ``{{ template "email.default.html" . }}``; there is a plain-text part only when ``text``
+  is set (multipart/alternative when both are). An incident's change has no Alertmanager default: its
+  subject and parts come from receivers.text unless the config sets them.
 
 4xx SMTP answers and connection trouble are worth another try; 5xx answers are not.
 """
@@ -23,14 +26,17 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import text
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
-from fleetmon.hub.alerting.receivers.common import TEMPLATE_ERROR, literal, secret
+from fleetmon.hub.alerting.receivers.common import render, secret, template, template_map
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields, parse_smtp_tls
 from fleetmon.hub.alerting.receivers.tls import TlsSettings, system_tls
+from fleetmon.hub.alerting.templates import Field
 
 KEYS = ("to", "from", "smarthost", "hello", "auth_username", "auth_password", "auth_password_file",
         "auth_identity", "require_tls", "tls_config", "headers", "html", "text", "send_resolved", "timeout")
 _SMARTHOST = re.compile(r"^(?:\[(?P<ip6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\s\[\]]+)):(?P<port>\d{1,5})$")
 SMTPS_PORT = 465
+DEFAULT_SUBJECT = '{{ template "email.default.subject" . }}'
+DEFAULT_HTML = '{{ template "email.default.html" . }}'
 
 
 def _header_name(name: str) -> str:
@@ -42,8 +48,8 @@ def _header_name(name: str) -> str:
 @dataclass(eq=False, kw_only=True)
 class Email(Integration):
     kind: ClassVar[str] = "email"
-    to: str
-    sender: str  # the config's `from`
+    to: Field  # one or more addresses, comma-separated, once rendered
+    sender: Field  # the config's `from`
     host: str
     port: int
     hello: str = "localhost"
@@ -52,26 +58,43 @@ class Email(Integration):
     identity: str = ""
     require_tls: bool = True
     tls: TlsSettings | None = None
-    headers: dict[str, str] = field(default_factory=dict)  # canonical names; they win over the defaults
-    html: str = ""  # "": the default rendering
-    text: str = ""
+    headers: dict[str, Field] = field(default_factory=dict)  # canonical names; they win over the defaults
+    html: Field | None = None  # None: no HTML part
+    text: Field | None = None  # None: no plain-text part
+    configured: frozenset[str] = frozenset()  # "Subject", "html", "text" where the config sets them
 
-    @property
-    def recipients(self) -> list[str]:
-        return [address for _, address in getaddresses([self.to]) if address]
-
-    def message(self, notification: Notification) -> EmailMessage:
+    def message(self, notification: Notification) -> tuple[EmailMessage, str, list[str]]:
+        """The mail, its envelope sender and its recipients."""
+        fields = {"from": self.sender, "to": self.to, **{f"headers.{name}": value for name, value in
+                                                          self.headers.items()}}
+        if self.text is not None:
+            fields["text"] = self.text
+        if self.html is not None:
+            fields["html"] = self.html
+        texts = render(fields, notification)
+        if notification.incident is not None:
+            incident = {"headers.Subject": text.title(notification), "text": text.body(notification),
+                        "html": text.html_body(notification)}
+            texts.update({key: value for key, value in incident.items()
+                          if key.removeprefix("headers.") not in self.configured})
+        given = {key.removeprefix("headers."): value for key, value in texts.items() if key.startswith("headers.")}
+        headers = {"From": texts["from"], "To": texts["to"], "Date": formatdate(localtime=False),
+                   "Message-Id": make_msgid(domain=self.hello), **given}
         message = EmailMessage()
-        headers = {"From": self.sender, "To": self.to, "Subject": text.title(notification),
-                   "Date": formatdate(localtime=False), "Message-Id": make_msgid(domain=self.hello), **self.headers}
         for name, value in headers.items():
             message[name] = value
-        message.set_content(self.text or text.body(notification))
-        message.add_alternative(self.html or text.html_body(notification), subtype="html")
-        return message
+        plain, page = texts.get("text"), texts.get("html")
+        if plain is not None:
+            message.set_content(plain)
+            if page is not None:
+                message.add_alternative(page, subtype="html")
+        elif page is not None:
+            message.set_content(page, subtype="html")
+        recipients = [address for _, address in getaddresses([texts["to"]]) if address]
+        return message, parseaddr(texts["from"])[1], recipients
 
     def send(self, notification: Notification) -> None:
-        message = self.message(notification)
+        message, sender, recipients = self.message(notification)
         where = f"{self.host}:{self.port}"
         context = (self.tls or system_tls()).context
         try:
@@ -82,7 +105,7 @@ class Email(Integration):
                 smtp = smtplib.SMTP(self.host, self.port, local_hostname=self.hello, timeout=self.timeout)
             with smtp:
                 self._session(smtp, context, where)
-                refused = smtp.send_message(message, parseaddr(self.sender)[1], self.recipients)
+                refused = smtp.send_message(message, sender, recipients)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(f"{where} refused every recipient: {_refusals(exc.recipients)}",
@@ -124,11 +147,9 @@ def _refusals(recipients: dict) -> str:
 def parse(node: Node, setup: IntegrationSetup) -> Email:
     glob = setup.glob
     node = node.mapping(KEYS)
-    to = literal(node.child("to"))
-    if not to:
+    if not node.child("to").string():
         node.child("to").fail("required: one or more addresses, comma-separated")
-    sender = literal(node.child("from")) or glob.smtp_from
-    if not sender:
+    if not (node.child("from").string() or glob.smtp_from):
         node.child("from").fail("required here or as the global smtp_from")
     smarthost_node = node.child("smarthost")
     smarthost = smarthost_node.string(glob.smtp_smarthost)
@@ -137,18 +158,22 @@ def parse(node: Node, setup: IntegrationSetup) -> Email:
         smarthost_node.fail("required here or as the global smtp_smarthost (host:port)")
     elif not match or not 0 < int(match["port"]) < 65536:
         smarthost_node.fail(f"must be host:port (got {smarthost!r})")
-    headers = {}
-    for name, value in node.child("headers").string_map().items():
-        if "{{" in value:
-            node.child("headers").child(name).fail(TEMPLATE_ERROR)
-        headers[_header_name(name)] = value
+    templates = setup.templates
+    headers = {_header_name(name): value for name, value in template_map(node.child("headers"), templates).items()}
+    configured = frozenset(name for name in ("Subject",) if name in headers) | frozenset(
+        key for key in ("html", "text") if not node.child(key).missing)
+    headers.setdefault("Subject", templates.text(DEFAULT_SUBJECT))
+    html_node, text_node = node.child("html"), node.child("text")
+    html = template(html_node, templates, DEFAULT_HTML, html=True) if html_node.string(DEFAULT_HTML) else None
     tls_node = node.child("tls_config")
     username = node.child("auth_username").string(glob.smtp_auth_username)
-    return Email(**integration_fields(node, setup, send_resolved=False), to=to, sender=sender,
+    return Email(**integration_fields(node, setup, send_resolved=False), to=template(node.child("to"), templates),
+                 sender=template(node.child("from"), templates, glob.smtp_from),
                  host=(match["ip6"] or match["host"]) if match else "", port=int(match["port"]) if match else 0,
                  hello=node.child("hello").string(glob.smtp_hello), username=username,
                  password=secret(node, "auth_password") or glob.smtp_auth_password,
                  identity=node.child("auth_identity").string(glob.smtp_auth_identity),
                  require_tls=node.child("require_tls").boolean(glob.smtp_require_tls),
                  tls=glob.smtp_tls if tls_node.missing else parse_smtp_tls(tls_node), headers=headers,
-                 html=literal(node.child("html")), text=literal(node.child("text")))
+                 html=html, text=template(text_node, templates) if text_node.string() else None,
+                 configured=configured)

@@ -2,8 +2,12 @@
 
 The dedup_key is the SHA-256 of the group key, so the trigger of a group and its later resolve name the
 same PagerDuty incident, and a restarted hub (or Alertmanager itself, migrating either way) keeps naming it.
-The severity, unless configured, is the most severe ``severity`` label among the alerts that PagerDuty
-knows (critical, error, warning, info), else error.
+The texts are Go templates with Alertmanager's defaults: the summary ``{{ template
+"pagerduty.default.description" . }}``, client and client_url the ``pagerduty.default.client*`` templates,
+source the client's, and the details ``firing``, ``resolved``, ``num_firing`` and ``num_resolved`` (a
+configured detail of the same name replaces one). The severity, unless configured, is fleetmon's choice:
+the most severe ``severity`` label among the alerts that PagerDuty knows (critical, error, warning, info),
+else error (Alertmanager always sends error).
 """
 
 import hashlib
@@ -14,13 +18,22 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import text
 from fleetmon.hub.alerting.receivers.base import Integration
-from fleetmon.hub.alerting.receivers.common import TEMPLATE_ERROR, literal, secret
+from fleetmon.hub.alerting.receivers.common import render, secret, template, template_map
 from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.webhook import encode
+from fleetmon.hub.alerting.templates import Field
 
 SEVERITIES = ("critical", "error", "warning", "info")  # most severe first
-TEXT_KEYS = ("description", "client", "client_url", "source", "class", "component", "group")
+#: The templated keys and Alertmanager's defaults for them (DefaultPagerdutyConfig; source defaults to client).
+DEFAULTS = {"description": '{{ template "pagerduty.default.description" .}}',
+            "client": '{{ template "pagerduty.default.client" . }}',
+            "client_url": '{{ template "pagerduty.default.clientURL" . }}',
+            "source": "", "class": "", "component": "", "group": "", "severity": ""}
+DEFAULT_DETAILS = {"firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
+                   "resolved": '{{ template "pagerduty.default.instances" .Alerts.Resolved }}',
+                   "num_firing": "{{ .Alerts.Firing | len }}", "num_resolved": "{{ .Alerts.Resolved | len }}"}
+TEXT_KEYS = tuple(key for key in DEFAULTS if key != "severity")
 KEYS = ("routing_key", "routing_key_file", "url", "severity", "details", "send_resolved", "timeout", "http_config",
         *TEXT_KEYS)
 _MAX_SUMMARY = 1024  # characters; PagerDuty refuses longer summaries
@@ -36,30 +49,27 @@ class PagerDuty(Integration):
     routing_key: str = field(repr=False)
     url: str
     http: HttpConfig
-    texts: dict[str, str]  # the TEXT_KEYS the config sets, as written
-    severity: str = ""  # "": from the alerts' labels
-    details: dict[str, str] = field(default_factory=dict)
+    configured: frozenset[str] = frozenset()  # the keys of DEFAULTS the config sets
+    fields: dict[str, Field]  # every key of DEFAULTS
+    details: dict[str, Field] = field(default_factory=dict)
 
     def event(self, notification: Notification) -> dict:
-        summary = self.texts.get("description") or text.title(notification)
+        texts = render(self.fields, notification)
+        details = render(self.details, notification)
+        if notification.incident is not None and "description" not in self.configured:
+            texts["description"] = text.title(notification)
+        summary = texts["description"]
         if len(summary) > _MAX_SUMMARY:
             summary = summary[:_MAX_SUMMARY - 1] + "…"
-        details = {"firing": "\n".join(text.alert_line(a, notification) for a in notification.firing),
-                   "resolved": "\n".join(text.alert_line(a, notification) for a in notification.resolved),
-                   "num_firing": str(len(notification.firing)),
-                   "num_resolved": str(len(notification.resolved)), **self.details}
-        common = notification.common_labels
-        payload = {"summary": summary,
-                   "source": self.texts.get("source") or common.get("host") or common.get("instance") or "fleetmon",
-                   "severity": self.severity or _severity(notification)}
-        payload.update({key: self.texts[key] for key in ("class", "component", "group") if self.texts.get(key)})
+        payload = {"summary": summary, "source": texts["source"] or texts["client"],
+                   "severity": texts["severity"] or _severity(notification)}
+        payload.update({key: texts[key] for key in ("class", "component", "group") if texts[key]})
         payload["custom_details"] = details
         event = {"routing_key": self.routing_key, "dedup_key": dedup_key(notification.group_key),
                  "event_action": "trigger" if notification.status == "firing" else "resolve",
-                 "payload": payload, "client": self.texts.get("client") or "fleetmon"}
-        client_url = self.texts.get("client_url") or notification.external_url
-        if client_url:
-            event["client_url"] = client_url
+                 "payload": payload, "client": texts["client"]}
+        if texts["client_url"]:
+            event["client_url"] = texts["client_url"]
         return event
 
     def send(self, notification: Notification) -> None:
@@ -82,15 +92,17 @@ def parse(node: Node, setup: IntegrationSetup) -> PagerDuty:
         node.child("routing_key").fail("routing_key or routing_key_file is required")
     url = node.child("url").string(setup.glob.pagerduty_url)
     check_url(node.child("url"), url)
-    details = node.child("details").string_map()
-    for key, value in details.items():
-        if "{{" in value:
-            node.child("details").child(key).fail(TEMPLATE_ERROR)
-    severity = literal(node.child("severity"))
-    if severity and severity not in SEVERITIES:
+    templates = setup.templates
+    details = {**{key: templates.text(value) for key, value in DEFAULT_DETAILS.items()},
+               **template_map(node.child("details"), templates)}
+    severity = node.child("severity").string()
+    if severity and "{{" not in severity and severity not in SEVERITIES:
         node.child("severity").fail("must be one of: {} (got {!r})".format(", ".join(SEVERITIES), severity))
+    fields = {key: template(node.child(key), templates, default) for key, default in DEFAULTS.items()}
+    if node.child("source").missing:  # as Alertmanager: the source is the client unless set
+        fields["source"] = template(node.child("client"), templates, DEFAULTS["client"])
     http = node.child("http_config")
     return PagerDuty(**integration_fields(node, setup, send_resolved=True), routing_key=routing_key, url=url,
                      http=setup.glob.http_config if http.missing else parse_http_config(http),
-                     texts={key: literal(node.child(key)) for key in TEXT_KEYS if not node.child(key).missing},
-                     severity=severity, details=details)
+                     configured=frozenset(key for key in DEFAULTS if not node.child(key).missing),
+                     fields=fields, details=details)

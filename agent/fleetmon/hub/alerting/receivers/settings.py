@@ -12,6 +12,7 @@ from fleetmon.hub.alerting.receivers.base import DEFAULT_TIMEOUT, ReceiverContex
 from fleetmon.hub.alerting.receivers.common import secret
 from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config
 from fleetmon.hub.alerting.receivers.tls import TlsSettings, parse_tls
+from fleetmon.hub.alerting.templates import TemplateSet, default_templates
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 GLOBAL_KEYS = ("resolve_timeout", "http_config", "smtp_from", "smtp_hello", "smtp_smarthost", "smtp_auth_username",
@@ -50,6 +51,7 @@ class IntegrationSetup:
     index: int
     glob: GlobalConfig
     context: ReceiverContext | None = None
+    templates: TemplateSet = field(default_factory=default_templates)  # the config's `templates:` and ours
 
 
 def parse_global(node: Node) -> GlobalConfig:

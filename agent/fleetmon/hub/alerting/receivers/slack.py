@@ -1,7 +1,9 @@
 """slack_configs: one message with one attachment to a Slack incoming webhook, as Alertmanager sends it.
 
-Texts are literal (see common.literal); left out, the title and text come from fleetmon.hub.alerting.
-receivers.text and the color follows the status (danger while firing, good once resolved).
+Every text is a Go template (fleetmon.hub.alerting.templates); a key left out renders Alertmanager's
+default (``{{ template "slack.default.title" . }}`` and so on), so the message reads as Alertmanager's
+did. An incident's change (docs/incidents.md) has no Alertmanager default: unless the config sets them,
+its title and text are fleetmon's (receivers.text).
 """
 
 from dataclasses import dataclass, field
@@ -11,15 +13,31 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import text
 from fleetmon.hub.alerting.receivers.base import Integration
-from fleetmon.hub.alerting.receivers.common import literal, secret, secret_source
+from fleetmon.hub.alerting.receivers.common import render, secret, secret_source, template
 from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config
 from fleetmon.hub.alerting.receivers.http import post as http_post
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.webhook import encode
+from fleetmon.hub.alerting.templates import Field
 
-TEXT_KEYS = ("channel", "username", "icon_emoji", "icon_url", "title", "title_link", "pretext", "text",
-             "fallback", "color", "footer")
-KEYS = ("api_url", "api_url_file", "send_resolved", "timeout", "http_config", "link_names", *TEXT_KEYS)
+#: The templated keys and Alertmanager's defaults for them (config/notifiers.go, DefaultSlackConfig).
+DEFAULTS = {
+    "channel": "",
+    "username": '{{ template "slack.default.username" . }}',
+    "color": '{{ template "slack.default.color" . }}',
+    "title": '{{ template "slack.default.title" . }}',
+    "title_link": '{{ template "slack.default.titlelink" . }}',
+    "pretext": '{{ template "slack.default.pretext" . }}',
+    "text": '{{ template "slack.default.text" . }}',
+    "fallback": '{{ template "slack.default.fallback" . }}',
+    "callback_id": '{{ template "slack.default.callbackid" . }}',
+    "icon_emoji": '{{ template "slack.default.iconemoji" . }}',
+    "icon_url": '{{ template "slack.default.iconurl" . }}',
+    "image_url": "",
+    "thumb_url": "",
+    "footer": '{{ template "slack.default.footer" . }}',
+}
+KEYS = ("api_url", "api_url_file", "send_resolved", "timeout", "http_config", "link_names", "mrkdwn_in", *DEFAULTS)
 _MAX_TITLE = 1024  # characters; Slack cuts longer titles, Alertmanager truncates them first
 
 
@@ -28,26 +46,31 @@ class Slack(Integration):
     kind: ClassVar[str] = "slack"
     api_url: str = field(repr=False)
     http: HttpConfig
-    texts: dict[str, str]  # the TEXT_KEYS the config sets, as written
+    fields: dict[str, Field]  # every key of DEFAULTS
+    configured: frozenset[str] = frozenset()  # the keys the config sets
     link_names: bool = False
+    mrkdwn_in: tuple[str, ...] = ("fallback", "pretext", "text")
 
     def message(self, notification: Notification) -> dict:
-        title = self.texts.get("title") or text.title(notification)
+        texts = render(self.fields, notification)
+        if notification.incident is not None:
+            for key, value in (("title", text.title(notification)), ("text", text.body(notification)),
+                               ("fallback", text.title(notification))):
+                if key not in self.configured:
+                    texts[key] = value
+        title = texts["title"]
         if len(title) > _MAX_TITLE:
             title = title[:_MAX_TITLE - 1] + "…"
-        attachment = {"title": title, "title_link": self.texts.get("title_link") or notification.external_url,
-                      "pretext": self.texts.get("pretext", ""),
-                      "text": self.texts.get("text") or text.body(notification),
-                      "fallback": self.texts.get("fallback") or title,
-                      "footer": self.texts.get("footer", ""),
-                      "color": self.texts.get("color") or ("danger" if notification.status == "firing" else "good"),
-                      "mrkdwn_in": ["fallback", "pretext", "text"]}
-        message = {key: self.texts[key] for key in ("channel", "username", "icon_emoji", "icon_url")
-                   if self.texts.get(key)}
-        message.setdefault("username", "fleetmon")
+        # Alertmanager's JSON: empty optional keys left out, text/fallback/callback_id/footer always there.
+        attachment = {"title": title, "title_link": texts["title_link"], "pretext": texts["pretext"],
+                      "text": texts["text"], "fallback": texts["fallback"], "callback_id": texts["callback_id"],
+                      "image_url": texts["image_url"], "thumb_url": texts["thumb_url"], "footer": texts["footer"],
+                      "color": texts["color"], "mrkdwn_in": list(self.mrkdwn_in)}
+        always = ("text", "fallback", "callback_id", "footer")
+        message = {key: texts[key] for key in ("channel", "username", "icon_emoji", "icon_url") if texts[key]}
         if self.link_names:
             message["link_names"] = True
-        message["attachments"] = [{key: value for key, value in attachment.items() if value}]
+        message["attachments"] = [{key: value for key, value in attachment.items() if value or key in always}]
         return message
 
     def send(self, notification: Notification) -> None:
@@ -61,8 +84,11 @@ def parse(node: Node, setup: IntegrationSetup) -> Slack:
         node.child("api_url").fail("api_url, api_url_file or the global slack_api_url is required")
     elif not (node.child("api_url").missing and node.child("api_url_file").missing):
         check_url(secret_source(node, "api_url"), api_url)
-    texts = {key: literal(node.child(key)) for key in TEXT_KEYS if not node.child(key).missing}
+    fields = {key: template(node.child(key), setup.templates, default) for key, default in DEFAULTS.items()}
+    mrkdwn_in = tuple(item.string() for item in node.child("mrkdwn_in").sequence())
     http = node.child("http_config")
     return Slack(**integration_fields(node, setup, send_resolved=False), api_url=api_url,
-                 http=setup.glob.http_config if http.missing else parse_http_config(http), texts=texts,
-                 link_names=node.child("link_names").boolean(False))
+                 http=setup.glob.http_config if http.missing else parse_http_config(http), fields=fields,
+                 configured=frozenset(key for key in DEFAULTS if not node.child(key).missing),
+                 link_names=node.child("link_names").boolean(False),
+                 **({"mrkdwn_in": mrkdwn_in} if mrkdwn_in else {}))

@@ -1,9 +1,9 @@
-"""The words of a notification for people: a title and a body, as plain text and as HTML.
+"""The words of an incident's change for people: a title and a body, as plain text and as HTML.
 
-Alertmanager renders these with Go templates; we do not run templates, so every kind that writes for
-people (Slack, email, PagerDuty, Apprise) uses these defaults unless its config gives a literal text. The
-title follows Alertmanager's default subject, with the extra common labels named:
-``[FIRING:2] HighCPU (env=prod severity=warning)``.
+Alert notifications are rendered with Go templates and Alertmanager's defaults (fleetmon.hub.alerting.
+templates). An incident's change (docs/incidents.md) is fleetmon's own and Alertmanager has no default
+for it, so a receiver field the config leaves out takes these texts instead:
+``[INCIDENT INC-7 OPENED] DiskFull (site=north) (critical)`` and the incident's alerts, one per line.
 """
 
 import html
@@ -15,36 +15,26 @@ _TEXT_ANNOTATIONS = ("summary", "description", "message")  # the first one an al
 
 
 def title(notification: Notification) -> str:
-    incident = notification.incident
-    if incident is not None:
-        return (f"[INCIDENT {incident.get('id', '')} {notification.incident_change.upper()}] "
-                f"{incident.get('title', '')} ({incident.get('severity', '')})")
-    status = notification.status
-    head = f"[{status.upper()}:{len(notification.firing)}]" if status == "firing" else f"[{status.upper()}]"
-    words = [head, *(value for _, value in sorted(notification.group_labels.items()))]
-    extra = {name: value for name, value in notification.common_labels.items()
-             if name not in notification.group_labels}
-    if extra:
-        words.append("(" + _pairs(extra) + ")")
-    return " ".join(words)
+    incident = notification.incident or {}
+    return (f"[INCIDENT {incident.get('id', '')} {notification.incident_change.upper()}] "
+            f"{incident.get('title', '')} ({incident.get('severity', '')})")
 
 
 def body(notification: Notification) -> str:
-    """One section per status, one line per alert: its own labels (those not in the title) and its text."""
+    """One section per status, one line per alert: its labels and its text."""
     lines = []
     for heading, alerts in (("Firing", notification.firing), ("Resolved", notification.resolved)):
         if alerts:
             if lines:
                 lines.append("")
             lines.append(f"{heading}:")
-            lines.extend("- " + alert_line(alert, notification) for alert in alerts)
+            lines.extend("- " + _alert_line(alert) for alert in alerts)
     return "\n".join(lines)
 
 
-def alert_line(alert: AlertSnapshot, notification: Notification) -> str:
-    own = {name: value for name, value in alert.labels.items() if name not in notification.group_labels}
+def _alert_line(alert: AlertSnapshot) -> str:
     text = next((alert.annotations[key] for key in _TEXT_ANNOTATIONS if alert.annotations.get(key)), "")
-    parts = [_pairs(own) if own else alert.labels.get("alertname", alert.fingerprint)]
+    parts = [_pairs(alert.labels) or alert.fingerprint]
     if text:
         parts[0] += ":"
         parts.append(text)
