@@ -1,9 +1,10 @@
 """A journey's steps on the host page, in a real browser against the console's hub (tests/console/conftest.py). The
-simulated hosts run no journey, so a probe host of the test's own reaches the hub the real way: its birth declaring the
-journey, then a `checks` message built by the agent's own encoder (fleetmon.protocol.check_results), on the broker the
-hub listens to (the hub shows only the results of checks a host declares). The host API hands the steps to the browser as the host sent them; the page shows them under the journey's strip, the
-failed step marked, the skipped one muted, every message as the text it is. How a step's seconds read in
-milliseconds is a table test run by node on the shipped module."""
+simulated hosts run no journey, so a probe host of the test's own reaches the hub the real way: its birth declaring
+the journey, then a `checks` message built by the agent's own encoder (fleetmon.protocol.check_results), on the
+broker the hub listens to (the hub shows only the results of checks a host declares). The host API hands the steps
+to the browser as the host sent them; the page shows them under the journey's strip, the failed step marked, the
+skipped one muted, every message as the text it is. How a step's seconds read in milliseconds is a table test run by
+node on the shipped module."""
 
 import itertools
 import time

@@ -259,8 +259,8 @@ def health_score(record: HostRecord, skewed: bool) -> int:
     """0..100, documented in docs/hub.md: liveness first, then alerts, checks, pressure and clock.
 
     offline or missing: 0; silent: 10. An online host starts at 100 and loses 30 per firing critical edge
-    alert, 10 per warning, 15 per failing check (of those it declares), 10 per resource above 90% (CPU, memory, worst disk) and 5
-    for a skewed clock; never below 0.
+    alert, 10 per warning, 15 per failing check (of those it declares), 10 per resource above 90% (CPU, memory,
+    worst disk) and 5 for a skewed clock; never below 0.
     """
     if record.state in (OFFLINE, MISSING):
         return 0
