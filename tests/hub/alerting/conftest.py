@@ -41,6 +41,10 @@ class Received:
         return json.loads(self.body)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many notifications may come at one instant (a differential's group ticks)
+
+
 class HttpSink:
     """A ThreadingHTTPServer on a free loopback port that records every request.
 
@@ -68,7 +72,7 @@ class HttpSink:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.scheme = "https" if certificate else "http"
         if certificate:
@@ -305,6 +309,30 @@ class AlertmanagerProcess:
 
     def post_alerts(self, alerts: list[dict]) -> None:
         self.api("alerts", alerts)
+
+    def delete(self, path: str) -> None:
+        """DELETE ``/api/v2/<path>`` (a silence: ``silence/<id>``)."""
+        request = urllib.request.Request(f"{self.url}/api/v2/{path}", method="DELETE")
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                pass
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"Alertmanager answered {exc.code}: {exc.read().decode()}") from exc
+
+    def reload(self) -> None:
+        """POST /-/reload: it answers once the config is read again and a new dispatcher (with its own group
+        cleanup ticker) has been started."""
+        request = urllib.request.Request(f"{self.url}/-/reload", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200, response.read()
+
+    def metric(self, name: str) -> float | None:
+        """The value of the unlabelled series ``name`` on its /metrics; None while it has none."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return None
 
     def alerts(self) -> list[dict]:
         """The alerts it holds that are not resolved (the API leaves resolved ones out)."""

@@ -2,7 +2,8 @@
 
 Notifications go to an in-process receiver integration through a synchronous deliverer, so each
 assertion sees exactly what a flush decided; the real deliverer, receivers and hub are exercised in
-test_receivers.py, test_delivery.py, test_alerting_hub.py and against Alertmanager in test_differential.py.
+test_receivers.py, test_delivery.py, test_alerting_hub.py and against Alertmanager in test_differential.py and
+test_differential_random.py.
 The decisions a flush composes have their own tables: test_nflog.py, test_inhibit.py, test_silences.py,
 test_muting.py, test_flaps.py and test_acks.py.
 """
@@ -92,8 +93,12 @@ class Harness:
         self.clock.now = T0 + offset
         self.dispatcher.process(self.clock.now)
 
-    def fire(self, **labels):
-        assert not self.dispatcher.put([{"labels": labels, "startsAt": rfc3339(self.clock.now)}])
+    def fire(self, started: float | None = None, ends: float | None = None, **labels):
+        """Fire now; ``started``/``ends``: offsets from T0 of an explicit ``startsAt`` and ``endsAt``."""
+        item = {"labels": labels, "startsAt": rfc3339(self.clock.now if started is None else T0 + started)}
+        if ends is not None:
+            item["endsAt"] = rfc3339(T0 + ends)
+        assert not self.dispatcher.put([item])
 
     def resolve(self, **labels):
         assert not self.dispatcher.put([{"labels": labels, "endsAt": rfc3339(self.clock.now),
@@ -136,7 +141,7 @@ def test_group_wait_then_ticks_then_repeat():
     assert h.sent("team")[-1][0] == "repeat interval elapsed" and len(h.sent("team")) == 3
 
 
-def test_resolution_notifies_once_then_the_group_restarts_with_group_wait():
+def test_resolution_notifies_once_then_the_cleanup_drops_the_group_and_the_next_alert_waits_group_wait():
     h = Harness(CONFIG)
     h.at(0)
     h.fire(alertname="Disk", instance="a")
@@ -145,6 +150,11 @@ def test_resolution_notifies_once_then_the_group_restarts_with_group_wait():
     h.at(330)
     # send_resolved is off for "team", but "all alerts resolved" still goes through the log (nothing is sent)
     assert h.sent("team") == [("first notification", [("a", "firing")])]
+    [group] = h.dispatcher.groups.values()
+    assert group.alerts == {}  # empty, and still ticking on its schedule ...
+    h.at(359)
+    assert list(h.dispatcher.groups.values()) == [group]
+    h.at(360)  # ... until the dispatcher's cleanup, every 30 s from the dispatcher's start (T0)
     assert h.dispatcher.groups == {}
     h.at(400)
     h.fire(alertname="Disk", instance="a")
@@ -152,6 +162,192 @@ def test_resolution_notifies_once_then_the_group_restarts_with_group_wait():
     assert len(h.sent("team")) == 1
     h.at(430)
     assert h.sent("team")[-1] == ("first notification", [("a", "firing")])
+
+
+# Alertmanager keeps a group whose alerts all resolved and were notified until its dispatcher's cleanup,
+# which ticks every 30 s from the dispatcher's start (T0 here: T0 + 30, T0 + 60, ...). Until then the empty
+# group keeps its ticks: those of the group below are at 4, 14, 24, 34, ...
+SHORT = """
+route:
+  receiver: team-resolved
+  group_by: [alertname]
+  group_wait: 4s
+  group_interval: 10s
+  repeat_interval: 1h
+receivers: [{name: team-resolved}]
+inhibit_rules:
+  - source_matchers: ['alertname="SiteDown"']
+    target_matchers: ['alertname="HostDown"']
+    equal: [site]
+"""
+
+
+def emptied_at_14(config: str = SHORT) -> Harness:
+    """A HostDown group told of h1 firing at 4 and of its resolution at 14, left empty then."""
+    h = Harness(config)
+    h.at(0)
+    h.fire(alertname="HostDown", site="north", instance="h1")
+    h.at(4)
+    h.at(5)
+    h.resolve(alertname="HostDown", site="north", instance="h1")
+    h.at(14)
+    assert h.sent("team-resolved") == [("first notification", [("h1", "firing")]),
+                                       ("all alerts resolved", [("h1", "resolved")])]
+    assert [g.alerts for g in h.dispatcher.groups.values()] == [{}]
+    return h
+
+
+def test_an_alert_for_an_emptied_group_goes_out_at_the_groups_next_tick_not_after_group_wait():
+    h = emptied_at_14()
+    h.at(16)
+    h.fire(alertname="HostDown", site="north", instance="h2")
+    h.at(20)  # a new group would flush now (16 + group_wait)
+    h.at(23.9)
+    assert len(h.sent("team-resolved")) == 2
+    h.at(24)
+    assert h.sent("team-resolved")[-1] == ("first notification", [("h2", "firing")])
+    h.fire(alertname="HostDown", site="north", instance="h3")
+    h.at(33.9)
+    h.at(34)  # and the ticks after it stay on the old schedule
+    assert h.sent("team-resolved")[-1] == ("new alerts added", [("h2", "firing"), ("h3", "firing")])
+
+
+def test_an_old_alert_for_an_emptied_group_waits_for_the_tick_too():
+    """A new group flushes at once for an alert that started longer than group_wait ago; a group that has
+    ticked never does (Alertmanager's hasFlushed), empty or not."""
+    h = emptied_at_14()
+    h.at(16)
+    h.fire(started=0, alertname="HostDown", site="north", instance="h2")
+    h.at(16.5)
+    h.at(23.9)
+    assert len(h.sent("team-resolved")) == 2
+    h.at(24)
+    assert h.sent("team-resolved")[-1] == ("first notification", [("h2", "firing")])
+
+
+def test_after_the_cleanup_an_alert_starts_a_new_group_that_waits_group_wait():
+    h = emptied_at_14()
+    h.at(29.9)
+    assert len(h.dispatcher.groups) == 1
+    h.at(30)  # the cleanup
+    assert h.dispatcher.groups == {}
+    h.at(31)
+    h.fire(alertname="HostDown", site="north", instance="h2")
+    h.at(34)  # the old group's tick would have been now: there is none
+    h.at(34.9)
+    assert len(h.sent("team-resolved")) == 2
+    h.at(35)
+    assert h.sent("team-resolved")[-1] == ("first notification", [("h2", "firing")])
+
+
+def test_the_cleanup_and_arriving_alerts_are_taken_in_the_order_they_happened():
+    """A round that runs after the cleanup's tick still lets an alert that arrived before it join the
+    emptied group; one that arrived after it finds the group gone."""
+    before = emptied_at_14()
+    before.clock.now = T0 + 29.9
+    before.fire(alertname="HostDown", site="north", instance="h2")
+    before.at(30.5)
+    before.at(34)
+    assert before.sent("team-resolved")[-1] == ("first notification", [("h2", "firing")])
+    after = emptied_at_14()
+    after.clock.now = T0 + 30.1
+    after.fire(alertname="HostDown", site="north", instance="h2")
+    after.at(30.5)
+    after.at(34)
+    assert len(after.sent("team-resolved")) == 2
+    after.at(34.1)  # a new group: 30.1 + group_wait
+    assert after.sent("team-resolved")[-1] == ("first notification", [("h2", "firing")])
+
+
+def test_a_resolution_in_an_emptied_group_is_decided_at_the_old_ticks_after_an_inhibition_ended():
+    """The revived group's ticks are the old ones (24, 34): h2 resolves while SiteDown fires, SiteDown
+    resolves at 32, and at 34 nothing inhibits h2 any more, so its resolution goes out. A group started
+    afresh at 16 would tick at 20 and 30, and at 30 the inhibited resolution would be dropped unsent."""
+    h = emptied_at_14()
+    h.at(16)
+    h.fire(alertname="HostDown", site="north", instance="h2")
+    h.at(24)
+    assert h.sent("team-resolved")[-1] == ("first notification", [("h2", "firing")])
+    h.at(25)
+    h.fire(alertname="SiteDown", site="north")
+    h.at(26)
+    h.resolve(alertname="HostDown", site="north", instance="h2")
+    h.at(29)  # SiteDown's own group
+    h.at(30)
+    h.at(32)
+    h.resolve(alertname="SiteDown", site="north")
+    h.at(33.9)
+    assert h.sent("team-resolved")[-1] == ("first notification", [("SiteDown", "firing")])
+    h.at(34)
+    assert h.sent("team-resolved")[-1] == ("all alerts resolved", [("h2", "resolved")])
+
+
+def test_a_revived_group_keeps_its_notification_log_and_repeats_on_its_old_ticks():
+    """h1 is told firing at 4, then resolves while silenced: the tick at 14 drops it unsent, so the log
+    still says h1 fires. When h1 fires again (at 21, in the emptied group) that is no news at 24; the repeat
+    comes at the first old tick more than repeat_interval (25 s) after the notification at 4: 34, not 35
+    (the tick of a group started afresh at 21)."""
+    h = Harness(SHORT.replace("1h", "25s"))
+    h.at(0)
+    h.fire(alertname="HostDown", site="north", instance="h1")
+    h.at(4)
+    h.at(5)
+    h.dispatcher.set_silence(Silence("", tuple(parse_matchers('alertname="HostDown"')), T0 + 5, T0 + 20,
+                                     "ops", "maintenance"))
+    h.at(6)
+    h.resolve(alertname="HostDown", site="north", instance="h1")
+    h.at(14)
+    assert [g.alerts for g in h.dispatcher.groups.values()] == [{}]
+    h.at(21)
+    h.fire(alertname="HostDown", site="north", instance="h1")
+    h.at(24)
+    h.at(33.9)
+    assert h.sent("team-resolved") == [("first notification", [("h1", "firing")])]
+    h.at(34)
+    assert h.sent("team-resolved")[-1] == ("repeat interval elapsed", [("h1", "firing")])
+
+
+class HeldDeliverer:
+    """Holds each delivery until ``release``, as a slow receiver does."""
+
+    def __init__(self):
+        self.held = []
+
+    def deliver(self, integration, notification, deadline, done, durable=None):
+        self.held.append((integration, notification, done))
+
+    def release(self):
+        for integration, notification, done in self.held:
+            integration.send(integration.prepare(notification))
+            done(True)
+        self.held = []
+
+
+def test_an_alert_that_resolves_while_its_flush_is_delivered_stays_for_its_resolution():
+    """Only what the flush saw resolved is dropped after it: h1 was firing at the tick at 4 and has resolved
+    (4.5) by the time the delivery is confirmed (5); the tick at 14 tells its resolution."""
+    h = Harness(SHORT)
+    h.dispatcher.deliverer = held = HeldDeliverer()
+    h.at(0)
+    h.fire(ends=4.5, alertname="HostDown", site="north", instance="h1")
+    h.at(4)
+    h.clock.now = T0 + 5
+    held.release()
+    h.at(14)
+    held.release()
+    assert h.sent("team-resolved") == [("first notification", [("h1", "firing")]),
+                                       ("all alerts resolved", [("h1", "resolved")])]
+
+
+def test_a_late_round_does_not_shift_the_groups_ticks():
+    h = Harness(SHORT)
+    h.at(0)
+    h.fire(alertname="HostDown", site="north", instance="h1")
+    h.at(4.7)  # the first tick, served late
+    h.at(5)
+    h.fire(alertname="HostDown", site="north", instance="h2")
+    h.at(14)
+    assert h.sent("team-resolved")[-1] == ("new alerts added", [("h1", "firing"), ("h2", "firing")])
 
 
 def test_send_resolved_and_shrinking_sets():

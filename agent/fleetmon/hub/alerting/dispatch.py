@@ -13,8 +13,16 @@ A flush, per Alertmanager (docs/alerting.md, "Lifecycle"):
 3. for each receiver integration decide from its notification-log entry whether anything is news
    (first notification, new alerts added, all/some resolved, repeat interval elapsed — no repeat while
    the group is acknowledged) and deliver if so;
-4. when every delivery succeeded, record them and drop the resolved alerts that did not change meanwhile;
-   a group left empty goes away, so its next alert waits ``group_wait`` again.
+4. when every delivery succeeded, record them and drop the alerts resolved at the flush that did not change
+   meanwhile.
+
+A group's ticks: the first ``group_wait`` after its first alert arrived (at once if that alert started
+longer ago and the group has never ticked), then every ``group_interval`` on that schedule. A group left
+empty keeps ticking (an empty tick sends nothing) until the dispatcher's cleanup, every 30 s from the
+dispatcher's start, drops it, as Alertmanager's dispatcher does on its own cleanup ticker. So an alert
+that arrives for an emptied group before the cleanup goes out at the group's next tick, not after a fresh
+``group_wait``, and the group's later ticks (repeats, resolutions) stay where they were; after the cleanup
+it starts a new group.
 
 Escalation (fleetmon): a group that has been firing unacknowledged for a tier's ``after`` also notifies
 that tier's receivers, which then stay on the group until everything in it resolves.
@@ -49,7 +57,7 @@ from fleetmon.hub.alerting.alert_store import AlertStore
 from fleetmon.hub.alerting.config import AlertingConfig
 from fleetmon.hub.alerting.delivery import Deliverer
 from fleetmon.hub.alerting.flaps import Flaps
-from fleetmon.hub.alerting.groups import Group, flush_order, group_id, snapshot
+from fleetmon.hub.alerting.groups import Group, GroupCleanup, flush_order, group_id, next_tick, snapshot
 from fleetmon.hub.alerting.inhibit import Inhibitor
 from fleetmon.hub.alerting.journal import Journal, NullJournal
 from fleetmon.hub.alerting.matchers import format_labels
@@ -82,6 +90,7 @@ class Dispatcher(DispatcherOperations):
         self._inbox: deque[tuple[Alert, str]] = deque()  # (alert, source); atomic appends: put takes no lock
         self._due = 0.0  # the earliest flush or escalation of any group; no scan before then
         self._collected_at = 0.0
+        self._cleanup = GroupCleanup(clock())
         self.store = AlertStore()
         self.groups: dict[tuple[str, str], Group] = {}
         self.nflog: dict[LogKey, LogEntry] = {}
@@ -139,30 +148,37 @@ class Dispatcher(DispatcherOperations):
         self._wake.set()
 
     def process(self, now: float) -> float:
-        """Ingest queued alerts, flush what is due; returns when the next flush or escalation is due."""
+        """Ingest queued alerts, flush what is due; returns when the next flush, escalation or group cleanup
+        is due."""
         with self._lock:
             self.flaps.tick(now)
             while self._inbox:
-                self._ingest(*self._inbox.popleft(), now)
+                alert, source = self._inbox.popleft()
+                if alert.updated_at >= self._cleanup.due:  # it arrived after the cleanup's tick: that goes first
+                    self._cleanup.sweep(self.groups, alert.updated_at)
+                self._ingest(alert, source, now)
+            if now >= self._cleanup.due:
+                self._cleanup.sweep(self.groups, now)
             if now - self._collected_at >= GC_INTERVAL:
                 self._collected_at = now
                 self._forget_resolved(now)
             self._watch_windows(now)
             if now < self._due:
-                return self._due
+                return min(self._due, self._cleanup.due)
             due = now + 60.0
             for group in list(self.groups.values()):
                 if group.in_flight:
                     continue
                 if group.next_flush <= now:
-                    group.next_flush = now + group.route.options.group_interval
+                    group.next_flush = next_tick(group.next_flush, group.route.options.group_interval, now)
+                    group.flushed = True
                     self._flush(group, now, tiers_only=False)
                 elif self._escalate(group, now):
                     self._flush(group, now, tiers_only=True)
                 due = min(due, group.next_flush,
                           next_escalation(group.route.options.escalation, group.firing_since, group.tiers, now))
             self._due = due
-            return due
+            return min(due, self._cleanup.due)
 
     def _watch_windows(self, now: float) -> None:
         """A maintenance window opened or closed: every group that has flushed is looked at now, so a host
@@ -224,10 +240,10 @@ class Dispatcher(DispatcherOperations):
         return Mutes(self.maintenance, inhibition, self.silences, times, self.flaps)
 
     def _flush(self, group: Group, now: float, tiers_only: bool) -> None:
-        versions = {fp: a.updated_at for fp, a in group.alerts.items()}
         if not group.alerts:
             return
-        group.flushed = True
+        # what a successful flush removes: the alerts resolved now (muted or not), unless updated meanwhile
+        versions = {fp: a.updated_at for fp, a in group.alerts.items() if a.resolved(now)}
         mutes = self._mutes(now, group.route)
         batch = sorted((a for a in group.alerts.values() if not mutes.reason(a.labels, now)), key=flush_order)
         firing = frozenset(a.fingerprint for a in batch if not a.resolved(now))
@@ -248,7 +264,7 @@ class Dispatcher(DispatcherOperations):
             group.firing_since, group.tiers = None, 0
         self.journal.escalation(group.key, group.firing_since, group.tiers)
         if not deliveries:
-            self._finish(group, versions, now)
+            self._finish(group, versions)
             return
         group.in_flight, group.flush_ok = len(deliveries), True
         deadline = now + max(group.route.options.group_interval, 10.0)
@@ -314,20 +330,19 @@ class Dispatcher(DispatcherOperations):
                     self.journal.log_entry(log_key, self.nflog.get(log_key))
                 group.in_flight -= 1
                 if group.in_flight == 0 and group.flush_ok:
-                    self._finish(group, versions, self.clock())
+                    self._finish(group, versions)
                 self._due = 0.0  # a finished flush may make its group due again
             self._wake.set()
         return done
 
-    def _finish(self, group: Group, versions: dict[str, float], now: float) -> None:
-        """After a successful flush: drop resolved alerts that did not change meanwhile; an empty group goes."""
+    def _finish(self, group: Group, versions: dict[str, float]) -> None:
+        """After a successful flush: drop the alerts it saw resolved that did not change meanwhile. One that
+        was firing then stays, even if it has resolved since: its resolution is the next tick's news. A group
+        left empty stays too, ticking, until the cleanup (groups.GroupCleanup)."""
         for fp, version in versions.items():
             alert = group.alerts.get(fp)
-            if alert is not None and alert.updated_at == version and alert.resolved(now):
+            if alert is not None and alert.updated_at == version:
                 del group.alerts[fp]
-        key = (group.route.id, fingerprint(group.labels))
-        if not group.alerts and self.groups.get(key) is group:  # a reload may have retired the group
-            del self.groups[key]
 
     def reconfigure(self, config: AlertingConfig) -> None:
         """Take a reloaded alerting config: routing tree, receivers, inhibit rules, time intervals, flap

@@ -6,6 +6,7 @@ alerts in Alertmanager's order and as snapshots: resolved alerts as they are, fi
 """
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 
 from fleetmon.hub.alerting.alert import Alert
@@ -21,7 +22,7 @@ class Group:
     id: str  # short and unique (route id and labels), for operators and the API
     next_flush: float
     alerts: dict[str, Alert] = field(default_factory=dict)
-    flushed: bool = False
+    flushed: bool = False  # has ticked at least once (Alertmanager's hasFlushed), empty or not
     in_flight: int = 0  # deliveries of the current flush not yet done
     flush_ok: bool = True
     firing_since: float | None = None  # first flush with a firing alert in this episode (escalation clock)
@@ -29,6 +30,34 @@ class Group:
 
     def firing(self, now: float) -> list[Alert]:
         return [a for a in self.alerts.values() if not a.resolved(now)]
+
+
+class GroupCleanup:
+    """Alertmanager's dispatcher cleanup: a 30 s ticker started with the dispatcher (on the dispatcher's own grid,
+    not any group's) that drops the groups left empty; until then an emptied group keeps ticking."""
+
+    INTERVAL = 30.0
+
+    def __init__(self, started: float) -> None:
+        self.due = started + self.INTERVAL  # the next tick
+
+    def sweep(self, groups: dict, at: float) -> None:
+        """The tick at or before ``at``: the empty groups go (one with a delivery in flight still holds its
+        alerts), and the next tick is the following one on the grid — a late round skips ticks as Go's ticker
+        does, it does not shift them."""
+        for key, group in list(groups.items()):
+            if not group.alerts and not group.in_flight:
+                del groups[key]
+        self.due += self.INTERVAL * (math.floor((at - self.due) / self.INTERVAL) + 1)
+
+
+def next_tick(scheduled: float, interval: float, now: float) -> float:
+    """A group's tick after the one ``scheduled`` that a round at ``now`` takes: one ``interval`` on, so the
+    round's own lateness does not push the group's schedule back tick after tick; a round later than a whole
+    interval (a flush held by a slow delivery) counts the interval from itself, as Alertmanager's timer
+    restarts when it is served."""
+    following = scheduled + interval
+    return following if following > now else now + interval
 
 
 def group_id(route_id: str, group_key: str) -> str:

@@ -41,11 +41,13 @@ def alert_views(alerts: Iterable[Alert], groups: Iterable[Group], acks: Acks, mu
 
 
 def group_views(groups: Iterable[Group], acks: Acks, now: float) -> list[dict[str, Any]]:
+    """The groups holding alerts; one left empty, ticking until the group cleanup drops it, is nobody's news
+    (Alertmanager's API leaves it out too)."""
     return [{"id": g.id, "groupKey": g.key, "route": g.route.id, "receiver": g.route.receiver,
              "labels": dict(g.labels), "alerts": sorted(g.alerts), "firing": len(g.firing(now)),
              "acknowledged": acks.all_acknowledged(g.firing(now), now), "escalationTier": g.tiers,
              "firingSince": g.firing_since, "nextFlush": g.next_flush}
-            for g in groups]
+            for g in groups if g.alerts]
 
 
 def ack_json(ack: Ack) -> dict[str, Any]:
