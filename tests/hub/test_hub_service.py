@@ -130,6 +130,10 @@ def test_a_broker_restart_is_survived(start_agent, start_hub, broker):
     # Not "later than the value before": that value may not exist yet (a birth seen, no sample since).
     wait_until(lambda: (hub.host("test-host")["last_sample_at"] or 0) > returned, timeout=20, message="samples again")
     assert hub.process.poll() is None
+    # The broker's loss is reported once; the hub's own clean stop, which ends its session too, is no loss.
+    assert hub.log.count("lost the broker connection") == 1, hub.log
+    assert hub.stop() == 0
+    assert hub.log.count("lost the broker connection") == 1, hub.log
 
 
 def test_a_restarted_hub_keeps_firing_alerts_and_does_not_re_raise_resolved_ones(start_agent, start_hub, recorder):

@@ -222,7 +222,9 @@ class Hub:
 
     def _on_disconnected(self) -> None:
         """The broker session ended: blind until a probe comes back; the wills the broker sent on its way
-        down (just before it dropped us) are not deaths."""
+        down (just before it dropped us) are not deaths. The hub's own stop ends it too: that is no fault."""
+        if self._stop.is_set():
+            return
         now = time.time()
         with self.lock:
             self.sight.disconnected(now)
