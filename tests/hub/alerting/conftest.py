@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -50,12 +51,15 @@ class HttpSink:
 
     ``respond(503, 200)`` makes the next requests answer 503 then 200 (later ones 200 again); ``delay``
     holds every answer that long after recording the request, to make a receiver time out. With a
-    ``certificate`` it speaks HTTPS.
+    ``certificate`` it speaks HTTPS. ``answer``, when set, plays a service: it gets each request not
+    answered by ``respond`` and returns the status and body to send (a body starting with ``{`` goes out
+    as JSON).
     """
 
     def __init__(self, certificate: "Certificate | None" = None) -> None:
         self.requests: list[Received] = []
         self.delay = 0.0
+        self.answer: Callable[[Received], tuple[int, bytes]] | None = None
         self._statuses: collections.deque[int] = collections.deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -92,15 +96,22 @@ class HttpSink:
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        received = Received(handler.command, handler.path, handler.headers, body, time.time())
         with self._lock:
-            self.requests.append(Received(handler.command, handler.path, handler.headers, body, time.time()))
-            status = self._statuses.popleft() if self._statuses else 200
-            delay = self.delay
+            self.requests.append(received)
+            queued = self._statuses.popleft() if self._statuses else None
+            delay, play = self.delay, self.answer
         if delay:
             self._closing.wait(delay)
-        answer = b"ok" if status < 300 else f"status {status} as the test asked".encode()
+        if queued is None and play is not None:
+            status, answer = play(received)
+        else:
+            status = 200 if queued is None else queued
+            answer = b"ok" if status < 300 else f"status {status} as the test asked".encode()
         try:
             handler.send_response(status)
+            if answer.startswith(b"{"):
+                handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(answer)))
             handler.send_header("Connection", "close")
             handler.end_headers()

@@ -114,14 +114,13 @@ def test_unknown_keys_are_errors_with_their_key_path():
 
 
 def test_alertmanager_integrations_we_do_not_have_point_to_apprise():
-    errors = config_errors({"global": {"opsgenie_api_key": "k"},
-                            "receivers": [{"name": "a", "opsgenie_configs": [{"api_key": "k"}],
-                                           "msteams_configs": [{"webhook_url": "http://x/"}]}]})
-    assert len(errors) == 3, errors
-    assert errors[0].startswith("global.opsgenie_api_key: fleetmon has no opsgenie integration; use apprise_configs")
-    assert any(e.startswith("receivers[0].opsgenie_configs: fleetmon has no opsgenie integration; use "
+    errors = config_errors({"global": {"incidentio_api_key": "k"},
+                            "receivers": [{"name": "a", "incidentio_configs": [{"url": "http://x/"}]}]})
+    assert len(errors) == 2, errors
+    assert errors[0].startswith("global.incidentio_api_key: fleetmon has no incidentio integration; use "
+                                "apprise_configs")
+    assert any(e.startswith("receivers[0].incidentio_configs: fleetmon has no incidentio integration; use "
                             "apprise_configs") for e in errors)
-    assert any(e.startswith("receivers[0].msteams_configs: fleetmon has no msteams") for e in errors)
 
 
 def test_a_template_that_does_not_parse_is_an_error_with_its_key_path():

@@ -15,7 +15,7 @@ ALERTMANAGER_KINDS = frozenset({
     "pushover", "rocketchat", "slack", "sns", "telegram", "victorops", "webex", "webhook", "wechat"})
 #: fleetmon's keys inside Alertmanager's sections, left out of config.original.
 FLEETMON_ROUTE_KEYS = ("escalation", "incident")
-FLEETMON_INTEGRATION_KEYS = {"webhook_configs": ("hmac_secret", "hmac_secret_file")}
+FLEETMON_INTEGRATION_KEYS = {"webhook_configs": ("hmac_secret", "hmac_secret_file"), "pushover_configs": ("api_url",)}
 #: The keys whose values Alertmanager writes as ``<secret>`` (its Secret and SecretURL fields), wherever they are.
 SECRET_KEYS = frozenset({
     "alert_source_token", "api_key", "api_secret", "app_token", "auth_password", "auth_secret", "bearer_token",

@@ -8,7 +8,30 @@ an error naming its path; an Alertmanager integration we do not have points to a
 from collections.abc import Callable
 
 from fleetmon.config_reader import Node
-from fleetmon.hub.alerting.receivers import alertmanager, apprise, email, file, mqtt, pagerduty, slack, webhook
+from fleetmon.hub.alerting.receivers import (
+    alertmanager,
+    apprise,
+    datadog,
+    discord,
+    email,
+    file,
+    jira,
+    mattermost,
+    mqtt,
+    msteams,
+    opsgenie,
+    pagerduty,
+    pushover,
+    rocketchat,
+    sentry,
+    slack,
+    sns,
+    telegram,
+    victorops,
+    webex,
+    webhook,
+    wechat,
+)
 from fleetmon.hub.alerting.receivers.base import Integration, Receiver, ReceiverContext
 from fleetmon.hub.alerting.receivers.settings import UNSUPPORTED_HINT, UNSUPPORTED_KINDS, GlobalConfig, IntegrationSetup
 from fleetmon.hub.alerting.templates import TemplateSet, default_templates
@@ -16,6 +39,10 @@ from fleetmon.hub.alerting.templates import TemplateSet, default_templates
 KINDS: dict[str, Callable[[Node, IntegrationSetup], Integration | None]] = {
     "webhook": webhook.parse, "slack": slack.parse, "email": email.parse, "pagerduty": pagerduty.parse,
     "mqtt": mqtt.parse, "alertmanager": alertmanager.parse, "file": file.parse, "apprise": apprise.parse,
+    "discord": discord.parse, "msteams": msteams.parse, "msteamsv2": msteams.parse_v2, "telegram": telegram.parse,
+    "webex": webex.parse, "rocketchat": rocketchat.parse, "mattermost": mattermost.parse, "pushover": pushover.parse,
+    "opsgenie": opsgenie.parse, "victorops": victorops.parse, "jira": jira.parse, "sns": sns.parse,
+    "wechat": wechat.parse, "datadog": datadog.parse, "sentry": sentry.parse,
 }
 RECEIVER_KEYS = ("name", *(f"{kind}_configs" for kind in KINDS))
 

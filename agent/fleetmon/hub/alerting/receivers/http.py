@@ -1,7 +1,8 @@
-"""The HTTP side shared by the webhook, Slack, PagerDuty and Alertmanager receivers.
+"""The HTTP side shared by every receiver that speaks HTTP (webhook, Slack, PagerDuty, the chat, incident and
+SaaS services, an Alertmanager).
 
 ``http_config`` takes Prometheus' common keys (authorization, basic_auth, bearer_token, tls_config) so an
-existing alertmanager.yml works unchanged. Requests go out with http.client: one POST per attempt, no
+existing alertmanager.yml works unchanged. Requests go out with http.client: one request per attempt, no
 proxy from the environment (a receiver is reached the way the config says, as Alertmanager does) and no
 redirects (Go would turn a redirected POST into a GET without a body; we report the redirect instead).
 
@@ -90,16 +91,17 @@ class _TlsConnection(http.client.HTTPSConnection):
         self.sock = self._tls.context.wrap_socket(self.sock, server_hostname=self._tls.server_name or self.host)
 
 
-def post(url: str, body: bytes, config: HttpConfig, timeout: float, content_type: str = "application/json",
-         headers: Mapping[str, str] | None = None) -> bytes:
-    """One POST of ``body``; the answer's body when it is 2xx, DeliveryError otherwise.
+def post(url: str, body: bytes | None, config: HttpConfig, timeout: float, content_type: str = "application/json",
+         headers: Mapping[str, str] | None = None, method: str = "POST") -> bytes:
+    """One POST of ``body`` (or ``method``: the Jira and WeChat receivers also GET and PUT); the answer's body
+    when it is 2xx, DeliveryError otherwise.
 
     ``timeout`` bounds the connection and each read, not the whole exchange.
     """
     parts = urlsplit(url)
     where = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    sent = {"Content-Type": content_type, "User-Agent": USER_AGENT, **(headers or {})}
+    sent = {**({} if body is None else {"Content-Type": content_type}), "User-Agent": USER_AGENT, **(headers or {})}
     if config.authorization:
         sent["Authorization"] = config.authorization
     elif parts.username is not None:  # user:password@ in the URL, which Go's client also honours
@@ -110,15 +112,16 @@ def post(url: str, body: bytes, config: HttpConfig, timeout: float, content_type
     else:
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        connection.request("POST", target, body=body, headers=sent)
+        connection.request(method, target, body=body, headers=sent)
         response = connection.getresponse()
         answer = response.read(_MAX_ANSWER)
     except ssl.SSLCertVerificationError as exc:
-        raise DeliveryError(f"POST to {where}: certificate not trusted: {exc.verify_message}", retryable=False) from exc
+        raise DeliveryError(f"{method} to {where}: certificate not trusted: {exc.verify_message}",
+                            retryable=False) from exc
     except TimeoutError as exc:
-        raise DeliveryError(f"POST to {where}: no answer within {timeout:g}s", retryable=True) from exc
+        raise DeliveryError(f"{method} to {where}: no answer within {timeout:g}s", retryable=True) from exc
     except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryError(f"POST to {where} failed: {exc or type(exc).__name__}", retryable=True) from exc
+        raise DeliveryError(f"{method} to {where} failed: {exc or type(exc).__name__}", retryable=True) from exc
     finally:
         connection.close()
     status = response.status
@@ -128,5 +131,5 @@ def post(url: str, body: bytes, config: HttpConfig, timeout: float, content_type
     if 300 <= status < 400:
         detail = f"redirected to {response.getheader('Location', '?')}; set the final URL in the config"
     retryable = status >= 500 or status == 429
-    raise DeliveryError(f"POST to {where}: HTTP {status} {response.reason}" + (f": {detail}" if detail else ""),
+    raise DeliveryError(f"{method} to {where}: HTTP {status} {response.reason}" + (f": {detail}" if detail else ""),
                         retryable=retryable, status=status)

@@ -2,7 +2,7 @@
 
 Globals are defaults for the integrations: SMTP settings for email_configs, the Slack and PagerDuty URLs,
 an ``http_config`` for every HTTP receiver that has none of its own. Keys that configure integrations we
-do not have (opsgenie_api_key, wechat_api_url, ...) are errors that say so, like those integrations.
+do not have (incidentio_...) are errors that say so, like those integrations.
 """
 
 from dataclasses import dataclass, field
@@ -18,9 +18,22 @@ PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 GLOBAL_KEYS = ("resolve_timeout", "http_config", "smtp_from", "smtp_hello", "smtp_smarthost", "smtp_auth_username",
                "smtp_auth_password", "smtp_auth_password_file", "smtp_auth_identity", "smtp_require_tls",
                "smtp_tls_config", "slack_api_url", "slack_api_url_file", "pagerduty_url")
+# The chat services' globals (receivers.chat and its kinds).
+CHAT_GLOBAL_KEYS = ("telegram_api_url", "telegram_bot_token", "telegram_bot_token_file", "webex_api_url",
+                    "rocketchat_api_url", "rocketchat_token", "rocketchat_token_file", "rocketchat_token_id",
+                    "rocketchat_token_id_file", "mattermost_webhook_url", "mattermost_webhook_url_file")
+TELEGRAM_API_URL = "https://api.telegram.org"
+WEBEX_API_URL = "https://webexapis.com/v1/messages"
+ROCKETCHAT_API_URL = "https://open.rocket.chat/"
+# The incident and ticketing services' globals (opsgenie, victorops, jira, wechat).
+INCIDENT_GLOBAL_KEYS = ("opsgenie_api_key", "opsgenie_api_key_file", "opsgenie_api_url", "victorops_api_key",
+                        "victorops_api_key_file", "victorops_api_url", "jira_api_url", "wechat_api_url",
+                        "wechat_api_secret", "wechat_api_secret_file", "wechat_api_corp_id")
+OPSGENIE_API_URL = "https://api.opsgenie.com/"
+VICTOROPS_API_URL = "https://alert.victorops.com/integrations/generic/20131114/alert/"
+WECHAT_API_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
 # Alertmanager integrations we leave to apprise_configs, by the prefix of their global keys and their list.
-UNSUPPORTED_KINDS = ("opsgenie", "victorops", "wechat", "pushover", "sns", "telegram", "webex", "discord",
-                     "msteams", "msteamsv2", "jira", "rocketchat", "incidentio", "mattermost")
+UNSUPPORTED_KINDS = ("incidentio",)
 UNSUPPORTED_HINT = "fleetmon has no {kind} integration; use apprise_configs, which reaches most notification services"
 
 
@@ -37,6 +50,21 @@ class GlobalConfig:
     smtp_tls: TlsSettings | None = None
     slack_api_url: str = field(default="", repr=False)
     pagerduty_url: str = PAGERDUTY_URL
+    telegram_api_url: str = TELEGRAM_API_URL
+    telegram_bot_token: str = field(default="", repr=False)
+    webex_api_url: str = WEBEX_API_URL
+    rocketchat_api_url: str = ROCKETCHAT_API_URL
+    rocketchat_token: str = field(default="", repr=False)
+    rocketchat_token_id: str = field(default="", repr=False)
+    mattermost_webhook_url: str = field(default="", repr=False)
+    opsgenie_api_key: str = field(default="", repr=False)
+    opsgenie_api_url: str = OPSGENIE_API_URL
+    victorops_api_key: str = field(default="", repr=False)
+    victorops_api_url: str = VICTOROPS_API_URL
+    jira_api_url: str = ""
+    wechat_api_url: str = WECHAT_API_URL
+    wechat_api_secret: str = field(default="", repr=False)
+    wechat_api_corp_id: str = ""
     http_config: HttpConfig = field(default_factory=HttpConfig)
     # Links back to the hub in notifications. Alertmanager takes it from --web.external-url; the hub sets it
     # from its own config, and the dispatcher copies it into every Notification.
@@ -60,7 +88,7 @@ def parse_global(node: Node) -> GlobalConfig:
                    if isinstance(key, str) and key.split("_")[0] in UNSUPPORTED_KINDS]
     for key in unsupported:
         node.child(key).fail(UNSUPPORTED_HINT.format(kind=key.split("_")[0]))
-    node = node.mapping(GLOBAL_KEYS + tuple(unsupported))
+    node = node.mapping(GLOBAL_KEYS + CHAT_GLOBAL_KEYS + INCIDENT_GLOBAL_KEYS + tuple(unsupported))
     glob = GlobalConfig(
         resolve_timeout=node.child("resolve_timeout").duration(300.0, minimum=0.001),
         smtp_from=node.child("smtp_from").string(),
@@ -73,11 +101,33 @@ def parse_global(node: Node) -> GlobalConfig:
         smtp_tls=None if node.child("smtp_tls_config").missing else parse_smtp_tls(node.child("smtp_tls_config")),
         slack_api_url=secret(node, "slack_api_url"),
         pagerduty_url=node.child("pagerduty_url").string(PAGERDUTY_URL),
+        telegram_api_url=node.child("telegram_api_url").string(TELEGRAM_API_URL),
+        telegram_bot_token=secret(node, "telegram_bot_token"),
+        webex_api_url=node.child("webex_api_url").string(WEBEX_API_URL),
+        rocketchat_api_url=node.child("rocketchat_api_url").string(ROCKETCHAT_API_URL),
+        rocketchat_token=secret(node, "rocketchat_token"),
+        rocketchat_token_id=secret(node, "rocketchat_token_id"),
+        mattermost_webhook_url=secret(node, "mattermost_webhook_url"),
+        opsgenie_api_key=secret(node, "opsgenie_api_key"),
+        opsgenie_api_url=node.child("opsgenie_api_url").string(OPSGENIE_API_URL),
+        victorops_api_key=secret(node, "victorops_api_key"),
+        victorops_api_url=node.child("victorops_api_url").string(VICTOROPS_API_URL),
+        jira_api_url=node.child("jira_api_url").string(),
+        wechat_api_url=node.child("wechat_api_url").string(WECHAT_API_URL),
+        wechat_api_secret=secret(node, "wechat_api_secret"),
+        wechat_api_corp_id=node.child("wechat_api_corp_id").string(),
         http_config=parse_http_config(node.child("http_config")),
     )
     if glob.slack_api_url:
         check_url(node.child("slack_api_url"), glob.slack_api_url)
     check_url(node.child("pagerduty_url"), glob.pagerduty_url)
+    for key in ("telegram_api_url", "webex_api_url", "rocketchat_api_url"):
+        check_url(node.child(key), getattr(glob, key))
+    if glob.mattermost_webhook_url:
+        check_url(node.child("mattermost_webhook_url"), glob.mattermost_webhook_url)
+    for key in ("opsgenie_api_url", "victorops_api_url", "wechat_api_url", "jira_api_url"):
+        if getattr(glob, key):
+            check_url(node.child(key), getattr(glob, key))
     return glob
 
 
