@@ -88,10 +88,26 @@ VALUES = {"team": ["a", "b", "db", "c", None], "severity": ["info", "critical", 
           "region": ["eu-west-1", "eu-north", "us", "eu", None], "alertname": ["HostDown", None]}
 
 
-def write_tree(tmp_path: Path, name: str) -> Path:
+# What most real alertmanager.yml files carry besides the tree: template files and receivers whose texts use
+# them. Routing must not care, in either tool.
+TEMPLATE_FILE = """{{ define "team.title" }}[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}
+for {{ .GroupLabels.team }}{{ end }}
+{{ define "team.text" }}{{ range .Alerts }}{{ .Annotations.summary }}
+{{ end }}{{ end }}
+"""
+
+
+def write_tree(tmp_path: Path, name: str, templated: bool = False) -> Path:
     path = tmp_path / f"{name}.yml"
     doc = yaml.safe_load(TREES[name])
     doc["receivers"] = [{"name": r} for r in RECEIVERS]
+    if templated:
+        (tmp_path / "templates").mkdir(exist_ok=True)
+        (tmp_path / "templates" / "team.tmpl").write_text(TEMPLATE_FILE)
+        doc["templates"] = ["templates/*.tmpl"]
+        doc["receivers"][0]["slack_configs"] = [{"api_url": "https://hooks.slack.com/services/T0/B0/x",
+                                                 "title": '{{ template "team.title" . }}',
+                                                 "text": '{{ template "team.text" . }}'}]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -112,9 +128,10 @@ def fleetmon_routes(config: Path, labels: dict[str, str], *extra: str) -> subpro
 
 
 @pytest.mark.skipif(AMTOOL is None, reason="amtool (Debian package prometheus-alertmanager) is not installed")
+@pytest.mark.parametrize("templated", [False, True], ids=["plain", "with-templates"])
 @pytest.mark.parametrize("tree", sorted(TREES))
-def test_routes_agree_with_amtool(tmp_path, tree):
-    path = write_tree(tmp_path, tree)
+def test_routes_agree_with_amtool(tmp_path, tree, templated):
+    path = write_tree(tmp_path, tree, templated)
     config = load_routing(str(path))
     checked = 0
     # crc32, not hash(): str hashes differ per process (PYTHONHASHSEED), and the label sets must not
