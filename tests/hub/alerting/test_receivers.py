@@ -113,14 +113,13 @@ def test_unknown_keys_are_errors_with_their_key_path():
     assert any(e.startswith("receivers[0].bogus: unknown key") for e in errors), errors
 
 
-def test_alertmanager_integrations_we_do_not_have_point_to_apprise():
+def test_incidentio_keys_alertmanager_does_not_have_are_unknown_and_its_token_is_required():
     errors = config_errors({"global": {"incidentio_api_key": "k"},
                             "receivers": [{"name": "a", "incidentio_configs": [{"url": "http://x/"}]}]})
     assert len(errors) == 2, errors
-    assert errors[0].startswith("global.incidentio_api_key: fleetmon has no incidentio integration; use "
-                                "apprise_configs")
-    assert any(e.startswith("receivers[0].incidentio_configs: fleetmon has no incidentio integration; use "
-                            "apprise_configs") for e in errors)
+    assert errors[0].startswith("global.incidentio_api_key: unknown key")
+    assert "receivers[0].incidentio_configs[0].alert_source_token: alert_source_token, alert_source_token_file or "\
+           "http_config.authorization is required" in errors
 
 
 def test_a_template_that_does_not_parse_is_an_error_with_its_key_path():

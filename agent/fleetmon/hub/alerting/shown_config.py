@@ -2,6 +2,7 @@
 own keys only, fleetmon's additions left out, so that amtool's ``config show`` and ``config routes`` read it; every
 secret written ``<secret>`` as Alertmanager writes its Secret and SecretURL fields."""
 
+import re
 from typing import Any
 
 import yaml
@@ -27,6 +28,7 @@ SECRET_KEYS = frozenset({
 #: Secrets by the integration they are in: a URL that is one there (Slack's and a webhook's), not elsewhere.
 SECRET_KEYS_OF = {"slack_configs": frozenset({"api_url"}), "webhook_configs": frozenset({"url"})}
 SECRET = "<secret>"
+_USERINFO = re.compile(r"(?<=://)([^:/@]*):[^@/]*@")
 
 
 def original_config(config: AlertingConfig) -> str:
@@ -69,8 +71,14 @@ def _masked(node: Any, also: frozenset[str] | None = None) -> Any:
         return [_masked(item) for item in node]
     if not isinstance(node, dict):
         return node
-    return {key: _secret(value) if key in SECRET_KEYS or (also and key in also) else _masked(value)
+    return {key: _secret(value) if key in SECRET_KEYS or (also and key in also)
+            else _url_password(value) if key == "proxy_url" else _masked(value)
             for key, value in node.items()}
+
+
+def _url_password(url: Any) -> Any:
+    """A URL's password as ``<secret>`` (``http://user:<secret>@proxy:3128``), as Alertmanager shows a proxy."""
+    return _USERINFO.sub(lambda m: f"{m[1]}:{SECRET}@", url) if isinstance(url, str) else url
 
 
 def _secret(value: Any) -> Any:

@@ -1,8 +1,8 @@
 """The ``receivers:`` list of an alertmanager.yml, read into named receivers and their integrations.
 
 Names are Alertmanager's: ``<kind>_configs`` lists with Alertmanager's keys, so an existing file loads
-unchanged, plus fleetmon's own kinds (mqtt, alertmanager, file, apprise). Every key we do not support is
-an error naming its path; an Alertmanager integration we do not have points to apprise_configs.
+unchanged, plus fleetmon's own kinds (mqtt, alertmanager, file, apprise, datadog, sentry). Every key we do
+not know is an error naming its path.
 """
 
 from collections.abc import Callable
@@ -15,6 +15,7 @@ from fleetmon.hub.alerting.receivers import (
     discord,
     email,
     file,
+    incidentio,
     jira,
     mattermost,
     mqtt,
@@ -33,7 +34,7 @@ from fleetmon.hub.alerting.receivers import (
     wechat,
 )
 from fleetmon.hub.alerting.receivers.base import Integration, Receiver, ReceiverContext
-from fleetmon.hub.alerting.receivers.settings import UNSUPPORTED_HINT, UNSUPPORTED_KINDS, GlobalConfig, IntegrationSetup
+from fleetmon.hub.alerting.receivers.settings import GlobalConfig, IntegrationSetup
 from fleetmon.hub.alerting.templates import TemplateSet, default_templates
 
 KINDS: dict[str, Callable[[Node, IntegrationSetup], Integration | None]] = {
@@ -42,7 +43,7 @@ KINDS: dict[str, Callable[[Node, IntegrationSetup], Integration | None]] = {
     "discord": discord.parse, "msteams": msteams.parse, "msteamsv2": msteams.parse_v2, "telegram": telegram.parse,
     "webex": webex.parse, "rocketchat": rocketchat.parse, "mattermost": mattermost.parse, "pushover": pushover.parse,
     "opsgenie": opsgenie.parse, "victorops": victorops.parse, "jira": jira.parse, "sns": sns.parse,
-    "wechat": wechat.parse, "datadog": datadog.parse, "sentry": sentry.parse,
+    "wechat": wechat.parse, "incidentio": incidentio.parse, "datadog": datadog.parse, "sentry": sentry.parse,
 }
 RECEIVER_KEYS = ("name", *(f"{kind}_configs" for kind in KINDS))
 
@@ -55,11 +56,7 @@ def parse_receivers(node: Node, glob: GlobalConfig, context: ReceiverContext | N
     templates = templates or default_templates()
     receivers: dict[str, Receiver] = {}
     for entry in node.sequence():
-        unsupported = [key for key in (entry.value if isinstance(entry.value, dict) else {})
-                       if key in {f"{kind}_configs" for kind in UNSUPPORTED_KINDS}]
-        for key in unsupported:
-            entry.child(key).fail(UNSUPPORTED_HINT.format(kind=key.removesuffix("_configs")))
-        entry = entry.mapping(RECEIVER_KEYS + tuple(unsupported))
+        entry = entry.mapping(RECEIVER_KEYS)
         name_node = entry.child("name")
         name = name_node.string()
         integrations = []

@@ -1,8 +1,7 @@
 """Alertmanager's ``global:`` section (the keys we support) and what each kind's parser is handed.
 
 Globals are defaults for the integrations: SMTP settings for email_configs, the Slack and PagerDuty URLs,
-an ``http_config`` for every HTTP receiver that has none of its own. Keys that configure integrations we
-do not have (incidentio_...) are errors that say so, like those integrations.
+an ``http_config`` for every HTTP receiver that has none of its own.
 """
 
 from dataclasses import dataclass, field
@@ -32,9 +31,6 @@ INCIDENT_GLOBAL_KEYS = ("opsgenie_api_key", "opsgenie_api_key_file", "opsgenie_a
 OPSGENIE_API_URL = "https://api.opsgenie.com/"
 VICTOROPS_API_URL = "https://alert.victorops.com/integrations/generic/20131114/alert/"
 WECHAT_API_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
-# Alertmanager integrations we leave to apprise_configs, by the prefix of their global keys and their list.
-UNSUPPORTED_KINDS = ("incidentio",)
-UNSUPPORTED_HINT = "fleetmon has no {kind} integration; use apprise_configs, which reaches most notification services"
 
 
 @dataclass(slots=True)
@@ -84,11 +80,7 @@ class IntegrationSetup:
 
 def parse_global(node: Node) -> GlobalConfig:
     """The ``global:`` mapping of an alertmanager.yml; errors land in the node's error list."""
-    unsupported = [key for key in (node.value if isinstance(node.value, dict) else {})
-                   if isinstance(key, str) and key.split("_")[0] in UNSUPPORTED_KINDS]
-    for key in unsupported:
-        node.child(key).fail(UNSUPPORTED_HINT.format(kind=key.split("_")[0]))
-    node = node.mapping(GLOBAL_KEYS + CHAT_GLOBAL_KEYS + INCIDENT_GLOBAL_KEYS + tuple(unsupported))
+    node = node.mapping(GLOBAL_KEYS + CHAT_GLOBAL_KEYS + INCIDENT_GLOBAL_KEYS)
     glob = GlobalConfig(
         resolve_timeout=node.child("resolve_timeout").duration(300.0, minimum=0.001),
         smtp_from=node.child("smtp_from").string(),
