@@ -22,6 +22,7 @@ from fleetmon.hub.maintenance.windows import Window
 from fleetmon.hub.rules.config import RulesConfig, parse_rules
 from fleetmon.hub.sla.config import SLO, parse_slos
 from fleetmon.hub.store.config import StoreConfig
+from fleetmon.hub.store.remote_config import parse_remote_read, parse_remote_write
 from fleetmon.mqtt.broker import BrokerConfig, parse_broker
 from fleetmon.protocol.topics import HOST_ID_PATTERN
 
@@ -254,7 +255,7 @@ def _history(node: Node) -> StoreConfig:
             "record_retention": "duration", "batch_size": "integer", "flush_interval": "duration",
             "queue_size": "integer", "rollup_interval": "duration", "prune_interval": "duration",
             "raw_max_span": "duration", "minute_max_span": "duration"}
-    node = node.mapping(tuple(keys))
+    node = node.mapping((*keys, "remote_write", "remote_read"))
     defaults = StoreConfig()
     values = {}
     for key, kind in keys.items():
@@ -263,7 +264,8 @@ def _history(node: Node) -> StoreConfig:
             values[key] = child.duration(getattr(defaults, key), minimum=0.001)
         else:
             values[key] = child.number(getattr(defaults, key), minimum=1, integer=True)
-    return StoreConfig(**values)
+    return StoreConfig(**values, remote_write=parse_remote_write(node.child("remote_write")),
+                       remote_read=parse_remote_read(node.child("remote_read")))
 
 
 def _republish(node: Node) -> RepublishConfig:

@@ -222,3 +222,43 @@ def _store_families(store: Any) -> Iterator[Metric]:
                                 "fail; 0 while they succeed.")
     failing.add_metric([], store.failing_since)
     yield failing
+    yield from _long_term_families(store.remote_write, store.long_term)
+
+
+#: ``history.remote_write``'s counters on /metrics: (metric name, help, its figure).
+REMOTE_WRITE_COUNTERS = (
+    ("fleetmon_hub_remote_write_samples_sent", "Samples the long-term store's remote-write receiver took.",
+     "samples_sent"),
+    ("fleetmon_hub_remote_write_samples_failed", "Samples the receiver refused (a 4xx other than 429): not "
+     "retried.", "samples_failed"),
+    ("fleetmon_hub_remote_write_samples_dropped", "Samples not sent: more than history.remote_write.max_backlog "
+     "host-samples waited for the receiver.", "samples_dropped"),
+    ("fleetmon_hub_remote_write_requests_retried", "Remote-write requests tried again after a 5xx, 429 or "
+     "network error.", "requests_retried"),
+)
+
+
+def _long_term_families(remote_write: Any, long_term: Any) -> Iterator[Metric]:
+    """The long-term store's figures, when the config has one (fleetmon.hub.store.remote_write, remote_read)."""
+    if remote_write is not None:
+        figures = remote_write.figures()
+        for name, text, key in REMOTE_WRITE_COUNTERS:
+            family = CounterMetricFamily(name, text)
+            family.add_metric([], figures[key])
+            yield family
+        queue = GaugeMetricFamily("fleetmon_hub_remote_write_queue_length", "Host-samples stored and not yet "
+                                  "sent to the remote-write receiver.")
+        queue.add_metric([], figures["backlog"])
+        yield queue
+        failing = GaugeMetricFamily("fleetmon_hub_remote_write_failing_since_seconds", "Unix time since when "
+                                    "remote-write requests fail and are retried; 0 while they succeed.")
+        failing.add_metric([], figures["failing_since"])
+        yield failing
+    if long_term is not None:
+        reads = CounterMetricFamily("fleetmon_hub_long_term_reads", "Chart reads the long-term store answered.")
+        reads.add_metric([], long_term.reads)
+        yield reads
+        failures = CounterMetricFamily("fleetmon_hub_long_term_read_failures", "Chart reads the long-term store "
+                                       "failed, answered from SQLite instead.")
+        failures.add_metric([], long_term.failures)
+        yield failures

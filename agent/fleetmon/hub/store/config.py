@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from fleetmon.hub.store.remote_config import RemoteReadConfig, RemoteWriteConfig
+
 RAW, MINUTE, HOUR = "raw", "1m", "1h"
 TIERS = (RAW, MINUTE, HOUR)
 BUCKET_SECONDS = {MINUTE: 60, HOUR: 3600}
@@ -24,6 +26,8 @@ class StoreConfig:
     busy_timeout: float = 10.0  # how long a write waits for a lock another process holds before it is retried
     raw_max_span: float = 2 * 3600.0  # auto tier: raw answers ranges up to this long ...
     minute_max_span: float = 3 * DAY  # ... the minute tier up to this long, the hour tier beyond
+    remote_write: RemoteWriteConfig | None = None  # every stored sample also sent to a long-term store
+    remote_read: RemoteReadConfig | None = None  # the console's charts read from a long-term store
 
     def __post_init__(self) -> None:
         for name in ("raw_window", "minute_retention", "hour_retention", "record_retention", "flush_interval",

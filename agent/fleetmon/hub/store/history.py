@@ -21,12 +21,17 @@ from fleetmon.hub.store.items import ALERT, CHECK, EVENT, SAMPLE, STATE_CHANGE
 from fleetmon.hub.store.process import SHARED_SIZE, TEXT_SIZE, CounterView, serve
 from fleetmon.hub.store.query import Reader
 from fleetmon.hub.store.records import AlertRecord, BucketedSeries, CheckRecord, Event, QueriedSeries, StateChange
+from fleetmon.hub.store.remote_http import RemoteError
+from fleetmon.hub.store.remote_read import LongTermReader
+from fleetmon.hub.store.remote_write import RemoteWriteProcess
 from fleetmon.hub.store.schema import connect, migrate
 
 log = logging.getLogger(__name__)
 
 _POLL = 0.5  # how often a caller waiting on the writer checks that it is still alive
 SEND_SIZE = 256  # writes shipped to the writer process in one message
+#: Where a chart read was answered from (``chart_series``).
+SQLITE, LONG_TERM = "sqlite", "long_term"
 
 
 def _known_tier(tier: str) -> str:
@@ -63,6 +68,11 @@ class Store:
                                         args=(path, self.config, self._items, self._results, self._shared,
                                               self._text))
         self.counters = CounterView(self._shared, self._text)
+        # The long-term store (docs/hub.md, "Long-term store"): fed by a process of its own, read by charts.
+        self._remote_write = None if self.config.remote_write is None else RemoteWriteProcess(
+            context, path, self.config.remote_write)
+        self._long_term = None if self.config.remote_read is None else LongTermReader(self.config.remote_read)
+        self.counters.remote_write, self.counters.long_term = self._remote_write, self._long_term
         self._episode = (0.0, 0, 0)  # (failing since, samples, records dropped while failing since then)
         self._reader = Reader(path, lambda: self.counters.databases_replaced)
         self._lock = threading.Lock()  # the pending batch, the counts of what was sent, the positions
@@ -89,6 +99,8 @@ class Store:
         if error is not None:
             raise RuntimeError(f"the history store writer did not start: {error}")
         self._sender.start()
+        if self._remote_write is not None:
+            self._remote_write.start()
 
     @property
     def running(self) -> bool:
@@ -126,6 +138,8 @@ class Store:
         if self._process.is_alive():
             self._control("stop")
             self._process.join()
+        if self._remote_write is not None:
+            self._remote_write.close()
         self._stopped.set()
         self._reader.close()
 
@@ -251,6 +265,30 @@ class Store:
         end = now if end is None else end
         tier = pick_tier(self.config, start, end, now) if tier is None else _known_tier(tier)
         return self._reader.query_many(host, metrics, matchers or {}, start, end, tier, max_points)
+
+    def chart_series(self, host: str, metrics: Sequence[str], matchers: Mapping[str, str] | None, start: float,
+                     end: float, tier: str, max_points: int | None) -> tuple[str, list[QueriedSeries]]:
+        """``query_many`` for the console's charts: from the long-term store when one is configured
+        (``history.remote_read``), else — or when it fails: logged, counted — from SQLite; with where the
+        answer came from (SQLITE or LONG_TERM)."""
+        long_term = self._long_term
+        if long_term is not None:
+            _known_tier(tier)
+            try:
+                found = long_term.query_many(host, metrics, matchers or {}, start, end, tier, max_points)
+            except RemoteError as exc:
+                long_term.failures += 1
+                if not long_term.failing:
+                    log.error("history: the long-term store failed a chart read, answering from SQLite until it "
+                              "works again: %s", exc)
+                long_term.failing = True
+            else:
+                long_term.reads += 1
+                if long_term.failing:
+                    log.info("history: the long-term store answers chart reads again")
+                long_term.failing = False
+                return LONG_TERM, found
+        return SQLITE, self.query_many(host, metrics, matchers, start, end, tier, max_points)
 
     def bucketed(self, hosts: Sequence[str], metrics: Sequence[str], start: float, end: float, buckets: int,
                  tier: str | None = None) -> tuple[str, list[BucketedSeries]]:

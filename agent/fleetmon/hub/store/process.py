@@ -89,6 +89,8 @@ class CounterView:
         self.samples_dropped = 0
         self.records_dropped = 0
         self.dropped: dict[tuple[str, str], int] = {}  # ("sample" or "record", why) -> count
+        self.remote_write: Any = None  # the RemoteWriteProcess, with history.remote_write
+        self.long_term: Any = None  # the LongTermReader, with history.remote_read
 
     @property
     def failures(self) -> dict[str, int]:

@@ -37,8 +37,8 @@ class ConsoleHistory(Protocol):
 
     def tier_for(self, start: float, end: float) -> str: ...
 
-    def query_many(self, host: str, metrics: Sequence[str], matchers: Mapping[str, str] | None, start: float,
-                   end: float | None, tier: str | None, max_points: int | None) -> Sequence[QueriedSeries]: ...
+    def chart_series(self, host: str, metrics: Sequence[str], matchers: Mapping[str, str] | None, start: float,
+                     end: float, tier: str, max_points: int | None) -> tuple[str, Sequence[QueriedSeries]]: ...
 
     def bucketed(self, hosts: Sequence[str], metrics: Sequence[str], start: float, end: float, buckets: int,
                  tier: str | None = None) -> tuple[str, list[BucketedSeries]]: ...
@@ -83,12 +83,13 @@ def console_routes(fleet: FleetReader, history: ConsoleHistory,
             tier = params.get("tier") or history.tier_for(start, end)
             if known(host) is None:
                 return not_found(f"unknown host {host!r}")
-            found = history.query_many(host, list(dict.fromkeys(metrics)), wanted, start, end, tier, max_points)
+            source, found = history.chart_series(host, list(dict.fromkeys(metrics)), wanted, start, end, tier,
+                                                 max_points)
         except BadParam as exc:
             return bad_request(exc)
         except ValueError as exc:  # the store refused the tier
             return bad_request(f"tier: {exc}")
-        return JSONResponse({"tier": tier, "start": start, "end": end,
+        return JSONResponse({"tier": tier, "source": source, "start": start, "end": end,
                              "series": [{"name": s.name, "labels": s.labels, "points": s.points} for s in found]})
 
     def host_window(request: Request) -> tuple[str, float, float, int] | Response:
