@@ -12,6 +12,7 @@ import yaml
 
 from fleetmon.config_reader import ConfigError
 from fleetmon.hub.alerting.config import load_routing
+from fleetmon.hub.alerting.notification import AlertSnapshot
 from tests.conftest import AGENT_SRC
 
 AMTOOL = shutil.which("amtool")
@@ -206,6 +207,35 @@ receivers: [{name: default}, {name: api}]
     assert route.group_labels(labels) == {"alertname": "X", "cluster": "c1"}
 
 
+def test_route_labels_merge_into_children_and_a_childs_own_win(tmp_path):
+    path = tmp_path / "am.yml"
+    path.write_text("""
+templates: [team.tmpl]
+route:
+  receiver: default
+  labels: {team: platform, tier: '{{ template "tier" . }}'}
+  routes:
+    - matchers: ['service="db"']
+      labels: {team: storage, db: 'yes'}
+      routes:
+        - matchers: ['env="prod"']
+    - matchers: ['service="web"']
+receivers: [{name: default}]
+""")
+    (tmp_path / "team.tmpl").write_text('{{ define "tier" }}gold{{ end }}')
+    route = load_routing(str(path)).route
+    db, prod, web = route.routes[0], route.routes[0].routes[0], route.routes[1]
+    sources = {r: {name: f.source for name, f in r.options.labels} for r in (route, db, prod, web)}
+    assert sources[route] == sources[web] == {"team": "platform", "tier": '{{ template "tier" . }}'}
+    assert sources[db] == sources[prod] == {"db": "yes", "team": "storage", "tier": '{{ template "tier" . }}'}
+    assert prod.render_labels({}, []) == {}  # nothing to render against
+    snapshot = AlertSnapshot({"service": "db", "env": "prod"}, {}, 0.0, None)
+    assert prod.render_labels({}, [snapshot]) == {"db": "yes", "team": "storage", "tier": "gold"}  # templates: files
+    assert route.match({"service": "db", "env": "prod"}) == [prod]
+    assert db.key == '{}/{service="db"}'  # labels are not part of the route's key or matching
+    assert "labels{db='yes',team='storage'" in prod.describe()
+
+
 @pytest.mark.parametrize("doc, message", [
     ("route: {receiver: nope}\nreceivers: [{name: a}]", "route.receiver: undefined receiver 'nope'"),
     ("route: {receiver: a, matchers: ['x=1']}\nreceivers: [{name: a}]", "route.matchers: the root route cannot"),
@@ -217,7 +247,13 @@ receivers: [{name: default}, {name: api}]
     ("route: {receiver: a, group_interval: 0}\nreceivers: [{name: a}]", "route.group_interval: group_interval"),
     ("route: {receiver: a, routes: [{mute_time_intervals: [night]}]}\nreceivers: [{name: a}]",
      "route.routes[0].mute_time_intervals[0]: undefined time interval 'night'"),
-    ("route: {receiver: a, routes: [{labels: {x: y}}]}\nreceivers: [{name: a}]", "route.routes[0].labels: unknown"),
+    ("route: {receiver: a, routes: [{labels: {x: '{{ .Foo'}}]}\nreceivers: [{name: a}]",
+     "route.routes[0].labels.x: template: line 1, column 1: unclosed action"),
+    ("route: {receiver: a, routes: [{labels: {x: '{{ nosuch }}'}}]}\nreceivers: [{name: a}]",
+     "route.routes[0].labels.x: template:"),
+    ("route: {receiver: a, labels: {'': y}}\nreceivers: [{name: a}]", "route.labels.: invalid label name ''"),
+    ("route: {receiver: a, labels: {x: [y]}}\nreceivers: [{name: a}]", "route.labels.x: must be a string"),
+    ("route: {receiver: a, labels: [x]}\nreceivers: [{name: a}]", "route.labels: must be a mapping"),
     ("route: {receiver: a}\nreceivers: [{name: a}]\ntemplates: [7]", "templates[0]: must be"),
     ("route: {receiver: a, escalation: [{after: 1h, receivers: [b]}, {after: 5m, receivers: [a]}]}\n"
      "receivers: [{name: a}]", "route.escalation[0].receivers[0]: undefined receiver 'b'"),

@@ -104,7 +104,9 @@ def alertmanager_routes(dispatcher: "Dispatcher", started: float | None = None) 
             members.sort(key=lambda member: flush_order(_labelled(member[0]["labels"])))
             found.append((group, members))
         found.sort(key=functools.cmp_to_key(_group_order))
-        return JSONResponse([{"labels": group["labels"], "routeLabels": {}, "receiver": {"name": group["receiver"]},
+        route_labels = dispatcher.route_labels(now) if found else {}
+        return JSONResponse([{"labels": group["labels"], "routeLabels": route_labels.get(group["id"], {}),
+                              "receiver": {"name": group["receiver"]},
                               "alerts": [gettable_alert(view, status, sorted(receivers_of[view["fingerprint"]]))
                                          for view, status in members]}
                              for group, members in found])

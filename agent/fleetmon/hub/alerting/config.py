@@ -73,7 +73,7 @@ def parse_alerting(node: Node, context: ReceiverContext | None = None, base_dir:
     receivers = parse_receivers(source.child("receivers"), glob, context, templates)
     intervals = merge(parse_time_intervals(source.child("time_intervals")),
                       parse_time_intervals(source.child("mute_time_intervals")), source.child("time_intervals"))
-    route = parse_route(source.child("route"), set(receivers), set(intervals.names()))
+    route = parse_route(source.child("route"), set(receivers), set(intervals.names()), templates)
     return AlertingConfig(route=route, receivers=receivers, glob=glob,
                           inhibit_rules=parse_inhibit_rules(source.child("inhibit_rules")),
                           time_intervals=intervals, external_url=node.child("external_url").string(""),

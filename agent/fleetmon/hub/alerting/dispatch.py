@@ -258,8 +258,9 @@ class Dispatcher(DispatcherOperations):
             escalated = [(i + 1, name) for i, tier in enumerate(group.route.options.escalation[:group.tiers])
                          for name in tier.receivers]
             targets = escalated if tiers_only else [(0, group.route.receiver), *escalated]
+            labels = group.route.render_labels(group.labels, snapshots, self.config.external_url)
             for tier, receiver_name in targets:
-                deliveries += self._decide(group, tier, receiver_name, snapshots, firing, resolved, acked, now)
+                deliveries += self._decide(group, tier, receiver_name, snapshots, firing, resolved, acked, now, labels)
         if not firing and group.firing_since is not None:
             group.firing_since, group.tiers = None, 0
         self.journal.escalation(group.key, group.firing_since, group.tiers)
@@ -290,7 +291,8 @@ class Dispatcher(DispatcherOperations):
             self.observer.observe_group(group.key, group.id, dict(group.labels), group.route.receiver, refs, now)
 
     def _decide(self, group: Group, tier: int, receiver_name: str, snapshots: list[AlertSnapshot],
-                firing: frozenset[str], resolved: frozenset[str], acked: bool, now: float) -> list:
+                firing: frozenset[str], resolved: frozenset[str], acked: bool, now: float,
+                route_labels: dict[str, str]) -> list:
         receiver = self.config.receivers.get(receiver_name)
         if receiver is None:  # no alerting configured: alerts are kept and shown, not notified
             return []
@@ -305,7 +307,7 @@ class Dispatcher(DispatcherOperations):
                 reason = escalation_reason(group.route.options.escalation[tier - 1])
             notification = Notification(receiver=receiver_name, group_key=group.key, group_labels=dict(group.labels),
                                         alerts=list(snapshots), reason=reason, external_url=self.config.external_url,
-                                        tier=tier)
+                                        tier=tier, route_labels=dict(route_labels))
             out.append((integration, notification, log_key))
         return out
 
@@ -363,6 +365,15 @@ class Dispatcher(DispatcherOperations):
                 self._route(alert, now, previous)
             self._due = 0.0
         self._wake.set()
+
+    def route_labels(self, now: float) -> dict[str, dict[str, str]]:
+        """By group id, the route labels of each group holding alerts, rendered against all its alerts (the
+        API's groups); rendered outside the lock, as a template may take its time."""
+        with self._lock:
+            held = [(g, [snapshot(a, now) for a in sorted(g.alerts.values(), key=flush_order)])
+                    for g in self.groups.values() if g.alerts and g.route.options.labels]
+        url = self.config.external_url
+        return {g.id: g.route.render_labels(g.labels, alerts, url) for g, alerts in held}
 
     def firing_from(self, source: str) -> list[Alert]:
         """The firing alerts of one of the hub's own sources ("fleet", "edge"; "" for those journaled

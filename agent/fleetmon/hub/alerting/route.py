@@ -6,19 +6,43 @@ absent ``group_by`` inherits, ``['...']`` groups by every label, ``[]`` groups e
 mute and active time intervals are never inherited. fleetmon adds, both inherited like ``receiver``:
 ``escalation``, tiers of receivers notified when a firing group stays unacknowledged, and ``incident``, which
 alerts of the route's groups open an incident (fleetmon.hub.incidents; docs/incidents.md).
+
+Route ``labels`` (Alertmanager 0.34): a map merged into the children's, a child's own key winning. Each value
+is a Go template, parsed at config load and rendered per aggregation group (``render_labels``) against the
+group's data with ``.NotificationReason`` "unknown": at a flush against the alerts about to be notified, in
+the API against all the group's alerts. Inside such a template ``.RouteLabels`` holds the raw values and
+``routeLabels "x"`` renders label x (once per render; a cycle is an error). A label whose template fails is
+left out and logged, as Alertmanager does; grouping never looks at them.
 """
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from gotpl import TemplateExecutionError, TemplateSyntaxError
+
 from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.matchers import Matcher, MatcherError, format_matchers, is_label_name, parse_matchers
+from fleetmon.hub.alerting.notification import AlertSnapshot, Notification
+from fleetmon.hub.alerting.templates import (
+    Data,
+    Field,
+    RenderError,
+    TemplateSet,
+    default_templates,
+    from_notification,
+    syntax_error,
+)
+from fleetmon.hub.alerting.templates.data import KV
 
 ROUTE_KEYS = ("receiver", "group_by", "continue", "matchers", "match", "match_re", "group_wait", "group_interval",
-              "repeat_interval", "mute_time_intervals", "active_time_intervals", "routes", "escalation", "incident")
+              "repeat_interval", "mute_time_intervals", "active_time_intervals", "routes", "escalation", "incident",
+              "labels")
 DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0
 DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
+
+log = logging.getLogger("fleetmon.hub.alerting")
 
 
 @dataclass(slots=True, frozen=True)
@@ -40,6 +64,7 @@ class RouteOptions:
     escalation: tuple[EscalationTier, ...] = ()
     # None: no incidents; a tuple: the matchers an alert must meet to open or join one (empty: every alert)
     incident: tuple[Matcher, ...] | None = None
+    labels: tuple[tuple[str, Field], ...] = ()  # route labels, own and inherited, by name; values are templates
 
     def opens_incident(self, labels: Mapping[str, str]) -> bool:
         return self.incident is not None and all(m.matches(labels) for m in self.incident)
@@ -76,6 +101,23 @@ class Route:
             return dict(labels)
         return {k: v for k, v in labels.items() if k in self.options.group_by}
 
+    def render_labels(self, group_labels: Mapping[str, str], alerts: list[AlertSnapshot],
+                      external_url: str = "") -> dict[str, str]:
+        """The route labels rendered for one group and batch of alerts; {} when the route has none."""
+        fields = dict(self.options.labels)
+        if not fields or not alerts:
+            return {}
+        data = from_notification(Notification(receiver=self.receiver, group_key="", group_labels=dict(group_labels),
+                                              alerts=alerts, reason="unknown", external_url=external_url))
+        resolver = data.route_labels = _LabelResolver(fields, data)
+        rendered = {}
+        for name in sorted(fields):
+            try:
+                rendered[name] = resolver.get(name)
+            except RenderError as exc:
+                log.error("route %s: label %s not rendered: %s", self.id, name, exc)
+        return rendered
+
     def walk(self, depth: int = 0) -> Iterator[tuple[int, "Route"]]:
         yield depth, self
         for child in self.routes:
@@ -101,14 +143,17 @@ class Route:
             parts.append(f"escalate after {_seconds(tier.after)} to {','.join(tier.receivers)}")
         if o.incident is not None:
             parts.append(f"incident{{{format_matchers(o.incident)}}}" if o.incident else "incident")
+        if o.labels:
+            parts.append("labels{" + ",".join(f"{name}={field.source!r}" for name, field in o.labels) + "}")
         return "  ".join(parts)
 
     def tree(self) -> str:
         return "\n".join("  " * depth + route.describe() for depth, route in self.walk())
 
 
-def parse_route(node: Node, receivers: set[str], intervals: set[str]) -> Route:
-    """The root route; errors (with key paths) go to the node's error list."""
+def parse_route(node: Node, receivers: set[str], intervals: set[str], templates: TemplateSet | None = None) -> Route:
+    """The root route; errors (with key paths) go to the node's error list. ``templates``: the set the route
+    labels' templates are parsed against (the config's ``templates:`` files)."""
     node = node.mapping(ROUTE_KEYS)
     if node.missing or not node.value:
         node.fail("a root route is required")
@@ -120,11 +165,11 @@ def parse_route(node: Node, receivers: set[str], intervals: set[str]) -> Route:
         node.child("continue").fail("the root route cannot continue")
     if not node.child("receiver").string(""):
         node.child("receiver").fail("the root route must name a receiver")
-    return _route(node, RouteOptions(), receivers, intervals, "{}")
+    return _route(node, RouteOptions(), receivers, intervals, templates or default_templates(), "{}")
 
 
-def _route(node: Node, parent: RouteOptions, receivers: set[str], intervals: set[str], parent_key: str,
-           index: int | None = None) -> Route:
+def _route(node: Node, parent: RouteOptions, receivers: set[str], intervals: set[str], templates: TemplateSet,
+           parent_key: str, index: int | None = None) -> Route:
     node = node.mapping(ROUTE_KEYS)
     own_receiver = node.child("receiver").string("")
     if own_receiver and own_receiver not in receivers:
@@ -142,6 +187,9 @@ def _route(node: Node, parent: RouteOptions, receivers: set[str], intervals: set
         options = replace(options, escalation=_escalation(node.child("escalation"), receivers))
     if "incident" in node.value:
         options = replace(options, incident=_incident(node.child("incident")))
+    if "labels" in node.value:
+        own = _labels(node.child("labels"), templates)
+        options = replace(options, labels=tuple(sorted({**dict(options.labels), **own}.items())))
     matchers = tuple(sorted(_matchers(node), key=lambda m: m.sort_key))
     time_intervals = {}
     for key in ("mute_time_intervals", "active_time_intervals"):
@@ -154,7 +202,7 @@ def _route(node: Node, parent: RouteOptions, receivers: set[str], intervals: set
     route_id = key if index is None else f"{key}/{index}"
     route = Route(options, matchers, node.child("continue").boolean(False), time_intervals["mute_time_intervals"],
                   time_intervals["active_time_intervals"], key=key, id=route_id)
-    route.routes = [_route(child, options, receivers, intervals, key, i)
+    route.routes = [_route(child, options, receivers, intervals, templates, key, i)
                     for i, child in enumerate(node.child("routes").sequence())]
     return route
 
@@ -171,6 +219,56 @@ def _group_by(node: Node, options: RouteOptions) -> RouteOptions:
         if not is_label_name(name, classic=False):
             Node(name, f"{node.path}[{i}]", node.errors).fail(f"invalid label name {name!r}")
     return replace(options, group_by=frozenset(names), group_by_all=False)
+
+
+def _labels(node: Node, templates: TemplateSet) -> dict[str, Field]:
+    """A route's own labels, each value parsed as a template against the config's template set."""
+    if not node.missing and not isinstance(node.value, dict):
+        node.fail("must be a mapping of label names to values")
+        return {}
+    fields = {}
+    for name, value in node.string_map().items():
+        if not is_label_name(name, classic=False):
+            node.child(name).fail(f"invalid label name {name!r}")
+            continue
+        try:
+            fields[name] = templates.text(value)
+        except TemplateSyntaxError as exc:
+            node.child(name).fail(f"template: {syntax_error(exc)}")
+    return fields
+
+
+class _LabelResolver(KV):
+    """``.RouteLabels`` while route labels render: looked up (``.RouteLabels.x``, ``index``, ``range``) it
+    gives the raw values, as Alertmanager's data holds them; ``get``, which the ``routeLabels`` function
+    calls, renders the named label, each at most once per render, and refuses a cycle."""
+
+    __slots__ = ("_data", "_fields", "_memo", "_stack")
+
+    def __init__(self, fields: Mapping[str, Field], data: Data) -> None:
+        super().__init__({name: field.source for name, field in fields.items()})
+        self._fields, self._data = dict(fields), data
+        self._memo: dict[str, str] = {}
+        self._stack: list[str] = []
+
+    def __gotemplate_lookup__(self, name: str) -> object:
+        method = self.METHODS.get(name)
+        return getattr(self, method) if method is not None else dict.get(self, name, "")
+
+    def get(self, name: str, default: object = "") -> str:  # type: ignore[override]
+        field = self._fields.get(name)
+        if field is None:
+            return ""
+        if name in self._memo:
+            return self._memo[name]
+        if name in self._stack:
+            raise TemplateExecutionError("route label cycle detected: " + " -> ".join([*self._stack, name]))
+        self._stack.append(name)
+        try:
+            value = self._memo[name] = field.render(self._data)
+        finally:
+            self._stack.pop()
+        return value
 
 
 def _matchers(node: Node) -> list[Matcher]:
