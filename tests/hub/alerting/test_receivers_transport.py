@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote_plus
 
 import pytest
 
+from fleetmon.config_reader import ConfigError
 from fleetmon.hub.alerting.receivers import DeliveryError, sigv4
 from fleetmon.hub.alerting.receivers.incidentio import MAX_PAYLOAD
 from fleetmon.hub.alerting.receivers.proxy import ProxySettings, proxy_for
@@ -518,3 +519,22 @@ def test_config_original_shows_a_proxys_password_as_secret():
                                         "receivers": [{"name": "r", "webhook_configs": [hook]}]}})
     shown = original_config(config.alerting)
     assert "hunter2" not in shown and "http://bob:<secret>@proxy.test:3128" in shown
+
+
+def test_the_transport_switches_load_and_following_redirects_is_refused_naming_the_key():
+    from fleetmon.hub.config import parse_config
+
+    def errors(http_config):
+        hook = {"url": "http://receiver.test/hook", "http_config": http_config}
+        try:
+            parse_config({"alerting": {"route": {"receiver": "r"},
+                                       "receivers": [{"name": "r", "webhook_configs": [hook]}]}})
+        except ConfigError as exc:
+            return exc.errors
+        return []
+
+    assert errors({"enable_http2": False, "follow_redirects": False}) == []
+    assert errors({"enable_http2": True}) == []
+    [error] = errors({"follow_redirects": True})
+    assert error.startswith("alerting.receivers[0].webhook_configs[0].http_config.follow_redirects: following "
+                            "redirects is not supported yet")

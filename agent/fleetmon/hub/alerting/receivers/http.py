@@ -31,7 +31,10 @@ from fleetmon.hub.alerting.receivers.tls import TlsSettings, parse_tls, system_t
 
 USER_AGENT = f"fleetmon/{__version__}"
 AUTH_KEYS = ("authorization", "basic_auth", "bearer_token", "bearer_token_file", "oauth2")
-HTTP_KEYS = (*AUTH_KEYS, "tls_config", *PROXY_KEYS)
+#: prometheus/common's transport switches: HTTP/2 (the hub speaks HTTP/1.1 whatever it says) and following
+#: redirects, which the hub does not do yet: only ``false``, what it does anyway, is taken.
+TRANSPORT_KEYS = ("enable_http2", "follow_redirects")
+HTTP_KEYS = (*AUTH_KEYS, "tls_config", *PROXY_KEYS, *TRANSPORT_KEYS)
 _MAX_ANSWER = 64 * 1024  # bytes of a response kept; enough for any error message
 
 
@@ -67,6 +70,10 @@ def parse_http_config(node: Node) -> HttpConfig:
     elif schemes:
         authorization = "Bearer " + secret(node, "bearer_token")
     tls = None if node.child("tls_config").missing else parse_tls(node.child("tls_config"))
+    node.child("enable_http2").boolean(True)
+    if node.child("follow_redirects").boolean(False):
+        node.child("follow_redirects").fail("following redirects is not supported yet: set false (a redirect is "
+                                            "reported as the delivery's failure)")
     return HttpConfig(authorization, tls, parse_proxy(node), oauth2)
 
 
