@@ -18,7 +18,7 @@ from typing import ClassVar
 from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import AlertSnapshot, Notification, go_time
 from fleetmon.hub.alerting.receivers.base import Integration
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.webhook import encode
 
@@ -55,7 +55,6 @@ def parse(node: Node, setup: IntegrationSetup) -> AlertmanagerForward:
         node.child("url").fail("required: the Alertmanager's base URL, e.g. http://alertmanager:9093")
     else:
         check_url(node.child("url"), url)
-    http = node.child("http_config")
     return AlertmanagerForward(**integration_fields(node, setup, send_resolved=True), url=url,
-                               http=setup.glob.http_config if http.missing else parse_http_config(http),
+                               http=entry_http_config(node, setup.glob.http_config),
                                firing_ttl=node.child("firing_ttl").duration(DEFAULT_FIRING_TTL, minimum=1))

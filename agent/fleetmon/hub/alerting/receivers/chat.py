@@ -17,7 +17,7 @@ from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import text
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, secret_source, template
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config
 from fleetmon.hub.alerting.receivers.http import post as http_post
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup
 from fleetmon.hub.alerting.receivers.webhook import encode
@@ -62,8 +62,7 @@ def post_json(url: str, payload: object, config: HttpConfig, timeout: float,
 
 def http_config(node: Node, setup: IntegrationSetup) -> HttpConfig:
     """The entry's own ``http_config``, else the global one."""
-    own = node.child("http_config")
-    return setup.glob.http_config if own.missing else parse_http_config(own)
+    return entry_http_config(node, setup.glob.http_config)
 
 
 def given_secret(node: Node, key: str) -> str | None:

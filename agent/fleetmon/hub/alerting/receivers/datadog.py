@@ -18,7 +18,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers.base import Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, template
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
 from fleetmon.hub.alerting.receivers.opsgenie import cut
 from fleetmon.hub.alerting.receivers.pagerduty import dedup_key as group_key_hash
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
@@ -83,9 +83,8 @@ def parse(node: Node, setup: IntegrationSetup) -> Datadog:
     url = node.child("api_url").string(events_url(site))
     check_url(node.child("api_url"), url)
     templates = setup.templates
-    http = node.child("http_config")
     return Datadog(**integration_fields(node, setup, send_resolved=True), api_key=api_key, url=url,
-                   http=setup.glob.http_config if http.missing else parse_http_config(http),
+                   http=entry_http_config(node, setup.glob.http_config),
                    fields={key: template(node.child(key), templates, default) for key, default in DEFAULTS.items()},
                    tags=[template(item, templates) for item in node.child("tags").sequence()],
                    alert_type=node.child("alert_type").string("error", choices=ALERT_TYPES),

@@ -77,6 +77,12 @@ def parse_http_config(node: Node) -> HttpConfig:
     return HttpConfig(authorization, tls, parse_proxy(node), oauth2)
 
 
+def entry_http_config(node: Node, fallback: HttpConfig) -> HttpConfig:
+    """A receiver entry's own ``http_config``, else ``fallback`` (the global section's)."""
+    own = node.child("http_config")
+    return fallback if own.missing else parse_http_config(own)
+
+
 def basic_authorization(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 

@@ -15,7 +15,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers.base import Integration
 from fleetmon.hub.alerting.receivers.common import secret, secret_source
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.webhook import encode
 
@@ -55,10 +55,9 @@ def parse(node: Node, setup: IntegrationSetup) -> Incidentio:
         node.child("url").fail("url or url_file is required")
     else:
         check_url(secret_source(node, "url"), url)
-    http_node = node.child("http_config")
-    http = setup.glob.http_config if http_node.missing else parse_http_config(http_node)
+    http = entry_http_config(node, setup.glob.http_config)
     token = secret(node, "alert_source_token")
-    own_authorization = not http_node.child("authorization").missing
+    own_authorization = not node.child("http_config").child("authorization").missing
     if token and own_authorization:
         secret_source(node, "alert_source_token").fail("set alert_source_token(_file) or "
                                                        "http_config.authorization, not both")

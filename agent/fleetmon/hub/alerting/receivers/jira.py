@@ -28,7 +28,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
 from fleetmon.hub.alerting.receivers.common import template
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
 from fleetmon.hub.alerting.receivers.opsgenie import cut
 from fleetmon.hub.alerting.receivers.pagerduty import dedup_key as group_key_hash
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
@@ -254,10 +254,9 @@ def parse(node: Node, setup: IntegrationSetup) -> Jira:
     summary, update_summary = _text_field(node.child("summary"), templates, DEFAULTS["summary"])
     description, update_description = _text_field(node.child("description"), templates, DEFAULTS["description"])
     fields = node.child("fields")
-    http = node.child("http_config")
     return Jira(**integration_fields(node, setup, send_resolved=True), api_url=api_url,
                 api_type=node.child("api_type").string("auto", choices=API_TYPES),
-                http=setup.glob.http_config if http.missing else parse_http_config(http),
+                http=entry_http_config(node, setup.glob.http_config),
                 project=template(node.child("project"), templates),
                 issue_type=template(node.child("issue_type"), templates),
                 summary=summary, description=description, update_summary=update_summary,

@@ -21,7 +21,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers.base import Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, secret_source, template, template_map
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
 from fleetmon.hub.alerting.receivers.pagerduty import dedup_key as group_key_hash
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.webhook import encode
@@ -151,10 +151,9 @@ def parse(node: Node, setup: IntegrationSetup) -> OpsGenie:
     if not api_url.endswith("/"):
         api_url += "/"
     templates = setup.templates
-    http = node.child("http_config")
     return OpsGenie(**integration_fields(node, setup, send_resolved=True),
                     api_key=key_template(node, "api_key", api_key, templates), api_url=api_url,
-                    http=glob.http_config if http.missing else parse_http_config(http),
+                    http=entry_http_config(node, glob.http_config),
                     fields={key: template(node.child(key), templates, default) for key, default in DEFAULTS.items()},
                     details=template_map(node.child("details"), templates),
                     responders=[parse_responder(item, templates) for item in node.child("responders").sequence()],

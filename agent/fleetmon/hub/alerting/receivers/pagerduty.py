@@ -19,7 +19,7 @@ from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import text
 from fleetmon.hub.alerting.receivers.base import Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, template, template_map
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.webhook import encode
 from fleetmon.hub.alerting.templates import Field
@@ -101,8 +101,7 @@ def parse(node: Node, setup: IntegrationSetup) -> PagerDuty:
     fields = {key: template(node.child(key), templates, default) for key, default in DEFAULTS.items()}
     if node.child("source").missing:  # as Alertmanager: the source is the client unless set
         fields["source"] = template(node.child("client"), templates, DEFAULTS["client"])
-    http = node.child("http_config")
     return PagerDuty(**integration_fields(node, setup, send_resolved=True), routing_key=routing_key, url=url,
-                     http=setup.glob.http_config if http.missing else parse_http_config(http),
+                     http=entry_http_config(node, setup.glob.http_config),
                      configured=frozenset(key for key in DEFAULTS if not node.child(key).missing),
                      fields=fields, details=details)

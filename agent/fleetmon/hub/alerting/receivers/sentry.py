@@ -27,7 +27,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification, go_time
 from fleetmon.hub.alerting.receivers.base import Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, secret_source, template, template_map
-from fleetmon.hub.alerting.receivers.http import HttpConfig, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, entry_http_config, post
 from fleetmon.hub.alerting.receivers.opsgenie import cut
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.webhook import encode
@@ -127,8 +127,7 @@ def parse(node: Node, setup: IntegrationSetup) -> Sentry:
     if level and "{{" not in level and level not in LEVELS:
         node.child("level").fail("must be one of: {} (got {!r})".format(", ".join(LEVELS), level))
     templates = setup.templates
-    http = node.child("http_config")
     return Sentry(**integration_fields(node, setup, send_resolved=False), dsn=dsn or Dsn("", "", "", ""),
-                  http=setup.glob.http_config if http.missing else parse_http_config(http),
+                  http=entry_http_config(node, setup.glob.http_config),
                   fields={key: template(node.child(key), templates, default) for key, default in DEFAULTS.items()},
                   tags=template_map(node.child("tags"), templates))

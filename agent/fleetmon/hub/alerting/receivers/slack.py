@@ -14,7 +14,7 @@ from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import text
 from fleetmon.hub.alerting.receivers.base import Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, secret_source, template
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config
 from fleetmon.hub.alerting.receivers.http import post as http_post
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.webhook import encode
@@ -86,9 +86,8 @@ def parse(node: Node, setup: IntegrationSetup) -> Slack:
         check_url(secret_source(node, "api_url"), api_url)
     fields = {key: template(node.child(key), setup.templates, default) for key, default in DEFAULTS.items()}
     mrkdwn_in = tuple(item.string() for item in node.child("mrkdwn_in").sequence())
-    http = node.child("http_config")
     return Slack(**integration_fields(node, setup, send_resolved=False), api_url=api_url,
-                 http=setup.glob.http_config if http.missing else parse_http_config(http), fields=fields,
+                 http=entry_http_config(node, setup.glob.http_config), fields=fields,
                  configured=frozenset(key for key in DEFAULTS if not node.child(key).missing),
                  link_names=node.child("link_names").boolean(False),
                  **({"mrkdwn_in": mrkdwn_in} if mrkdwn_in else {}))

@@ -44,7 +44,7 @@ from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import sigv4
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, template
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
 from fleetmon.hub.alerting.receivers.pagerduty import dedup_key as group_key_hash
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.templates import Field
@@ -339,8 +339,7 @@ def parse(node: Node, setup: IntegrationSetup) -> Sns:
     node.child("use_aws_http_client").boolean(False)  # Go's choice of HTTP client; the hub has one
     templates = setup.templates
     attributes = node.child("attributes")
-    http = node.child("http_config")
-    http_config = setup.glob.http_config if http.missing else parse_http_config(http)
+    http_config = entry_http_config(node, setup.glob.http_config)
     return Sns(**integration_fields(node, setup, send_resolved=True), region=region, access_key=access_key,
                secret_key=secret_key, profile=auth.child("profile").string(),
                http=replace(http_config, authorization="", oauth2=None),  # SigV4 is the Authorization header

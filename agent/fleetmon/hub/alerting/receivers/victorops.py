@@ -18,7 +18,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, template, template_map
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
 from fleetmon.hub.alerting.receivers.opsgenie import cut
 from fleetmon.hub.alerting.receivers.pagerduty import dedup_key as group_key_hash
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
@@ -86,9 +86,8 @@ def parse(node: Node, setup: IntegrationSetup) -> VictorOps:
     for name in RESERVED_FIELDS:
         if not custom.child(name).missing:
             custom.child(name).fail("is one of the fixed fields and cannot be a custom field")
-    http = node.child("http_config")
     return VictorOps(**integration_fields(node, setup, send_resolved=True), api_key=api_key, api_url=api_url,
-                     http=glob.http_config if http.missing else parse_http_config(http),
+                     http=entry_http_config(node, glob.http_config),
                      fields={key: template(node.child(key), setup.templates, default)
                              for key, default in DEFAULTS.items()},
                      custom_fields={name: value for name, value in template_map(custom, setup.templates).items()

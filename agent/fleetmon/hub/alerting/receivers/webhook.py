@@ -15,7 +15,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers.base import Integration
 from fleetmon.hub.alerting.receivers.common import secret, secret_source
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 
 KEYS = ("url", "url_file", "send_resolved", "max_alerts", "timeout", "http_config", "hmac_secret",
@@ -52,8 +52,7 @@ def parse(node: Node, setup: IntegrationSetup) -> Webhook:
         node.child("url").fail("url or url_file is required")
     else:
         check_url(secret_source(node, "url"), url)
-    http = node.child("http_config")
     return Webhook(**integration_fields(node, setup, send_resolved=True), url=url,
-                   http=setup.glob.http_config if http.missing else parse_http_config(http),
+                   http=entry_http_config(node, setup.glob.http_config),
                    max_alerts=node.child("max_alerts").number(0, minimum=0, integer=True),
                    hmac_secret=secret(node, "hmac_secret").encode("utf-8"))

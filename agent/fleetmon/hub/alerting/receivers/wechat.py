@@ -18,7 +18,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, template
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config, post
+from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
 from fleetmon.hub.alerting.receivers.opsgenie import key_template
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.webhook import encode
@@ -118,10 +118,9 @@ def parse(node: Node, setup: IntegrationSetup) -> WeChat:
     if not api_url.endswith("/"):
         api_url += "/"
     templates = setup.templates
-    http = node.child("http_config")
     return WeChat(**integration_fields(node, setup, send_resolved=False),
                   api_secret=key_template(node, "api_secret", api_secret, templates),
                   corp_id=key_template(node, "corp_id", corp_id, templates), api_url=api_url,
-                  http=glob.http_config if http.missing else parse_http_config(http),
+                  http=entry_http_config(node, glob.http_config),
                   message_type=node.child("message_type").string("text", choices=("text", "markdown")),
                   fields={key: template(node.child(key), templates, default) for key, default in DEFAULTS.items()})
