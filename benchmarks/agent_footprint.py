@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from procfs import cpu_seconds, free_port, memory_kib, wait_port
+from procfs import cpu_seconds, free_port, memory_kib, stop_processes, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,14 +84,7 @@ def measure(args: argparse.Namespace) -> dict:
             results[name] = dict(cpu_ms_per_s=round(1000 * cpu / elapsed, 2), **memory_kib(process.pid))
     finally:
         stop.set()
-        for process in processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes.values())
         shutil.rmtree(work, ignore_errors=True)
     return {"duration_s": round(elapsed, 1), "node_exporter_scrapes": scrapes[0], "results": results}
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import psutil
-from procfs import cpu_seconds, free_port, memory_kib, wait_port
+from procfs import cpu_seconds, free_port, memory_kib, stop_processes, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "agent")]
@@ -195,14 +195,7 @@ def measure(args: argparse.Namespace, rate: int) -> dict:
             writer.stop()
         if carried is not None:
             carried.close()
-        for process in processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes.values())
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     return {"rate": rate, "duration_s": round(elapsed, 1), "written": written, "written_measured": written_during,

@@ -1,8 +1,9 @@
-"""What the benchmarks share: free loopback ports, waiting for a listener, and a process's CPU and memory
-read from /proc."""
+"""What the benchmarks share: free loopback ports, waiting for a listener, a process's CPU and memory read
+from /proc, and stopping what a run started."""
 
 import os
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -39,3 +40,16 @@ def memory_kib(pid: int) -> dict:
         if key in ("Rss", "Pss"):
             out[key.lower()] = int(rest.split()[0])
     return out
+
+
+def stop_processes(processes) -> None:
+    """SIGTERM to each one still running, then wait; one that does not end within 10 s is killed."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
