@@ -6,7 +6,7 @@ with their groups, fleet rules, history retention.
 
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,26 +56,6 @@ class ListenTls:
 
     cert_file: str
     key_file: str
-
-
-@dataclass
-class AlertingSection(AlertingConfig):
-    """The alerting config and the document it was read from (the ``alerting`` section, or the file its
-    ``include`` names), which Alertmanager's API v2 shows as ``config.original`` (fleetmon.hub.alerting.api_v2)."""
-
-    document: dict[str, Any] = field(default_factory=dict)
-
-
-def _with_document(config: AlertingConfig, node: Node) -> AlertingSection:
-    document = node.value if isinstance(node.value, dict) else {}
-    include = document.get("include")
-    if isinstance(include, str) and include:  # read again here: alerting.config keeps only what it parsed
-        try:
-            document = read_yaml(include) or {}
-        except ConfigError:
-            document = {}
-    return AlertingSection(**{f.name: getattr(config, f.name) for f in fields(config)},
-                           document=document if isinstance(document, dict) else {})
 
 
 @dataclass(slots=True)
@@ -153,8 +133,7 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None, base_dir: s
     alerting = root.child("alerting")
     config = HubConfig(
         broker=parse_broker(root.child("broker")),
-        alerting=empty_config() if alerting.missing else
-        _with_document(parse_alerting(alerting, context, base_dir), alerting),
+        alerting=empty_config() if alerting.missing else parse_alerting(alerting, context, base_dir),
         receiver_context=context,
         api_token=_api_token(root.child("api")),
         auth=parse_auth(root.child("auth")),

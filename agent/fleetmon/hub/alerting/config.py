@@ -13,6 +13,7 @@ does not parse is an error naming it, so ``check-config`` refuses it and a reloa
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from fleetmon.config_reader import ConfigError, Errors, Node, read_yaml
 from fleetmon.hub.alerting.inhibit import InhibitRule, parse_inhibit_rules
@@ -45,6 +46,9 @@ class AlertingConfig:
     flapping: FlapPolicy = field(default_factory=FlapPolicy)
     history_retention: float = 90 * 86400.0
     templates: TemplateSet = field(default_factory=default_templates)
+    # What it was read from (the section, or the file its ``include`` names): Alertmanager's API v2 shows it as
+    # ``config.original`` (fleetmon.hub.alerting.shown_config).
+    document: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def resolve_timeout(self) -> float:
@@ -79,7 +83,7 @@ def parse_alerting(node: Node, context: ReceiverContext | None = None, base_dir:
                           time_intervals=intervals, external_url=node.child("external_url").string(""),
                           flapping=_flapping(node.child("flapping")),
                           history_retention=node.child("history_retention").duration(90 * 86400.0, minimum=3600),
-                          templates=templates)
+                          templates=templates, document=source.value if isinstance(source.value, dict) else {})
 
 
 def _templates(node: Node, base_dir: str) -> TemplateSet:

@@ -8,7 +8,6 @@ from typing import Any
 import yaml
 
 from fleetmon.hub.alerting.config import ALERTMANAGER_KEYS, AlertingConfig
-from fleetmon.hub.config import AlertingSection
 
 #: Alertmanager's receiver kinds (``<kind>_configs``); the others of a receiver are fleetmon's.
 ALERTMANAGER_KINDS = frozenset({
@@ -34,7 +33,7 @@ _USERINFO = re.compile(r"(?<=://)([^:/@]*):[^@/]*@")
 def original_config(config: AlertingConfig) -> str:
     """The alerting config as Alertmanager shows it: its own keys (fleetmon's left out, so Alertmanager's tools
     read it) and every secret as ``<secret>``; "" when the hub has no alerting section."""
-    document = config.document if isinstance(config, AlertingSection) else {}
+    document = config.document
     shown: dict[str, Any] = {key: document[key] for key in ALERTMANAGER_KEYS if key in document}
     if isinstance(shown.get("route"), dict):
         shown["route"] = _route(shown["route"])
