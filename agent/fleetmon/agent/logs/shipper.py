@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from fleetmon.agent.logs.batch import BatchBuilder, split_to_fit
+from fleetmon.agent.logs.batch import MAX_PAYLOAD_BYTES, BatchBuilder, split_to_fit
 from fleetmon.agent.logs.config import LogsConfig
 from fleetmon.agent.logs.cursor import CursorFile
 from fleetmon.agent.logs.delivery import LogDelivery
@@ -152,18 +152,24 @@ class LogShipper:
         dropped = self.limiter.take_dropped()
         if not (entries or dropped):
             self.delivery.hand_over(0, None, 0, self._processed_cursor)
+            self._handed_cursor = self._processed_cursor
+            return
+        sent_at = time.time()
+
+        def encode(part, part_dropped, seq):
+            return messages.encode(messages.logs(self.host, self.session, seq, sent_at, part, part_dropped))
+
+        seq = self._next_seq()
+        payload = encode(entries, dropped, seq)
+        if len(payload) <= MAX_PAYLOAD_BYTES:  # nearly always: the batch closed by its estimated size
+            self.delivery.hand_over(seq, payload, len(entries), self._processed_cursor)
         else:
-            sent_at = time.time()
-
-            # Sizes are judged with the widest sequence number, so the real one cannot push a part over.
-            def encode(part, part_dropped, seq=2 ** 53):
-                return messages.encode(messages.logs(self.host, self.session, seq, sent_at, part, part_dropped))
-
-            parts = split_to_fit(entries, dropped, encode)
+            # Sizes judged with the widest sequence number, so the real one cannot push a part over.
+            parts = split_to_fit(entries, dropped, lambda part, part_dropped: encode(part, part_dropped, 2 ** 53))
             for number, (part, part_dropped) in enumerate(parts, 1):
                 # Each part settles the cursor of its own last entry; the last part, the batch's.
-                cursor = self._processed_cursor if number == len(parts) or not part else part[-1]["cursor"]
-                seq = self._next_seq()
+                cursor = self._processed_cursor if number == len(parts) else part[-1]["cursor"]
+                seq = seq if number == 1 else self._next_seq()
                 self.delivery.hand_over(seq, encode(part, part_dropped, seq), len(part), cursor)
         self._handed_cursor = self._processed_cursor
 
