@@ -521,7 +521,7 @@ def test_config_original_shows_a_proxys_password_as_secret():
     assert "hunter2" not in shown and "http://bob:<secret>@proxy.test:3128" in shown
 
 
-def test_the_transport_switches_load_and_following_redirects_is_refused_naming_the_key():
+def test_the_transport_switches_load_and_redirects_are_followed_unless_follow_redirects_is_false():
     from fleetmon.hub.config import parse_config
 
     def errors(http_config):
@@ -534,7 +534,7 @@ def test_the_transport_switches_load_and_following_redirects_is_refused_naming_t
         return []
 
     assert errors({"enable_http2": False, "follow_redirects": False}) == []
-    assert errors({"enable_http2": True}) == []
-    [error] = errors({"follow_redirects": True})
-    assert error.startswith("alerting.receivers[0].webhook_configs[0].http_config.follow_redirects: following "
-                            "redirects is not supported yet")
+    assert errors({"enable_http2": True, "follow_redirects": True}) == []
+    assert errors({"follow_redirects": "sometimes"}) != []
+    assert webhook("http://receiver.test/hook").http.follow_redirects  # Alertmanager's default
+    assert not webhook("http://receiver.test/hook", follow_redirects=False).http.follow_redirects
