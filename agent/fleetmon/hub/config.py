@@ -15,6 +15,7 @@ from fleetmon.hub.alerting.config import AlertingConfig, empty_config, parse_ale
 from fleetmon.hub.alerting.receivers import ReceiverContext
 from fleetmon.hub.auth.config import AuthConfig, parse_auth
 from fleetmon.hub.auth.tokens import token_hash
+from fleetmon.hub.federation.config import FederationConfig, parse_federation
 from fleetmon.hub.layout import DEFAULT_TITLE, PANELS, DashboardConfig, DashboardSection
 from fleetmon.hub.logs.config import LogsConfig, parse_logs
 from fleetmon.hub.maintenance.calendar import parse_maintenance
@@ -78,6 +79,7 @@ class HubConfig:
     maintenance: tuple[Window, ...] = ()  # the inventory's maintenance windows (the API adds its own)
     slos: tuple[SLO, ...] = ()  # service level objectives the SLA reports and budget-burn alerts follow
     logs: LogsConfig = field(default_factory=LogsConfig)  # log storage and log rules (docs/hub.md "Log storage")
+    federation: FederationConfig = field(default_factory=FederationConfig)  # a central hub's sites
     rules_interval: float = 5.0  # liveness and pattern rules, fleet view republishing
     history_rules_interval: float = 60.0  # rules that fit lines over history (predictive, trends): costlier
     log_level: str = "info"
@@ -115,7 +117,7 @@ class HubConfig:
 
 TOP_KEYS = ("broker", "listen", "db", "max_message_bytes", "expected_hosts", "liveness", "history", "rules",
             "republish", "rules_interval", "history_rules_interval", "log_level", "alerting", "api",
-            "dashboard", "auth", "listen_tls", "maintenance", "slos", "logs")
+            "dashboard", "auth", "listen_tls", "maintenance", "slos", "logs", "federation")
 
 
 def parse_config(data: Any, overrides: dict[str, Any] | None = None, base_dir: str = "") -> HubConfig:
@@ -140,6 +142,7 @@ def parse_config(data: Any, overrides: dict[str, Any] | None = None, base_dir: s
         listen_tls=_listen_tls(root.child("listen_tls")),
         maintenance=parse_maintenance(root.child("maintenance")),
         logs=parse_logs(root.child("logs")),
+        federation=parse_federation(root.child("federation")),
         listen=listen,
         db=root.child("db").string(DEFAULT_DB),
         max_message_bytes=root.child("max_message_bytes").size(256 * 1024),
@@ -170,8 +173,9 @@ def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> Hu
 
 
 #: What a reload (SIGHUP) cannot change in a running hub: its broker session and topic prefix, its HTTP
-#: socket and its certificate, its databases and the history writer process that owns them.
-RESTART_KEYS = ("broker", "listen", "db", "history", "listen_tls")
+#: socket and its certificate, its databases and the history writer process that owns them, and the
+#: federation section (its subscriptions are the broker session's).
+RESTART_KEYS = ("broker", "listen", "db", "history", "listen_tls", "federation")
 
 
 def restart_needed(running: HubConfig, new: HubConfig) -> list[str]:

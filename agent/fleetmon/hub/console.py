@@ -20,13 +20,17 @@ def from_hub(hub: HubClient) -> list[dict[str, Any]]:
     return hub.call("GET", "/api/v1/hosts")["hosts"]
 
 
-def hub_caveat(hub: HubClient) -> str:
-    """A line saying the hub cannot vouch for what it shows (blind, or settling), or ""."""
+def hub_caveat(hub: HubClient, hosts: list[dict[str, Any]]) -> str:
+    """A line saying the hub cannot vouch for what it shows (blind, or settling; on a central hub, a site
+    it cannot reach), or ""."""
     sight = hub.call("GET", "/api/v1/hub").get("sight") or {}
     if sight.get("blind"):
         return f"the hub is blind ({sight['blind']['detail']}): the states below may be stale"
     if sight and not sight.get("judging"):
         return "the hub is settling after (re)connecting: no host is judged down yet"
+    if any(host.get("site") for host in hosts):
+        faulty = [s for s in hub.call("GET", "/api/v1/sites")["sites"] if s["state"] != "reachable"]
+        return "; ".join(f"site {s['site']}: {s['detail']}, its hosts as last known" for s in faulty)
     return ""
 
 
@@ -70,13 +74,18 @@ def table(hosts: list[dict[str, Any]], caveat: str = "") -> Table:
         counts[host["state"]] = counts.get(host["state"], 0) + 1
     title = "fleet: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) if hosts else "fleet: empty"
     grid = Table(title=title, caption=f"[yellow]{caveat}[/]" if caveat else None, expand=False)
-    for column in ("host", "groups", "state", "health", "CPU", "memory", "disk", "GPU", "temp", "alerts"):
+    sites = any(host.get("site") for host in hosts)  # a central hub's: each host with its site
+    for column in ("host", *(("site",) if sites else ()), "groups", "state", "health", "CPU", "memory", "disk", "GPU",
+                   "temp", "alerts"):
         grid.add_column(column, justify="right" if column in ("health", "CPU", "memory", "disk", "GPU", "temp")
                         else "left", no_wrap=column == "host")
     for host in hosts:
         state = host["state"]
         alerts = list(host.get("alerts", [])) + [f"check {c}" for c in host.get("failing_checks", [])]
-        grid.add_row(host["host"], ",".join(host.get("groups", [])),
+        site = (host.get("site", ""),) if sites else ()
+        if site and host.get("site_state", "reachable") != "reachable":
+            site = (f"[yellow]{site[0]} ({host['site_state']})[/]",)
+        grid.add_row(host["host"], *site, ",".join(host.get("groups", [])),
                      f"[{STATE_STYLE.get(state, 'white')}]{state}[/]", str(host.get("health", "")),
                      _percent(host.get("cpu")), _percent(host.get("memory")), _percent(host.get("disk")),
                      _percent(host.get("gpu")),
@@ -94,7 +103,8 @@ def run(hub: HubClient | None, broker: str | None, prefix: str, watch: float | N
 
     def fetch() -> Table:
         if hub is not None:
-            return table(from_hub(hub), hub_caveat(hub))
+            hosts = from_hub(hub)
+            return table(hosts, hub_caveat(hub, hosts))
         return table(from_broker(broker or "mqtt://127.0.0.1:1883", prefix))
 
     try:

@@ -7,8 +7,10 @@ know the lock exists, and none can hold it while it encodes JSON or renders thou
 
 import copy
 import threading
+import time
 from typing import Any, NamedTuple
 
+from fleetmon.hub.federation.sites import SiteBook
 from fleetmon.hub.state import FleetState, HostRecord, declared_results, group_rollups, health_score, host_summary
 
 
@@ -23,27 +25,41 @@ class ScrapedHost(NamedTuple):
 
 
 class FleetReader:
-    def __init__(self, fleet: FleetState, lock: threading.Lock) -> None:
+    def __init__(self, fleet: FleetState, lock: threading.Lock, sites: SiteBook | None = None) -> None:
         self._fleet, self._lock = fleet, lock
+        self._sites = sites  # a central hub's sites (fleetmon.hub.federation), whose hosts it lists too
 
     def hosts(self) -> list[dict[str, Any]]:
-        """Every host's one-line summary, by name."""
+        """Every host's one-line summary, by name; then, on a central hub, every site's hosts, by site."""
         with self._lock:
-            return [host_summary(record, self._fleet.skewed(record))
-                    for record in sorted(self._fleet.hosts.values(), key=lambda r: r.host)]
+            local = [host_summary(record, self._fleet.skewed(record))
+                     for record in sorted(self._fleet.hosts.values(), key=lambda r: r.host)]
+        return local + (self._sites.hosts(time.time()) if self._sites is not None else [])
+
+    def sites(self) -> list[dict[str, Any]] | None:
+        """A central hub's sites (state, link, hub, host counts); None when the hub is not one."""
+        return None if self._sites is None else self._sites.view(time.time())
+
+    def site_alerts(self) -> list[dict[str, Any]]:
+        """Every site's firing alerts as its hub published them, labelled with the site."""
+        sets = {} if self._sites is None else self._sites.alerts()
+        return [alert for alerts in sets.values() for alert in alerts or ()]
 
     def host(self, name: str) -> dict[str, Any] | None:
         """One host's summary with its birth facts, thresholds, checks, edge alerts and last sample (as
         it arrived: its series are not validated); None for a host the hub does not know."""
         with self._lock:
             record = self._fleet.hosts.get(name)
-            if record is None:
-                return None
-            body = host_summary(record, self._fleet.skewed(record))
-            # checks and edge alerts change in place with each message: copied, they can be encoded unlocked
-            body.update(facts=record.facts, thresholds=record.thresholds, checks=declared_results(record),
-                        edge_alerts=list(record.edge_alerts.values()), last_sample=record.last_sample)
-        return body
+            if record is not None:
+                body = host_summary(record, self._fleet.skewed(record))
+                # checks and edge alerts change in place with each message: copied, they can be encoded unlocked
+                body.update(facts=record.facts, thresholds=record.thresholds, checks=declared_results(record),
+                            edge_alerts=list(record.edge_alerts.values()), last_sample=record.last_sample)
+                return body
+        site_host = None if self._sites is None else self._sites.host(name, time.time())
+        # a site's host: the one-line view its site hub published; its details and samples stay at the site
+        return None if site_host is None else {**site_host, "facts": {}, "thresholds": [], "checks": {},
+                                               "edge_alerts": [], "last_sample": None}
 
     def last_sample(self, name: str) -> tuple[float, dict[str, Any]] | None:
         """A host's last live sample, as it arrived, with its timestamp (the host's clock, as the history

@@ -194,3 +194,30 @@ def _series_values(entry: Any) -> list[float]:
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+#: The panels a central hub shows for a site's hosts: what each site hub's one-line view of a host carries.
+SITE_PANELS = ("cpu", "memory", "gpu", "disk", "temperature")
+
+
+def with_sites(layout: dict[str, Any], hosts: Iterable[dict[str, Any]],
+               sites: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """``layout`` (resolve's) with one section per site after its own, for a central hub in federation mode:
+    the site's hosts with the values their site hub published, the title saying when the site is out of
+    reach (its hosts then as last known)."""
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for host in hosts:
+        if host.get("site"):
+            by_site.setdefault(host["site"], []).append(host)
+    sections = []
+    for site in sites:
+        name, state = site["site"], site["state"]
+        title = f"site {name}" if state == "reachable" else f"site {name}: {state.replace('_', ' ')}, as last known"
+        rows = [{"host": host["host"], "values": {p: host[p] for p in SITE_PANELS if _number(host.get(p)) is not None},
+                 "levels": {}} for host in by_site.get(name, [])]
+        sections.append({"group": f"site:{name}", "title": title, "site": name, "panels": list(SITE_PANELS),
+                         "hosts": rows})
+    if not sections:
+        return layout
+    panels = {**layout["panels"], **{name: _panel_json(PANELS[name]) for name in SITE_PANELS}}
+    return {**layout, "panels": panels, "sections": [*layout["sections"], *sections]}

@@ -25,6 +25,8 @@ from fleetmon.hub.auth.database import AuthDatabase
 from fleetmon.hub.config import HubConfig
 from fleetmon.hub.delivery import RESTORE_WINDOW, DeliveryTracker
 from fleetmon.hub.exposition import FleetCollector, HubCounters
+from fleetmon.hub.federation.alerts import SOURCE as SITE
+from fleetmon.hub.federation.center import Center
 from fleetmon.hub.fleet_reader import FleetReader
 from fleetmon.hub.incidents.book import IncidentBook
 from fleetmon.hub.intake import Intake
@@ -32,13 +34,14 @@ from fleetmon.hub.layout import resolve
 from fleetmon.hub.logs.metrics import LogCollector
 from fleetmon.hub.logs.store import LogStore
 from fleetmon.hub.maintenance.calendar import MaintenanceCalendar
-from fleetmon.hub.rules import ActiveAlerts, FleetAlert
+from fleetmon.hub.rules import ActiveAlerts, FleetAlert, SeriesHistory
 from fleetmon.hub.sight import Sight
 from fleetmon.hub.sla.engine import HostInfo, SLAEngine
 from fleetmon.hub.state import FleetState
 from fleetmon.hub.store import Store
 from fleetmon.hub.trends import PanelTrends
 from fleetmon.hub.web.app import Health, WebParts
+from fleetmon.hub.web.dashboard import fleet_layout
 from fleetmon.hub.web.live import LiveFeed
 from fleetmon.protocol.alerts import alert as alert_json
 
@@ -72,6 +75,7 @@ class HubParts:
     sla: SLAEngine  # SLO reports from the history's presence ledger, check results and rollups; budget burn
     logs: LogStore  # the hosts' journal lines, searchable (FTS5), with retention; what log rules count
     trends: PanelTrends = field(default_factory=PanelTrends)  # the dashboard panels' last hour, in memory
+    center: Center | None = None  # a central hub's sites (``federation:``); None on a site's or a lone hub
 
     def web(self, health: Health) -> WebParts:
         """What the HTTP app reads; ``health`` is what only the running hub knows of itself."""
@@ -81,7 +85,7 @@ class HubParts:
         registry.register(LogCollector(self.logs.figures))
         dispatcher = self.dispatcher
         live = LiveFeed(self.fleet_reader, lambda: dispatcher.alert_views(time.time()),
-                        layout=lambda: resolve(self.config.dashboard, self.fleet_reader.records()),
+                        layout=lambda: fleet_layout(self.config.dashboard, self.fleet_reader),
                         trend_minute=lambda: self.trends.sampled)
         return WebParts(fleet=self.fleet_reader, history=self.history, console_history=self.history,
                         fleet_alerts=lambda: [a.to_json(time.time()) for a in dispatcher.firing_from("fleet")],
@@ -95,6 +99,18 @@ class HubParts:
         """The dashboard panels' trend point of this minute, once (the rules loop asks every round)."""
         if self.trends.due(now):
             self.trends.observe(resolve(self.config.dashboard, self.fleet_reader.records()), now)
+
+    def rule_series(self, now: float) -> list[SeriesHistory]:
+        """The history the fleet rules ask for (``rules.history()``: metric and window), per host with samples."""
+        series = []
+        with self.lock:
+            hosts = [h for h, r in self.fleet.hosts.items() if r.last_sample is not None]
+        for metric, window in self.config.rules.history().items():
+            for host in hosts:
+                for found in self.history.query(host, metric, None, now - window, now):
+                    points = [(p[0], p[2] if len(p) == 4 else p[1]) for p in found.points]  # rollups: avg
+                    series.append(SeriesHistory(host, metric, found.labels, points))
+        return series
 
     def reconfigure(self, new: HubConfig, now: float) -> list[str]:
         """Apply a reloaded config (one ``restart_needed`` let through); returns the hosts it removed from
@@ -142,12 +158,14 @@ def build_parts(config: HubConfig, now: float | None = None) -> HubParts:
                              acknowledge_alerts=lambda fps, by, comment: _acknowledge(dispatcher, fps, by, comment),
                              alert_lookup=lambda fp: _alert_ref(dispatcher, fp))
     dispatcher.observer = incidents
-    reader = FleetReader(fleet, lock)
+    center = Center(config.federation, config.broker.topic_prefix, now) if config.federation.enabled else None
+    reader = FleetReader(fleet, lock, center.sites if center is not None else None)
     sla = SLAEngine(config.slos, config.db, config.sla_db, members=lambda: _members(reader),
                     live=lambda host: _live(reader, sight, host), maintenance=maintenance.spans,
                     intervals=config.alerting.time_intervals, silent_after=config.liveness.silent_after)
     parts = HubParts(config, lock, fleet, reader, sight, history, delivery, delivery_lock, counters, source_alerts,
-                     journal, deliverer, dispatcher, intake, authority, maintenance, incidents, notices, sla, logs)
+                     journal, deliverer, dispatcher, intake, authority, maintenance, incidents, notices, sla, logs,
+                     center=center)
     return parts
 
 
@@ -162,6 +180,8 @@ def restore(parts: HubParts, now: float) -> list[FleetAlert]:
     dispatcher = parts.dispatcher
     dispatcher.restore(**parts.journal.load())
     fleet, edge = dispatcher.firing_from("fleet"), dispatcher.firing_from("edge")
+    if parts.center is not None:
+        parts.center.restore(alert_json(a.labels, a.annotations, a.starts_at) for a in dispatcher.firing_from(SITE))
     legacy = dispatcher.firing_from("")
     if legacy:  # journaled before the journal kept sources: the history says which one
         told = {record.fingerprint: record.source for record in parts.history.latest_alerts()}

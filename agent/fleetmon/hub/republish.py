@@ -1,7 +1,8 @@
 """The fleet view on MQTT: what the hub republishes so any subscriber can follow the fleet.
 
 Retained, with MQTT 5 message expiry so a dead hub's view ages out instead of lying forever:
-``<prefix>/fleet/hosts/<host>`` (host_summary) and ``<prefix>/fleet/summary``. A host that left the
+``<prefix>/fleet/hosts/<host>`` (host_summary), ``<prefix>/fleet/summary`` and the firing alerts
+``<prefix>/fleet/alerts/active`` (which a central hub reads through a site's bridge). A host that left the
 inventory gets an empty retained message, which clears its topic on the broker.
 """
 
@@ -11,7 +12,7 @@ from typing import Any, NamedTuple
 from fleetmon.hub.state import FleetState, group_rollups, host_summary
 from fleetmon.protocol import SCHEMA_VERSION
 from fleetmon.protocol.messages import encode
-from fleetmon.protocol.topics import fleet_host_topic, fleet_summary_topic
+from fleetmon.protocol.topics import fleet_active_alerts_topic, fleet_host_topic, fleet_summary_topic
 
 
 class Publication(NamedTuple):
@@ -33,6 +34,12 @@ def fleet_view(state: FleetState, prefix: str, now: float | None = None) -> list
                                        "hosts": len(state.hosts), "states": counts, "groups": group_rollups(state)}
     publications.append(Publication(fleet_summary_topic(prefix), encode(summary_payload)))
     return publications
+
+
+def active_alerts(firing: list[dict[str, Any]], prefix: str, now: float) -> Publication:
+    """Every firing alert of the hub's own sources (fleet rules, agents' edge alerts), as one message."""
+    return Publication(fleet_active_alerts_topic(prefix),
+                       encode({"v": SCHEMA_VERSION, "type": "fleet_alerts", "ts": round(now, 3), "alerts": firing}))
 
 
 def cleared(hosts: list[str], prefix: str) -> list[Publication]:

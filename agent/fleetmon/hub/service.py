@@ -22,10 +22,11 @@ import uvicorn
 from fleetmon import __version__
 from fleetmon.config_reader import ConfigError
 from fleetmon.hub.config import HubConfig, load_config, restart_needed
+from fleetmon.hub.federation.alerts import SOURCE as SITE
 from fleetmon.hub.intake import record_alert, record_change
 from fleetmon.hub.logs.rules import evaluate_log_rules
 from fleetmon.hub.parts import build_parts, restore
-from fleetmon.hub.republish import cleared, fleet_view
+from fleetmon.hub.republish import active_alerts, cleared, fleet_view
 from fleetmon.hub.rules import FleetAlert, SeriesHistory, evaluate, evaluate_hub
 from fleetmon.hub.rules.hub import HubHealth
 from fleetmon.hub.state import WILL_GRACE
@@ -65,6 +66,7 @@ class Hub:
         self.prefix = config.broker.topic_prefix
         self.lock, self.fleet, self.sight, self.history = parts.lock, parts.fleet, parts.sight, parts.history
         self.counters, self.dispatcher, self.intake = parts.counters, parts.dispatcher, parts.intake
+        self.center = parts.center  # federation mode: the sites bridged to this hub's broker
         self.started = threading.Event()
         self._stop = threading.Event()
         self._stop_requested = threading.Event()
@@ -86,7 +88,8 @@ class Hub:
                              on_connected=self._on_connected, on_message=self._on_message,
                              on_disconnected=self._on_disconnected,
                              subscriptions=(host_subscription(self.prefix), fleet_host_topic("+", self.prefix),
-                                            self._probe_topic),
+                                            self._probe_topic,
+                                            *(self.center.sites.subscriptions() if self.center else ())),
                              session_expiry=SESSION_EXPIRY, max_queued=MAX_QUEUED_PUBLICATIONS)
         self._rules_thread = threading.Thread(target=self._rules_loop, name="rules", daemon=True)
         self._fleet_view_prefix = fleet_host_topic("", self.prefix)
@@ -256,6 +259,11 @@ class Hub:
             if payload:
                 self._retained_views.add(topic[len(self._fleet_view_prefix):])
             return
+        if self.center is not None and self.center.sites.owns(topic):
+            refused = self.center.sites.take(topic, payload, time.time())
+            if refused:
+                self.counters.reject(refused)
+            return
         self.intake.take(topic, payload, time.time())
 
     # --- rules (their own thread) -----------------------------------------------------------------
@@ -280,7 +288,7 @@ class Hub:
         self.parts.sla.update(now)
         history_due = now - self._history_at >= self.config.history_rules_interval
         if history_due:
-            self._series = self._history(now)
+            self._series = self.parts.rule_series(now)
             self._history_at = now
         with self.lock:
             if not self.sight.blind and self.fleet.heard_since(self.sight.trusted_from()):
@@ -293,7 +301,8 @@ class Hub:
         if judging:  # while blind or settling, the fleet rules' last verdict stands: nothing fires, nothing resolves
             self._verdict = evaluate(self.config.rules, views, self._series, now) + evaluate_log_rules(
                 self.config.logs.rules, self.parts.logs, {v.host: v.groups for v in views}, now,
-                self.config.alerting.external_url.rstrip("/") + "/api/v1/logs")
+                self.config.alerting.external_url.rstrip("/") + "/api/v1/logs") + (
+                self.center.conditions(now) if self.center else [])
             if history_due:
                 self._burn = self.parts.sla.burn_alerts(now)
         if judging and self._retained_views:  # after the tick, which forgot hosts that left the inventory
@@ -310,6 +319,8 @@ class Hub:
             for transition in transitions:
                 log.info("fleet alert %s %s", transition["labels"].get("alertname"), transition["status"])
                 record_alert(self.history, transition, "fleet", now)
+        if self.center is not None:
+            self._relay_site_alerts(now)
         if self.config.republish.enabled:
             self._republish(now)
         if now - self._pruned_at >= PRUNE_INTERVAL:
@@ -349,20 +360,18 @@ class Hub:
             self._storage_since = now
         return problem, self._storage_since
 
-    def _history(self, now: float) -> list[SeriesHistory]:
-        series = []
-        with self.lock:
-            hosts = [h for h, r in self.fleet.hosts.items() if r.last_sample is not None]
-        for metric, window in self.config.rules.history().items():
-            for host in hosts:
-                for found in self.history.query(host, metric, None, now - window, now):
-                    points = [(p[0], p[2] if len(p) == 4 else p[1]) for p in found.points]  # rollups: avg
-                    series.append(SeriesHistory(host, metric, found.labels, points))
-        return series
+    def _relay_site_alerts(self, now: float) -> None:
+        """Federation: the sites' alert transitions into this hub's alerting (and its alert history)."""
+        transitions = self.center.transitions(now)
+        if transitions:
+            self.dispatcher.put(transitions, source=SITE)
+            for transition in transitions:
+                record_alert(self.history, transition, SITE, now)
 
     def _republish(self, now: float) -> None:
         with self.lock:
             publications = fleet_view(self.fleet, self.prefix, now)
+        publications.append(active_alerts(self.parts.source_alerts.firing(), self.prefix, now))
         expiry = int(self.config.republish.expiry)
         for publication in publications:
             self.link.publish(publication.topic, publication.payload, qos=1, retain=True, expiry=expiry)

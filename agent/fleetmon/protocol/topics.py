@@ -63,6 +63,12 @@ def fleet_alerts_topic(prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}/fleet/alerts"
 
 
+def fleet_active_alerts_topic(prefix: str = DEFAULT_PREFIX) -> str:
+    """The hub's retained set of firing alerts (fleet and edge), Alertmanager-shaped: what a central hub
+    in federation mode routes for the site."""
+    return f"{prefix}/fleet/alerts/active"
+
+
 def hub_status_topic(prefix: str = DEFAULT_PREFIX) -> str:
     """The hub's own retained birth and Last Will."""
     return f"{prefix}/hub/status"

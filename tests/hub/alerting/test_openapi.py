@@ -32,13 +32,14 @@ from fleetmon.hub.auth.ratelimit import Throttle
 from fleetmon.hub.auth.tokens import token_hash
 from fleetmon.hub.config import parse_config
 from fleetmon.hub.ingest import Message
+from fleetmon.hub.parts import build_parts
 from fleetmon.hub.sla.config import parse_slos
 from fleetmon.hub.state import FleetState, group_rollups, host_summary
 from fleetmon.hub.store import CheckRecord, Event, QueriedSeries, StateChange
 from fleetmon.hub.web.app import build_app
 from fleetmon.protocol.alerts import alert
 from fleetmon.protocol.messages import rfc3339
-from tests.hub.standin import Answer, Asgi, stand_in_hub
+from tests.hub.standin import Answer, Asgi, StandIn, stand_in_hub
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 #: What the operations need beyond a viewer's role, or less (fleetmon.hub.auth.policy), spelled out: an
@@ -332,6 +333,7 @@ def test_every_operation_answers_as_documented(spec, hub):
     assert set(client.call("GET", "/api/v1/groups").json()["groups"]) == {"jetsons", "berlin", "servers"}
     assert {s["group"] for s in client.call("GET", "/api/v1/dashboard").json()["sections"]} >= {"jetsons"}
     client.call("GET", "/api/v1/hub")
+    assert client.call("GET", "/api/v1/sites").status == 404  # no federation: section (below: a central hub's)
     series = client.call("GET", "/api/v1/query", "host=jetson-01&metric=m&start=0&end=60&match=mount=/").json()
     assert len(series["series"]) == 2
     assert client.call("GET", "/api/v1/query", "host=jetson-01").status == 400
@@ -675,3 +677,31 @@ def test_fleet_views_match_their_schemas(spec):
     assert set(rollups) == {"jetsons", "berlin", "ungrouped"}
     for rollup in rollups.values():
         assert_valid(spec, component("GroupRollup"), rollup)
+
+
+def test_a_central_hubs_sites_and_site_hosts_match_their_schemas(spec, tmp_path):
+    config = parse_config({"db": str(tmp_path / "history.db"), "federation": {"sites": ["east", "west"]}})
+    config.api_token = TOKEN
+    hub = StandIn(build_parts(config), started=True)
+    now = time.time()
+    view = {"host": "cam-1", "state": "online", "since": now, "reason": "birth", "expected": True, "session": 1,
+            "agent_version": "1.2.3", "groups": ["cameras"], "labels": {}, "health": 100, "cpu": 0.2,
+            "memory": 0.4, "disk": 0.5, "gpu": None, "temperature": 40.0, "power_watts": None, "alerts": [],
+            "failing_checks": [], "last_sample_at": now, "clock_skew_s": 0.0, "clock_skewed": False}
+    firing = alert({"alertname": "HostDown", "host": "cam-2", "severity": "critical"}, {}, now - 60)
+    for topic, payload in (("east/bridge", b"1"), ("east/hub/status", b'{"state": "online"}'),
+                           ("east/fleet/hosts/cam-1", json.dumps(view).encode()),
+                           ("east/fleet/alerts/active", json.dumps({"alerts": [firing]}).encode()),
+                           ("west/bridge", b"0")):
+        assert hub.parts.center.sites.take(f"fleetmon/v1/sites/{topic}", payload, now) == ""
+    client = Client(spec, hub)
+    try:
+        body = client.call("GET", "/api/v1/sites").json()
+        assert [(s["site"], s["state"], s["link"]) for s in body["sites"]] == [
+            ("east", "reachable", "up"), ("west", "unreachable", "down")]
+        assert [a["labels"]["site"] for a in body["alerts"]] == ["east"]
+        [host] = client.call("GET", "/api/v1/hosts").json()["hosts"]
+        assert (host["host"], host["site"], host["site_state"]) == ("cam-1", "east", "reachable")
+        assert client.call("GET", "/api/v1/hosts/cam-1").json()["site"] == "east"
+    finally:
+        hub.close()

@@ -5,13 +5,14 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from fleetmon.hub.fleet_reader import FleetReader
-from fleetmon.hub.layout import DashboardConfig, resolve
+from fleetmon.hub.layout import DashboardConfig, resolve, with_sites
 from fleetmon.hub.trends import PanelTrends
 
 log = logging.getLogger("fleetmon.hub")
@@ -34,7 +35,7 @@ def dashboard_routes(fleet: FleetReader, layout_config: Callable[[], DashboardCo
     def layout(request: Request) -> Response:
         # Synchronous, so Starlette runs it in its thread pool: a large fleet does not hold up the event loop.
         # Resolved from copies, after the reader has released the state lock: it does not hold up ingest.
-        body = resolve(layout_config(), fleet.records())
+        body = fleet_layout(layout_config(), fleet)
         now = time.time()
         for section in body["sections"]:
             section["trends"] = trends.of(section["group"], section["panels"], now)
@@ -44,6 +45,13 @@ def dashboard_routes(fleet: FleetReader, layout_config: Callable[[], DashboardCo
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=NO_CACHE)
 
     return [Route("/", index), Route("/dashboard", index), Route("/api/v1/dashboard", layout)]
+
+
+def fleet_layout(config: DashboardConfig, fleet: FleetReader) -> dict[str, Any]:
+    """The layout in force with its hosts; on a central hub, its sites' sections after them."""
+    layout = resolve(config, fleet.records())
+    sites = fleet.sites()
+    return layout if sites is None else with_sites(layout, fleet.hosts(), sites)
 
 
 def static_routes() -> list[Route]:

@@ -36,6 +36,13 @@ def fleet_routes(fleet: FleetReader, history: HistoryQuery, hub_figures: Callabl
     async def groups(request: Request) -> Response:
         return JSONResponse({"groups": fleet.groups()})
 
+    async def sites(request: Request) -> Response:
+        found = fleet.sites()
+        if found is None:
+            return JSONResponse({"error": "this hub is not in federation mode (no federation: section)"},
+                                status_code=404)
+        return JSONResponse({"sites": found, "alerts": fleet.site_alerts()})
+
     async def figures(request: Request) -> Response:
         return JSONResponse(hub_figures())
 
@@ -56,7 +63,7 @@ def fleet_routes(fleet: FleetReader, history: HistoryQuery, hub_figures: Callabl
         return JSONResponse({"series": [s._asdict() for s in result]})
 
     return [Route("/api/v1/hosts", hosts), Route("/api/v1/hosts/{host}", host), Route("/api/v1/groups", groups),
-            Route("/api/v1/query", query), Route("/api/v1/hub", figures)]
+            Route("/api/v1/query", query), Route("/api/v1/hub", figures), Route("/api/v1/sites", sites)]
 
 
 def well_formed(sample: dict[str, Any] | None) -> dict[str, Any] | None:

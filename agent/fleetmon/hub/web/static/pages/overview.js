@@ -277,8 +277,10 @@ class Overview {
       const columns = `<colgroup><col class="c-host"><col class="c-state"><col class="c-health">${
         section.panels.map(() => '<col class="c-panel">').join("")}<col class="c-alerts"></colgroup>`;
       const minWidth = COLUMN_PX.fixed + COLUMN_PX.panel * section.panels.length;
-      details.innerHTML = `<summary><h2 id="${headingId}"><a href="#/group/${encodeURIComponent(section.group)}">${
-        escapeHtml(section.title)}</a></h2><span class="summary"></span></summary>` +
+      // A central hub's site section: its hosts are the site hub's, so there is no group page to link to.
+      const heading = section.site ? escapeHtml(section.title)
+        : `<a href="#/group/${encodeURIComponent(section.group)}">${escapeHtml(section.title)}</a>`;
+      details.innerHTML = `<summary><h2 id="${headingId}">${heading}</h2><span class="summary"></span></summary>` +
         `<div class="scroll" role="group" aria-labelledby="${headingId}"><table class="fixed" style="min-width:${
         minWidth}px">${columns}<thead><tr><th scope="col">Host</th>` +
         `<th scope="col">State</th><th scope="col" class="num">Health</th>${headers}` +
