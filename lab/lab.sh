@@ -7,6 +7,7 @@
 #   lab/lab.sh image                                                 build the cached base image only
 #   lab/lab.sh ssh HOST [CMD...]                                     ssh into a lab host
 #   lab/lab.sh stop HOST | start HOST                                halt a host (as a power cut would) / boot it again
+#   lab/lab.sh link HOST down|up                                     pull a host's network cable / plug it back in
 #
 # Each host: its own overlay over a cached base image, its own network namespace with eth0 on a private
 # bridge, its own hostname, address, machine-id and SSH host keys. Hosts have no route outside the bridge;
@@ -400,6 +401,15 @@ cmd_ssh() {
     exec ssh $(ssh_opts) -t "root@$ip" "$@"
 }
 
+# Pull host $1's network cable (down) or plug it back (up): the bridge end of its veth. The host runs on and
+# still reaches itself (loopback, its own address); nothing else reaches it, as when a WAN link drops.
+cmd_link() {
+    local name=${1:-} state=${2:-} ip
+    [ "$state" = up ] || [ "$state" = down ] || die "usage: lab/lab.sh link HOST down|up"
+    read -r _ ip <"$LAB_STATE/hosts/$name/address" || die "no host $name in lab $LAB_NAME"
+    ip link set "fmv-$ID-$(( ${ip##*.} - 10 ))" "$state"
+}
+
 # Key-value lines for scripts (molecule's create playbook): name, address, key.
 cmd_hosts() {
     local name ip
@@ -417,6 +427,7 @@ case ${1:-} in
     ssh) shift; cmd_ssh "$@" ;;
     stop) shift; cmd_stop "$@" ;;
     start) shift; cmd_start "$@" ;;
+    link) shift; cmd_link "$@" ;;
     hosts) cmd_hosts ;;
     *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

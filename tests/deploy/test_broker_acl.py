@@ -21,6 +21,7 @@ from tests.polling import wait_until
 
 PREFIX = "fleetmon/v1"
 HOSTS = ("host-a", "host-b")
+SITES = ("east", "west")  # as on a central broker: each site's bridge has a user
 BROKER_ROLE = ROOT / "roles" / "fleetmon_broker"
 FILTERS = [ROOT / "roles" / role / "filter_plugins" for role in ("fleetmon_common", "fleetmon_broker")]
 
@@ -47,6 +48,7 @@ RENDER = """
     fleetmon_credentials: {{}}
     fleetmon_broker_extra_users: []
     __fleetmon_broker_agent_ids: {hosts}
+    __fleetmon_broker_sites: {sites}
   tasks:
     - name: Users as data
       ansible.builtin.set_fact:
@@ -79,7 +81,8 @@ def rendered(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("broker")
     (out / "credential-secret").write_text(secrets.token_hex(32))
     playbook = out / "render.yml"
-    playbook.write_text(RENDER.format(prefix=PREFIX, out=out, hosts=json.dumps(list(HOSTS)), role=BROKER_ROLE,
+    playbook.write_text(RENDER.format(prefix=PREFIX, out=out, hosts=json.dumps(list(HOSTS)),
+                                      sites=json.dumps(list(SITES)), role=BROKER_ROLE,
                                       users=json.dumps(USERS)))
     env = dict(os.environ, ANSIBLE_FILTER_PLUGINS=os.pathsep.join(map(str, FILTERS)),
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
@@ -183,4 +186,23 @@ def test_a_host_cannot_write_the_hubs_topics(rendered, acl_broker):
         assert hub.topics() == [f"{PREFIX}/hosts/host-a/metrics"]
     finally:
         host_a.close()
+        hub.close()
+
+
+def test_a_sites_bridge_writes_only_its_own_sites_tree_and_the_hub_reads_every_site(rendered, acl_broker):
+    passwords = json.loads((rendered / "passwords.json").read_text())
+    hub = Client(acl_broker, "fleetmon-hub", passwords["fleetmon-hub"])
+    hub.subscribe(f"{PREFIX}/sites/#")
+    hub.subscribe(f"{PREFIX}/hosts/#")
+    hub.client.subscribe(f"{PREFIX}/fleet/#", qos=1)
+    east = Client(acl_broker, "fleetmon-site-east", passwords["fleetmon-site-east"])
+    try:
+        for topic in (f"{PREFIX}/sites/west/fleet/summary", f"{PREFIX}/fleet/summary",
+                      f"{PREFIX}/hosts/host-a/metrics", f"{PREFIX}/sites/east/fleet/hosts/cam-1"):
+            east.publish(topic, b"from east")
+        wait_until(lambda: f"{PREFIX}/sites/east/fleet/hosts/cam-1" in hub.topics(),
+                   message="east's own site topic at the hub")
+        assert hub.topics() == [f"{PREFIX}/sites/east/fleet/hosts/cam-1"]
+    finally:
+        east.close()
         hub.close()

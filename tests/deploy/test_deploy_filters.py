@@ -170,6 +170,24 @@ def test_broker_users_give_each_host_its_own_tree_and_the_hub_the_fleet():
     assert users[4] == {"name": "nodered", "read": ["fm/fleet/#"], "write": [], "readwrite": []}
 
 
+def test_a_central_broker_gives_each_sites_bridge_its_own_tree_and_the_hub_every_site():
+    users = broker.fleetmon_broker_users(["srv-1"], "fleetmon-hub", [], "fm", ["west", "east"])
+    assert users[0]["read"] == ["fm/hosts/#", "fm/sites/#"]
+    assert users[2:] == [{"name": "fleetmon-site-east", "read": [], "write": ["fm/sites/east/#"], "readwrite": []},
+                         {"name": "fleetmon-site-west", "read": [], "write": ["fm/sites/west/#"], "readwrite": []}]
+
+
+def test_the_sites_of_a_central_broker_come_from_the_brokers_naming_it():
+    hostvars = {"center": {}, "east-broker": {"fleetmon_broker_center": "center", "fleetmon_site": "east"},
+                "east-cam": {"fleetmon_site": "east"}, "west": {"fleetmon_broker_center": "center",
+                                                             "fleetmon_site": "west"},
+                "elsewhere": {"fleetmon_broker_center": "other", "fleetmon_site": "north"}}
+    assert common.fleetmon_bridged_sites(list(hostvars), hostvars, "center") == ["east", "west"]
+    assert common.fleetmon_bridged_sites(list(hostvars), hostvars, "east-broker") == []
+    with pytest.raises(Exception, match="sets no fleetmon_site"):
+        common.fleetmon_bridged_sites(["x"], {"x": {"fleetmon_broker_center": "center"}}, "center")
+
+
 @pytest.mark.parametrize(("expected_hosts", "dashboard"), [
     # one section per group of the expected hosts, sorted, without the group that gathers them all
     ({"srv-1": ["agents", "servers"], "jetson-one": ["agents", "jetsons", "orin_nano"]},

@@ -60,6 +60,20 @@ def fleetmon_agent_hosts(names, hostvars):
     return hosts
 
 
+def fleetmon_bridged_sites(names, hostvars, center):
+    """The sites whose broker bridges to the broker on ``center`` (an inventory host name), sorted: the
+    ``fleetmon_site`` of every host in ``names`` whose ``fleetmon_broker_center`` is ``center``."""
+    sites = set()
+    for name in names:
+        host = hostvars[name]
+        if center and host.get("fleetmon_broker_center") == center:
+            site = str(host.get("fleetmon_site") or "")
+            if not site:
+                raise AnsibleFilterError(f"{name} bridges to {center} (fleetmon_broker_center) but sets no fleetmon_site")
+            sites.add(site)
+    return sorted(sites)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -67,4 +81,5 @@ class FilterModule:
             "fleetmon_mosquitto_hash": fleetmon_mosquitto_hash,
             "fleetmon_with_passwords": fleetmon_with_passwords,
             "fleetmon_agent_hosts": fleetmon_agent_hosts,
+            "fleetmon_bridged_sites": fleetmon_bridged_sites,
         }
