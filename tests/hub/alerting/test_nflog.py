@@ -1,5 +1,6 @@
 """The notification log's decisions, without I/O: is a flush news to a receiver integration (``needs_update``),
-and which entry is journaled before a send (``intent``).
+which entry is journaled before a send (``intent``), and what receiver data a notification starts from
+(``carried_data``).
 
 The first cases are Alertmanager's TestDedupStageNeedsUpdate (notify/notify_test.go), in our words; the
 semantics are in shared/reference/alertmanager.md §5.3. Alertmanager only answers yes or no; fleetmon also
@@ -11,7 +12,7 @@ from typing import NamedTuple
 
 import pytest
 
-from fleetmon.hub.alerting.nflog import LogEntry, intent, needs_update
+from fleetmon.hub.alerting.nflog import LogEntry, carried_data, intent, needs_update
 
 NOW = 1_800_000_000.0
 MINUTE = 60.0
@@ -142,3 +143,38 @@ def test_the_intent_journaled_before_a_send_decides_what_a_crash_repeats(case):
     logged_first = intent(entry, case.firing, case.resolved, NOW)
     assert needs_update(logged_first, case.firing, case.resolved, case.send_resolved, 3600, NOW + 1) == \
         case.after_a_crash, case.why
+
+
+class Carried(NamedTuple):
+    name: str
+    why: str
+    entry: LogEntry | None
+    data: dict[str, str]  # what the next notification starts from
+
+
+SLACK_MESSAGE = {"threadTs": "1700000001.000100", "channelId": "C0OPS"}
+CARRIED = [
+    Carried("nothing logged", "a first notification has no data (Alertmanager: an empty store)", None, {}),
+    Carried("firing told", "the group's later notifications, repeats and resolutions, read what the first kept "
+            "(Slack's update_message edits its message)", LogEntry(alerts("a"), alerts(), NOW, SLACK_MESSAGE),
+            SLACK_MESSAGE),
+    Carried("all resolved told", "what fires after a resolution is a first notification again: it starts afresh "
+            "(a new Slack message)", LogEntry(alerts(), alerts("a"), NOW, SLACK_MESSAGE), {}),
+    Carried("an entry without data", "an integration that keeps nothing", LogEntry(alerts("a"), alerts(), NOW), {}),
+]
+
+
+@pytest.mark.parametrize("case", CARRIED, ids=[c.name for c in CARRIED])
+def test_the_receiver_data_a_notification_starts_from(case):
+    data = carried_data(case.entry)
+    assert data == case.data, case.why
+    data["changed"] = "by the integration"
+    assert case.entry is None or "changed" not in case.entry.data, "the integration changes a copy"
+
+
+def test_the_intent_keeps_the_data_the_notification_starts_from():
+    """A hub killed mid-send restarts on the intent: an edit it makes next must still find the message."""
+    told = LogEntry(alerts("a"), alerts(), NOW - 60, SLACK_MESSAGE)
+    assert intent(told, alerts("a", "b"), alerts(), NOW).data == SLACK_MESSAGE
+    resolved = LogEntry(alerts(), alerts("a"), NOW - 60, SLACK_MESSAGE)
+    assert intent(resolved, alerts("a"), alerts(), NOW).data == {}

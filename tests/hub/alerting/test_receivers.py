@@ -108,8 +108,8 @@ def test_unknown_keys_are_errors_with_their_key_path():
                                                               "tls_config": {"server_name": "x"}}]}]})
     assert any(e.startswith("receivers[0].webhook_configs[0].foo: unknown key") for e in errors), errors
     assert any(e.startswith("receivers[0].email_configs[0].tls_config.server_name: unknown key") for e in errors)
-    errors = config_errors({"global": {"smtp_auth_secret": "x"}, "receivers": [{"name": "a", "bogus": 1}]})
-    assert any(e.startswith("global.smtp_auth_secret: unknown key") for e in errors), errors
+    errors = config_errors({"global": {"smtp_auth_bogus": "x"}, "receivers": [{"name": "a", "bogus": 1}]})
+    assert any(e.startswith("global.smtp_auth_bogus: unknown key") for e in errors), errors
     assert any(e.startswith("receivers[0].bogus: unknown key") for e in errors), errors
 
 

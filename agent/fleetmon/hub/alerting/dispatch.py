@@ -62,7 +62,7 @@ from fleetmon.hub.alerting.inhibit import Inhibitor
 from fleetmon.hub.alerting.journal import Journal, NullJournal
 from fleetmon.hub.alerting.matchers import format_labels
 from fleetmon.hub.alerting.muting import Mutes, NoWindows, Windows
-from fleetmon.hub.alerting.nflog import LogEntry, LogKey, intent, needs_update
+from fleetmon.hub.alerting.nflog import LogEntry, LogKey, carried_data, intent, needs_update
 from fleetmon.hub.alerting.notification import AlertSnapshot, Notification
 from fleetmon.hub.alerting.observers import AlertRef, GroupObserver, NullObserver
 from fleetmon.hub.alerting.operations import DispatcherOperations
@@ -276,7 +276,8 @@ class Dispatcher(DispatcherOperations):
         for integration, notification, log_key in deliveries:
             self.deliverer.deliver(integration, notification, deadline,
                                    self._done_callback(group, log_key, firing, resolved, versions, now,
-                                                       notification.reason if observed else None), durable)
+                                                       notification.reason if observed else None,
+                                                       notification.receiver_data), durable)
 
     def _tell_observer(self, group: Group, batch: list[Alert], now: float) -> None:
         """The unmuted firing alerts of a group whose route asks for incidents, and its resolved ones muted or
@@ -307,21 +308,23 @@ class Dispatcher(DispatcherOperations):
                 reason = escalation_reason(group.route.options.escalation[tier - 1])
             notification = Notification(receiver=receiver_name, group_key=group.key, group_labels=dict(group.labels),
                                         alerts=list(snapshots), reason=reason, external_url=self.config.external_url,
-                                        tier=tier, route_labels=dict(route_labels))
+                                        tier=tier, route_labels=dict(route_labels),
+                                        receiver_data=carried_data(self.nflog.get(log_key)))
             out.append((integration, notification, log_key))
         return out
 
     def _done_callback(self, group: Group, log_key: LogKey, firing: frozenset[str],
                        resolved: frozenset[str], versions: dict[str, float], at: float,
-                       reason: str | None = None) -> Callable[[bool], None]:
-        """``reason``: the notification's, for the observer; None when the group's route has no incidents."""
+                       reason: str | None = None, data: dict[str, str] | None = None) -> Callable[[bool], None]:
+        """``reason``: the notification's, for the observer; None when the group's route has no incidents.
+        ``data``: the notification's receiver data, logged with the entry as the integration left it."""
         def done(ok: bool) -> None:
             with self._lock:
                 if reason is not None:
                     _, receiver, integration = log_key
                     self.observer.notified(group.key, receiver, integration, ok, reason, self.clock())
                 if ok:
-                    entry = LogEntry(firing, resolved, at)
+                    entry = LogEntry(firing, resolved, at, dict(data or {}))
                     self.nflog[log_key] = entry
                     self.notifications_sent += 1
                     self.journal.log_entry(log_key, entry)

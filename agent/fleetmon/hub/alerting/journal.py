@@ -35,7 +35,7 @@ from fleetmon.hub.alerting.silences import Silence
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (fingerprint TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nflog (group_key TEXT, receiver TEXT, integration TEXT, firing TEXT, resolved TEXT,
-                                  at REAL, PRIMARY KEY (group_key, receiver, integration));
+                                  at REAL, data TEXT, PRIMARY KEY (group_key, receiver, integration));
 CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, ends_at REAL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS acks (fingerprint TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS escalations (group_key TEXT PRIMARY KEY, firing_since REAL, tiers INTEGER);
@@ -112,6 +112,9 @@ class AlertJournal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            columns = [row[1] for row in self._db.execute("PRAGMA table_info(nflog)")]
+            if "data" not in columns:  # a journal written before entries kept receiver data
+                self._db.execute("ALTER TABLE nflog ADD COLUMN data TEXT")
         self._writer = threading.Thread(target=self._write_loop, name="alert-journal", daemon=True)
         self._writer.start()
 
@@ -211,8 +214,9 @@ class AlertJournal:
         if entry is None:
             self._write("DELETE FROM nflog WHERE group_key = ? AND receiver = ? AND integration = ?", key)
             return
-        self._write("INSERT OR REPLACE INTO nflog VALUES (?, ?, ?, ?, ?, ?)",
-                    (*key, json.dumps(sorted(entry.firing)), json.dumps(sorted(entry.resolved)), entry.at))
+        self._write("INSERT OR REPLACE INTO nflog VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (*key, json.dumps(sorted(entry.firing)), json.dumps(sorted(entry.resolved)), entry.at,
+                     json.dumps(dict(entry.data)) if entry.data else None))
 
     def silence(self, silence: Silence, action: str, now: float) -> None:
         body = json.dumps(_silence(silence))
@@ -244,8 +248,9 @@ class AlertJournal:
         bodies = [json.loads(body) for (body,) in self._read("SELECT body FROM alerts")]
         alerts = [_alert_from(body) for body in bodies]
         sources = {body["fingerprint"]: body.get("source", "") for body in bodies}
-        nflog = {(g, r, i): LogEntry(frozenset(json.loads(f)), frozenset(json.loads(s)), at)
-                 for g, r, i, f, s, at in self._read("SELECT * FROM nflog")}
+        nflog = {(g, r, i): LogEntry(frozenset(json.loads(f)), frozenset(json.loads(s)), at, json.loads(d or "{}"))
+                 for g, r, i, f, s, at, d in self._read("SELECT group_key, receiver, integration, firing, resolved, "
+                                                        "at, data FROM nflog")}
         silences = [_silence_from(json.loads(body)) for (body,) in self._read("SELECT body FROM silences")]
         acks = [Ack(**json.loads(body)) for (body,) in self._read("SELECT body FROM acks")]
         escalations = {g: (since, tiers) for g, since, tiers in self._read("SELECT * FROM escalations")}

@@ -10,9 +10,16 @@ is acknowledged.
 Crash safety (docs/alerting.md, "Crash safety") adds the *intent*: the entry journaled before a
 notification is handed over, so a hub killed mid-send neither repeats a firing notification nor loses a
 resolution.
+
+An entry also keeps what its integration asked to remember (Alertmanager's receiver data, its nflog
+``Store``): Slack's ``update_message`` keeps the ts and channel of the message it posted, so the group's
+later notifications edit that message. A notification that tells of firing alerts when the last one told
+of none starts afresh, as Alertmanager gives a first notification an empty store: a group that resolved and
+fires again gets a new message.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 #: (group key, receiver name, integration name): whom an entry is about.
 LogKey = tuple[str, str, str]
@@ -25,6 +32,15 @@ class LogEntry:
     firing: frozenset[str]
     resolved: frozenset[str]
     at: float
+    data: Mapping[str, str] = field(default_factory=dict)  # the integration's own, e.g. Slack's message ts
+
+
+def carried_data(entry: LogEntry | None) -> dict[str, str]:
+    """The data a notification after ``entry`` starts from (a copy the integration may change): the entry's,
+    unless the entry told of no firing alert, so that what fires now is a first notification."""
+    if entry is None or not entry.firing:
+        return {}
+    return dict(entry.data)
 
 
 def needs_update(entry: LogEntry | None, firing: frozenset[str], resolved: frozenset[str], send_resolved: bool,
@@ -48,7 +64,7 @@ def intent(entry: LogEntry | None, firing: frozenset[str], resolved: frozenset[s
     """The log entry journaled before a notification goes out, in place of ``entry`` (the last one
     confirmed). Its firing alerts count as told: a crash after the send must not repeat them. Its
     resolutions do not: the alerts they resolve stay in ``firing`` and out of ``resolved``, so a crash
-    before the confirmation sends them again."""
+    before the confirmation sends them again. Its data is what the notification starts from."""
     if entry is None:
         return LogEntry(firing, frozenset(), now)
-    return LogEntry(firing | (entry.firing & resolved), entry.resolved & resolved, now)
+    return LogEntry(firing | (entry.firing & resolved), entry.resolved & resolved, now, carried_data(entry))

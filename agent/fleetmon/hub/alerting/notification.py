@@ -93,6 +93,10 @@ class Notification:
     # An incident's change (fleetmon.hub.incidents) rather than a group's flush: "opened", "resolved", ...
     incident_change: str = ""
     incident: dict[str, Any] | None = None
+    # What the integration's last notification of the group left in the notification log (nflog.carried_data),
+    # for it to read and change during a successful send; the dispatcher logs it with the entry. with_alerts
+    # shares the one dict.
+    receiver_data: dict[str, str] = field(default_factory=dict)
 
     @property
     def firing(self) -> list[AlertSnapshot]:

@@ -3,8 +3,10 @@
 - ``require_tls`` (default: the global smtp_require_tls, itself true) demands STARTTLS; a server that
   does not offer it fails the attempt for good rather than getting the mail in clear text. Without
   require_tls the mail goes out in clear text, as in Alertmanager. Port 465 speaks TLS from the start.
-- With ``auth_username`` the hub authenticates (smtplib picks CRAM-MD5, PLAIN or LOGIN, PLAIN when an
-  ``auth_identity`` is set); a server that offers no AUTH at that point fails the attempt for good.
+- With ``auth_username`` the hub authenticates with the first mechanism of the server's AUTH list it holds
+  the credential for, as Alertmanager does (receivers.smtp_auth): CRAM-MD5 with ``auth_secret``, PLAIN or
+  LOGIN with ``auth_password``; PLAIN only over TLS or to localhost. A server that offers no AUTH at that
+  point, or none of those, fails the attempt for good.
 - ``to``, ``from``, every header, ``text`` and ``html`` are Go templates, as in Alertmanager; ``html``
   with html/template's escaping. Left out, the Subject is ``{{ template "email.default.subject" . }}``
   and the HTML ``{{ template "email.default.html" . }}``; there is a plain-text part only when ``text``
@@ -28,11 +30,13 @@ from fleetmon.hub.alerting.receivers import text
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, template, template_map
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields, parse_smtp_tls
+from fleetmon.hub.alerting.receivers.smtp_auth import Credentials, authenticate
 from fleetmon.hub.alerting.receivers.tls import TlsSettings, system_tls
 from fleetmon.hub.alerting.templates import Field
 
-KEYS = ("to", "from", "smarthost", "hello", "auth_username", "auth_password", "auth_password_file",
-        "auth_identity", "require_tls", "tls_config", "headers", "html", "text", "send_resolved", "timeout")
+KEYS = ("to", "from", "smarthost", "hello", "auth_username", "auth_password", "auth_password_file", "auth_secret",
+        "auth_secret_file", "auth_identity", "require_tls", "tls_config", "headers", "html", "text", "send_resolved",
+        "timeout")
 _SMARTHOST = re.compile(r"^(?:\[(?P<ip6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\s\[\]]+)):(?P<port>\d{1,5})$")
 SMTPS_PORT = 465
 DEFAULT_SUBJECT = '{{ template "email.default.subject" . }}'
@@ -55,6 +59,7 @@ class Email(Integration):
     hello: str = "localhost"
     username: str = ""
     password: str = field(default="", repr=False)
+    secret: str = field(default="", repr=False)  # CRAM-MD5's
     identity: str = ""
     require_tls: bool = True
     tls: TlsSettings | None = None
@@ -123,21 +128,21 @@ class Email(Integration):
 
     def _session(self, smtp: smtplib.SMTP, context: ssl.SSLContext, where: str) -> None:
         smtp.ehlo()
-        if self.require_tls and self.port != SMTPS_PORT:
+        encrypted = self.port == SMTPS_PORT
+        if self.require_tls and not encrypted:
             if not smtp.has_extn("starttls"):
                 raise DeliveryError(f"require_tls is set but {where} does not offer STARTTLS", retryable=False)
             smtp.starttls(context=context)
             smtp.ehlo()
+            encrypted = True
         if not self.username:
             return
         if not smtp.has_extn("auth"):
             raise DeliveryError(f"auth_username is set but {where} offers no AUTH"
                                 + ("" if self.require_tls else " (some servers offer it only after STARTTLS)"),
                                 retryable=False)
-        if self.identity:
-            smtp.auth("PLAIN", lambda challenge=None: f"{self.identity}\0{self.username}\0{self.password}")
-        else:
-            smtp.login(self.username, self.password)
+        credentials = Credentials(self.username, self.password, self.secret, self.identity)
+        authenticate(smtp, credentials, self.host, encrypted, where)
 
 
 def _refusals(recipients: dict) -> str:
@@ -172,6 +177,7 @@ def parse(node: Node, setup: IntegrationSetup) -> Email:
                  host=(match["ip6"] or match["host"]) if match else "", port=int(match["port"]) if match else 0,
                  hello=node.child("hello").string(glob.smtp_hello), username=username,
                  password=secret(node, "auth_password") or glob.smtp_auth_password,
+                 secret=secret(node, "auth_secret") or glob.smtp_auth_secret,
                  identity=node.child("auth_identity").string(glob.smtp_auth_identity),
                  require_tls=node.child("require_tls").boolean(glob.smtp_require_tls),
                  tls=glob.smtp_tls if tls_node.missing else parse_smtp_tls(tls_node), headers=headers,

@@ -1,22 +1,24 @@
 """Alertmanager's ``global:`` section (the keys we support) and what each kind's parser is handed.
 
-Globals are defaults for the integrations: SMTP settings for email_configs, the Slack and PagerDuty URLs,
-an ``http_config`` for every HTTP receiver that has none of its own.
+Globals are defaults for the integrations: SMTP settings for email_configs, the Slack URLs and app token,
+the PagerDuty URL, an ``http_config`` for every HTTP receiver that has none of its own.
 """
 
 from dataclasses import dataclass, field
 
 from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.receivers.base import DEFAULT_TIMEOUT, ReceiverContext
-from fleetmon.hub.alerting.receivers.common import secret
+from fleetmon.hub.alerting.receivers.common import secret, secret_source
 from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, parse_http_config
 from fleetmon.hub.alerting.receivers.tls import TlsSettings, parse_tls
 from fleetmon.hub.alerting.templates import TemplateSet, default_templates
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+SLACK_APP_URL = "https://slack.com/api/chat.postMessage"
 GLOBAL_KEYS = ("resolve_timeout", "http_config", "smtp_from", "smtp_hello", "smtp_smarthost", "smtp_auth_username",
-               "smtp_auth_password", "smtp_auth_password_file", "smtp_auth_identity", "smtp_require_tls",
-               "smtp_tls_config", "slack_api_url", "slack_api_url_file", "pagerduty_url")
+               "smtp_auth_password", "smtp_auth_password_file", "smtp_auth_secret", "smtp_auth_secret_file",
+               "smtp_auth_identity", "smtp_require_tls", "smtp_tls_config", "slack_api_url", "slack_api_url_file",
+               "slack_app_token", "slack_app_token_file", "slack_app_url", "pagerduty_url")
 # The chat services' globals (receivers.chat and its kinds).
 CHAT_GLOBAL_KEYS = ("telegram_api_url", "telegram_bot_token", "telegram_bot_token_file", "webex_api_url",
                     "rocketchat_api_url", "rocketchat_token", "rocketchat_token_file", "rocketchat_token_id",
@@ -41,10 +43,13 @@ class GlobalConfig:
     smtp_smarthost: str = ""  # host:port
     smtp_auth_username: str = ""
     smtp_auth_password: str = field(default="", repr=False)
+    smtp_auth_secret: str = field(default="", repr=False)  # CRAM-MD5's shared secret
     smtp_auth_identity: str = ""
     smtp_require_tls: bool = True
     smtp_tls: TlsSettings | None = None
     slack_api_url: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    slack_app_url: str = SLACK_APP_URL
     pagerduty_url: str = PAGERDUTY_URL
     telegram_api_url: str = TELEGRAM_API_URL
     telegram_bot_token: str = field(default="", repr=False)
@@ -88,10 +93,13 @@ def parse_global(node: Node) -> GlobalConfig:
         smtp_smarthost=node.child("smtp_smarthost").string(),
         smtp_auth_username=node.child("smtp_auth_username").string(),
         smtp_auth_password=secret(node, "smtp_auth_password"),
+        smtp_auth_secret=secret(node, "smtp_auth_secret"),
         smtp_auth_identity=node.child("smtp_auth_identity").string(),
         smtp_require_tls=node.child("smtp_require_tls").boolean(True),
         smtp_tls=None if node.child("smtp_tls_config").missing else parse_smtp_tls(node.child("smtp_tls_config")),
         slack_api_url=secret(node, "slack_api_url"),
+        slack_app_token=secret(node, "slack_app_token"),
+        slack_app_url=node.child("slack_app_url").string(SLACK_APP_URL),
         pagerduty_url=node.child("pagerduty_url").string(PAGERDUTY_URL),
         telegram_api_url=node.child("telegram_api_url").string(TELEGRAM_API_URL),
         telegram_bot_token=secret(node, "telegram_bot_token"),
@@ -112,6 +120,12 @@ def parse_global(node: Node) -> GlobalConfig:
     )
     if glob.slack_api_url:
         check_url(node.child("slack_api_url"), glob.slack_api_url)
+    check_url(node.child("slack_app_url"), glob.slack_app_url)
+    # Alertmanager lets both through only when the API URL is the app URL (the old workaround: that URL
+    # with a bearer token in each receiver's http_config).
+    if glob.slack_app_token and glob.slack_api_url and glob.slack_api_url != glob.slack_app_url:
+        secret_source(node, "slack_app_token").fail(
+            "set slack_app_token(_file) or slack_api_url(_file), not both (unless slack_api_url is slack_app_url)")
     check_url(node.child("pagerduty_url"), glob.pagerduty_url)
     for key in ("telegram_api_url", "webex_api_url", "rocketchat_api_url"):
         check_url(node.child(key), getattr(glob, key))

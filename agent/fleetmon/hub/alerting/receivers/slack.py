@@ -1,4 +1,5 @@
-"""slack_configs: one message with one attachment to a Slack incoming webhook, as Alertmanager sends it.
+"""slack_configs: one message with one attachment to a Slack incoming webhook or Slack's Web API
+(receivers.slack_api: the bot token, update_message and Slack's answers), as Alertmanager sends it.
 
 Every text is a Go template (fleetmon.hub.alerting.templates); a key left out renders Alertmanager's
 default (``{{ template "slack.default.title" . }}`` and so on), so the message reads as Alertmanager's
@@ -11,10 +12,10 @@ from typing import ClassVar
 
 from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
-from fleetmon.hub.alerting.receivers import text
-from fleetmon.hub.alerting.receivers.base import Integration
-from fleetmon.hub.alerting.receivers.common import render, secret, secret_source, template
-from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config
+from fleetmon.hub.alerting.receivers import slack_api, text
+from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
+from fleetmon.hub.alerting.receivers.common import render, template
+from fleetmon.hub.alerting.receivers.http import HttpConfig
 from fleetmon.hub.alerting.receivers.http import post as http_post
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.webhook import encode
@@ -37,19 +38,20 @@ DEFAULTS = {
     "thumb_url": "",
     "footer": '{{ template "slack.default.footer" . }}',
 }
-KEYS = ("api_url", "api_url_file", "send_resolved", "timeout", "http_config", "link_names", "mrkdwn_in", *DEFAULTS)
+KEYS = (*slack_api.KEYS, "send_resolved", "timeout", "http_config", "link_names", "mrkdwn_in", *DEFAULTS)
 _MAX_TITLE = 1024  # characters; Slack cuts longer titles, Alertmanager truncates them first
 
 
 @dataclass(eq=False, kw_only=True)
 class Slack(Integration):
     kind: ClassVar[str] = "slack"
-    api_url: str = field(repr=False)
-    http: HttpConfig
+    api_url: str = field(repr=False)  # the webhook, or the Web API's chat.postMessage
+    http: HttpConfig  # with an app token, that token as its authorization
     fields: dict[str, Field]  # every key of DEFAULTS
     configured: frozenset[str] = frozenset()  # the keys the config sets
     link_names: bool = False
     mrkdwn_in: tuple[str, ...] = ("fallback", "pretext", "text")
+    update_message: bool = False
 
     def message(self, notification: Notification) -> dict:
         texts = render(self.fields, notification)
@@ -74,20 +76,27 @@ class Slack(Integration):
         return message
 
     def send(self, notification: Notification) -> None:
-        http_post(self.api_url, encode(self.message(notification)), self.http, self.timeout)
+        message, url = self.message(notification), self.api_url
+        data = notification.receiver_data  # the group's message so far, for update_message (nflog)
+        edit = slack_api.edit_of(message, data) if self.update_message else None
+        if edit is not None:
+            message, url = edit, slack_api.update_url(url)
+        channel = message.get("channel", "")
+        try:
+            body = http_post(url, encode(message), self.http, self.timeout)
+        except DeliveryError as exc:
+            raise DeliveryError(f'channel "{channel}": {exc}', exc.retryable, exc.status) from exc
+        answer = slack_api.read_answer(body, channel)
+        if self.update_message:
+            slack_api.remember(data, answer)
 
 
 def parse(node: Node, setup: IntegrationSetup) -> Slack:
     node = node.mapping(KEYS)
-    api_url = secret(node, "api_url") or setup.glob.slack_api_url
-    if not api_url:
-        node.child("api_url").fail("api_url, api_url_file or the global slack_api_url is required")
-    elif not (node.child("api_url").missing and node.child("api_url_file").missing):
-        check_url(secret_source(node, "api_url"), api_url)
+    api_url, http, update_message = slack_api.parse_target(node, setup)
     fields = {key: template(node.child(key), setup.templates, default) for key, default in DEFAULTS.items()}
     mrkdwn_in = tuple(item.string() for item in node.child("mrkdwn_in").sequence())
-    return Slack(**integration_fields(node, setup, send_resolved=False), api_url=api_url,
-                 http=entry_http_config(node, setup.glob.http_config), fields=fields,
+    return Slack(**integration_fields(node, setup, send_resolved=False), api_url=api_url, http=http, fields=fields,
                  configured=frozenset(key for key in DEFAULTS if not node.child(key).missing),
-                 link_names=node.child("link_names").boolean(False),
+                 link_names=node.child("link_names").boolean(False), update_message=update_message,
                  **({"mrkdwn_in": mrkdwn_in} if mrkdwn_in else {}))
