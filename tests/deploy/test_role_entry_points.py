@@ -79,7 +79,8 @@ def _play(tmp_path: Path, play: str, hubs=("hub-1",), entry="credential", inputs
     if not controller.exists():  # a second run keeps the first one's CA and certificates
         controller.mkdir()
         (controller / "credential-secret").write_text(SECRET + "\n")
-    (tmp_path / "hosts.yml").write_text(INVENTORY.format(hubs="{" + ", ".join(f"{h}: " for h in hubs) + "}"))
+    (tmp_path / "hosts.yml").write_text(INVENTORY.format(hubs="{" + ", ".join(h if ":" in h else f"{h}: " for h in hubs)
+                                                         + "}"))
     (tmp_path / "play.yml").write_text(textwrap.dedent(play))
     env = dict(os.environ, ANSIBLE_ROLES_PATH=f"{roles}{os.pathsep}{ROOT / 'roles'}", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_NOCOLOR="1")
@@ -152,14 +153,18 @@ HUB_PREFLIGHT = """
     """
 
 
-def test_the_hub_preflight_refuses_a_second_hub(tmp_path):
+def test_the_hub_preflight_refuses_a_second_hub_on_the_same_broker(tmp_path):
     done = _play(tmp_path, HUB_PREFLIGHT, hubs=("hub-1", "hub-2"))
     assert done.returncode != 0
-    assert "This play deploys the hub on 2 hosts (hub-1, hub-2), but a fleet has one hub" in _output(done)
+    assert ("This play deploys the hub on 2 hosts (hub-1, hub-2) but they share a broker (hub-1, hub-1): a fleet "
+            "has one hub per broker") in _output(done)
 
 
-def test_the_hub_preflight_passes_one_hub_and_a_scale_out(tmp_path):
+def test_the_hub_preflight_passes_one_hub_a_hub_per_broker_and_a_scale_out(tmp_path):
     assert _play(tmp_path, HUB_PREFLIGHT).returncode == 0
+    # sites and a center: each hub on its own broker (here the first host of another group)
+    done = _play(tmp_path, HUB_PREFLIGHT, hubs=("hub-1", "hub-2: {fleetmon_broker_group: agents}"))
+    assert done.returncode == 0, _output(done)[-3000:]
     scale_out = HUB_PREFLIGHT.replace("gather_facts: true",
                                       "gather_facts: true\n      vars: {fleetmon_hub_scale_out: true}")
     done = _play(tmp_path, scale_out, hubs=("hub-1", "hub-2"))
