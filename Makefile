@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := mosquitto mosquitto-clients iputils-ping openssl prometheus-alertmanager chromium prometheus systemd-journal-remote victoria-metrics
+APT_PACKAGES := mosquitto mosquitto-clients iputils-ping openssl prometheus-alertmanager chromium prometheus systemd-journal-remote victoria-metrics microsocks
 BENCH_APT_PACKAGES := prometheus-node-exporter glances
 AGENT_SOURCES := agent/fleetmon/__init__.py agent/fleetmon/__main__.py agent/fleetmon/cli.py agent/fleetmon/cli_operations.py \
 	agent/fleetmon/cli_alerting.py \

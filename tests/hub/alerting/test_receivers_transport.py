@@ -210,14 +210,14 @@ def test_proxy_config_errors_name_their_keys():
     errors = config_errors({"receivers": [{"name": "r", "webhook_configs": [
         {"url": "http://h/", "http_config": {"proxy_url": "http://p:1", "proxy_from_environment": True}},
         {"url": "http://h/", "http_config": {"no_proxy": "a.example", "proxy_connect_header": {"X": ["y"]}}},
-        {"url": "http://h/", "http_config": {"proxy_url": "socks5://p:1"}},
+        {"url": "http://h/", "http_config": {"proxy_url": "ftp://p:1"}},
         {"url": "http://h/", "http_config": {"basic_auth": {"username": "u"},
                                               "oauth2": {"client_id": "c", "token_url": "http://t/"}}}]}]})
     prefix = "receivers[0].webhook_configs"
     assert f"{prefix}[0].http_config.proxy_url: set proxy_url or proxy_from_environment, not both" in errors
     assert any(e.startswith(f"{prefix}[1].http_config.no_proxy: needs proxy_url") for e in errors)
     assert f"{prefix}[1].http_config.proxy_connect_header: needs proxy_url or proxy_from_environment" in errors
-    assert any(e.startswith(f"{prefix}[2].http_config.proxy_url: must be an http:// URL of a proxy") for e in errors)
+    assert f"{prefix}[2].http_config.proxy_url: must be the http://, https:// or socks5:// URL of a proxy" in errors
     assert any(e.startswith(f"{prefix}[3].http_config: set at most one of") for e in errors), errors
 
 
@@ -446,7 +446,7 @@ def machine_credentials_only(monkeypatch, tmp_path) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
                  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                  "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                 "AWS_EC2_METADATA_DISABLED"):
+                 "AWS_EC2_METADATA_DISABLED", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
 

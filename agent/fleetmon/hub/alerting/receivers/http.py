@@ -4,7 +4,7 @@ SaaS services, an Alertmanager).
 ``http_config`` takes Prometheus' common keys (authorization, basic_auth, bearer_token, oauth2, tls_config,
 the proxy keys, follow_redirects) so an existing alertmanager.yml works unchanged. Requests go out with
 http.client, each on a connection of its own, through a proxy only when the config says so per URL
-(receivers.proxy: absolute-form requests for http:// targets, a CONNECT tunnel for https:// ones).
+(receivers.proxy picks it, receivers.tunnel connects through it: http://, https:// and socks5:// proxies).
 Redirects are followed as Go's client follows them (receivers.redirects: a POST turned into a GET by
 301/302/303, kept by 307/308, the 10th redirect an error), unless ``follow_redirects: false``, which makes
 a 3xx the answer.
@@ -34,9 +34,10 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.receivers.base import DeliveryError
 from fleetmon.hub.alerting.receivers.common import secret
 from fleetmon.hub.alerting.receivers.oauth2 import TokenSource, parse_oauth2
-from fleetmon.hub.alerting.receivers.proxy import PROXY_KEYS, Proxy, ProxySettings, parse_proxy, proxy_for
+from fleetmon.hub.alerting.receivers.proxy import PROXY_KEYS, Proxy, ProxyError, ProxySettings, parse_proxy, proxy_for
 from fleetmon.hub.alerting.receivers.redirects import Hop, follow, forwarded, same_site, where
 from fleetmon.hub.alerting.receivers.tls import TlsSettings, parse_tls, system_tls
+from fleetmon.hub.alerting.receivers.tunnel import proxied
 
 USER_AGENT = f"fleetmon/{__version__}"
 AUTH_KEYS = ("authorization", "basic_auth", "bearer_token", "bearer_token_file", "oauth2")
@@ -116,7 +117,7 @@ class _TlsConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         http.client.HTTPConnection.connect(self)
-        name = self._tls.server_name or self._tunnel_host or self.host  # the target's, not the proxy's
+        name = self._tls.server_name or self.host
         self.sock = self._tls.context.wrap_socket(self.sock, server_hostname=name)
 
 
@@ -179,22 +180,16 @@ def _chain(first: Hop, headers: Mapping[str, str], config: HttpConfig, timeout: 
 
 
 def _connection(url: str, config: HttpConfig, timeout: float) -> tuple[http.client.HTTPConnection, Proxy | None]:
-    """A connection for ``url``: to the target, to the proxy (http://), or tunnelled through it (https://)."""
+    """A connection for ``url``: to the target, or through the proxy the config picks for it (receivers.tunnel);
+    with the proxy when the request goes to it in absolute form."""
     parts = urlsplit(url)
     proxy = proxy_for(url, config.proxy)
+    tls = config.tls or system_tls()
+    if proxy is not None:
+        return proxied(proxy, parts.hostname, parts.port, parts.scheme == "https", tls, timeout)
     if parts.scheme == "https":
-        tls = config.tls or system_tls()
-        if proxy is None:
-            return _TlsConnection(parts.hostname, parts.port, timeout, tls), None
-        connection: http.client.HTTPConnection = _TlsConnection(proxy.host, proxy.port, timeout, tls)
-        tunnel_headers = dict(proxy.connect_headers)
-        if proxy.authorization:
-            tunnel_headers["Proxy-Authorization"] = proxy.authorization
-        connection.set_tunnel(parts.hostname, parts.port or 443, headers=tunnel_headers)
-        return connection, None  # the request itself goes inside the tunnel, in origin form
-    if proxy is None:
-        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), None
-    return http.client.HTTPConnection(proxy.host, proxy.port, timeout=timeout), proxy
+        return _TlsConnection(parts.hostname, parts.port, timeout, tls), None
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), None
 
 
 def _has(headers: Mapping[str, str], name: str) -> bool:
@@ -226,6 +221,8 @@ def _exchange(hop: Hop, headers: Mapping[str, str], config: HttpConfig, timeout:
         body = response.read(_MAX_ANSWER)
     except ssl.SSLCertVerificationError as exc:
         raise DeliveryError(f"{failed}: certificate not trusted: {exc.verify_message}", retryable=False) from exc
+    except ProxyError as exc:
+        raise DeliveryError(f"{failed}: {exc}", retryable=exc.retryable, status=exc.status) from exc
     except TimeoutError as exc:
         raise DeliveryError(f"{failed}: no answer within {timeout:g}s", retryable=True) from exc
     except (OSError, http.client.HTTPException) as exc:

@@ -1,17 +1,21 @@
 """The proxy keys of ``http_config`` (``proxy_url``, ``no_proxy``, ``proxy_from_environment``,
 ``proxy_connect_header``), as Prometheus' common HTTP client reads them.
 
-Which proxy a request takes is decided here, per URL, without I/O (``proxy_for``); receivers.http opens the
-connection: a plain ``http://`` target is asked for through the proxy in absolute form, an ``https://``
-target through a ``CONNECT`` tunnel, so TLS runs end to end with the receiver. The proxy URL's
-``user:password@`` becomes ``Proxy-Authorization: Basic …``.
+Which proxy a request takes is decided here, per URL, without I/O (``proxy_for``); receivers.tunnel opens
+the connection through it, as Go's ``net/http`` Transport does for each kind of proxy URL: ``http://`` and
+``https://`` (TLS to the proxy first) proxies are asked for a plain ``http://`` target in absolute form and
+open a ``CONNECT`` tunnel to an ``https://`` one, so TLS runs end to end with the receiver; ``socks5://``
+(and ``socks5h://``, the same to Go) proxies connect to either, the target's name resolved by the proxy.
+The proxy URL's ``user:password@`` becomes ``Proxy-Authorization: Basic …`` for an HTTP(S) proxy, the
+RFC 1929 username and password for a SOCKS5 one.
 
 ``no_proxy`` and the environment follow Go's ``golang.org/x/net/http/httpproxy``, which Prometheus' client
 uses for both: a comma-separated list of host names (``example.com`` also matches its subdomains,
 ``.example.com`` only them), IP addresses, CIDR ranges, ``host:port`` entries and ``*`` (everything); and,
 as in Go, ``localhost`` and loopback addresses are never proxied once ``no_proxy`` or the environment
 decides. A bare ``proxy_url`` proxies every request. ``proxy_from_environment`` reads ``HTTP_PROXY``,
-``HTTPS_PROXY`` and ``NO_PROXY`` (or their lowercase forms) at each attempt.
+``HTTPS_PROXY`` and ``NO_PROXY`` (or their lowercase forms) at each attempt; a value without a scheme is
+an ``http://`` proxy, as in Go.
 """
 
 import base64
@@ -24,6 +28,18 @@ from urllib.parse import unquote, urlsplit
 from fleetmon.config_reader import Node
 
 PROXY_KEYS = ("proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header")
+#: The proxy URL schemes Go's Transport speaks, with the port each implies (its ``portMap``).
+SCHEME_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
+SOCKS_SCHEMES = ("socks5", "socks5h")
+
+
+class ProxyError(OSError):
+    """The proxy would not, or could not, carry the request; ``status`` is an HTTP proxy's answer."""
+
+    def __init__(self, message: str, retryable: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
 
 
 @dataclass(slots=True, frozen=True)
@@ -34,6 +50,18 @@ class Proxy:
     port: int
     authorization: str = field(default="", repr=False)  # Proxy-Authorization, from the URL's userinfo
     connect_headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # only on CONNECT
+    scheme: str = "http"  # a key of SCHEME_PORTS, or what the environment named (receivers.tunnel refuses it)
+    username: str | None = field(default=None, repr=False)  # the URL's userinfo, for a SOCKS5 proxy
+    password: str = field(default="", repr=False)
+
+    @property
+    def socks(self) -> bool:
+        return self.scheme in SOCKS_SCHEMES
+
+    def where(self) -> str:
+        """The proxy as a message names it: its URL without the userinfo."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
 
 
 @dataclass(slots=True, frozen=True)
@@ -71,13 +99,16 @@ def parse_proxy(node: Node) -> ProxySettings | None:
 
 def check_proxy_url(node: Node, url: str) -> None:
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        node.fail("must be an http:// URL of a proxy (https:// and socks5:// proxies are not supported)")
+    if parts.scheme not in SCHEME_PORTS or not parts.hostname:
+        node.fail("must be the http://, https:// or socks5:// URL of a proxy")
         return
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when asked
     except ValueError:
         node.fail("has an invalid port")
+    if parts.scheme in SOCKS_SCHEMES and parts.username is not None and not (
+            0 < len(unquote(parts.username).encode()) < 256 and len(unquote(parts.password or "").encode()) < 256):
+        node.fail("a SOCKS5 username must be 1 to 255 bytes, its password at most 255 (RFC 1929)")
 
 
 def _excluded(host: str, port: int, no_proxy: str) -> bool:
@@ -134,13 +165,17 @@ def _from_url(url: str, connect_headers: Mapping[str, str]) -> Proxy | None:
     if "://" not in url:  # Go reads a bare host:port from the environment as http://host:port
         url = "http://" + url
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
+    if not parts.hostname:
         return None
-    authorization = ""
+    try:
+        port = parts.port or SCHEME_PORTS.get(parts.scheme, 0)
+    except ValueError:
+        port = 0  # an invalid port from the environment: receivers.tunnel cannot reach it and says so
+    username, password, authorization = None, "", ""
     if parts.username is not None:
-        userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-        authorization = "Basic " + base64.b64encode(userinfo).decode("ascii")
-    return Proxy(parts.hostname, parts.port or 80, authorization, connect_headers)
+        username, password = unquote(parts.username), unquote(parts.password or "")
+        authorization = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return Proxy(parts.hostname, port, authorization, connect_headers, parts.scheme, username, password)
 
 
 def _environment(name: str, env: Mapping[str, str]) -> str:
