@@ -20,18 +20,18 @@ from tests.polling import wait_until
 from tests.test_delivery_e2e import HOST, assert_every_sample_stored_once, stored
 
 VICTORIA_METRICS = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
+#: The cache off and no latency offset: a test reads what was just written, back-filled or not.
+FRESH_READS = ("-search.disableCache", "-search.latencyOffset=0s")
 
 
 class VictoriaMetrics:
-    def __init__(self, workdir) -> None:
+    def __init__(self, workdir, flags: tuple[str, ...] = FRESH_READS) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(workdir / "victoria-metrics.log", "ab")
-        # The cache off and no latency offset: a test reads what was just written, back-filled or not.
         self.process = subprocess.Popen(
             [VICTORIA_METRICS, f"-storageDataPath={workdir / 'vm-data'}", f"-httpListenAddr=127.0.0.1:{self.port}",
-             "-retentionPeriod=100y", "-search.disableCache", "-search.latencyOffset=0s"],
-            stdout=self.log, stderr=subprocess.STDOUT)
+             "-retentionPeriod=100y", *flags], stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(self._healthy, timeout=30, message="VictoriaMetrics answering /health")
 
     def _healthy(self) -> bool:

@@ -2,9 +2,18 @@
 
 The resolution follows the tier the SQLite read would use (``pick_tier``): the raw tier reads the raw
 samples (an instant query of a range vector, ``{...}[span]``, which both Prometheus and VictoriaMetrics
-answer with the samples as stored); the minute and hour tiers read ``min/avg/max_over_time`` at a step of
-their bucket, one query per metric, so each point is ``(bucket_start, min, avg, max)`` as SQLite gives
-it. ``max_points`` thins either the way SQLite reads are thinned (``downsample``).
+answer with the samples as stored); the minute and hour tiers read what the tier tables keep, min, max,
+sum and count (``min/max/sum/count_over_time``), at a step of their bucket, one query per metric. Each
+point is then ``(bucket_start, min, sum, count, max)`` as a SQLite row gives it, so ``max_points`` thins it
+exactly as SQLite reads are thinned (``downsample``: a merged bucket's mean weighs each minute by its
+samples) and an unthinned point is ``(bucket_start, min, avg, max)`` alike.
+
+A bucket is ``[start, start + step)`` (``rollup.bucket_of``). A range function's window at time t is
+``(t - step, t]`` in VictoriaMetrics and Prometheus 3: evaluated at a bucket's end it would count the
+sample at the next bucket's first millisecond and miss the one at its own (an agent sampling on whole
+seconds puts one there every minute). ``offset 1ms`` moves the window to ``(end - step - 1ms, end - 1ms]``,
+which at the store's millisecond timestamps is the bucket exactly. A bucket without samples has no point
+in the answer (no lookback fills it), so a gap stays a gap as in SQLite.
 
 A failure (the store unreachable, an error answer, a body that is not a query result) raises
 ``RemoteError``; the Store falls back to SQLite, logs and counts it.
@@ -24,7 +33,7 @@ from fleetmon.hub.store.remote_http import Client, RemoteError
 
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_AGGREGATES = ("min", "avg", "max")
+_AGGREGATES = ("min", "max", "sum", "count")  # a tier row's aggregates
 
 
 def selector(host: str, metrics: Sequence[str], matchers: Mapping[str, str]) -> str:
@@ -76,8 +85,8 @@ class LongTermReader:
             spreads: dict[tuple[str, str], dict[float, dict[str, float]]] = {}
             for name in (m for m in metrics if _NAME.match(m)):
                 one = selector(host, [name], matchers)
-                query = " or ".join(f'label_replace({kind}_over_time({one}[{step}s]), "fleetmon_agg", "{kind}", "", "")'
-                                    for kind in _AGGREGATES)
+                query = " or ".join(f'label_replace({kind}_over_time({one}[{step}s] offset 1ms), "fleetmon_agg", '
+                                    f'"{kind}", "", "")' for kind in _AGGREGATES)
                 for metric, points in self._matrix("/api/v1/query_range",
                                                    {"query": query, "start": first, "end": last, "step": step}):
                     kind = metric.pop("fleetmon_agg", "")
@@ -90,7 +99,8 @@ class LongTermReader:
                         buckets.setdefault(ts - step, {})[kind] = value
             series = []
             for key, (labels, _) in found.items():
-                points = [(bucket, v["min"], v["avg"], 1, v["max"]) for bucket, v in sorted(spreads[key].items())
+                points = [(bucket, v["min"], v["sum"], int(v["count"]), v["max"])
+                          for bucket, v in sorted(spreads[key].items())
                           if len(v) == len(_AGGREGATES) and start - step < bucket <= end]
                 if points:
                     series.append((key[0], labels, downsample(points, max_points or len(points), step)))
