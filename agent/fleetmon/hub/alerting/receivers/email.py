@@ -1,8 +1,12 @@
 """email_configs: one mail per notification over SMTP, with Alertmanager's keys and TLS rules.
 
-- ``require_tls`` (default: the global smtp_require_tls, itself true) demands STARTTLS; a server that
-  does not offer it fails the attempt for good rather than getting the mail in clear text. Without
-  require_tls the mail goes out in clear text, as in Alertmanager. Port 465 speaks TLS from the start.
+- Implicit TLS (TLS from the first byte) when ``force_implicit_tls`` (else the global
+  smtp_force_implicit_tls, Alertmanager 0.31+) says so, and without either on port 465 alone, as
+  Alertmanager decides it (``implicit_tls``); ``force_implicit_tls: false`` speaks plain SMTP on 465 too.
+- Otherwise ``require_tls`` (default: the global smtp_require_tls, itself true) demands STARTTLS; a server
+  that does not offer it fails the attempt for good rather than getting the mail in clear text. Without
+  require_tls the mail goes out in clear text, as in Alertmanager. Over implicit TLS require_tls has no
+  part to play: the session is encrypted already.
 - With ``auth_username`` the hub authenticates with the first mechanism of the server's AUTH list it holds
   the credential for, as Alertmanager does (receivers.smtp_auth): CRAM-MD5 with ``auth_secret``, PLAIN or
   LOGIN with ``auth_password``; PLAIN only over TLS or to localhost. A server that offers no AUTH at that
@@ -12,13 +16,23 @@
   and the HTML ``{{ template "email.default.html" . }}``; there is a plain-text part only when ``text``
   is set (multipart/alternative when both are). An incident's change has no Alertmanager default: its
   subject and parts come from receivers.text unless the config sets them.
+- ``threading`` (Alertmanager 0.30+): with ``enabled``, every mail of a group names one thread root that
+  no mail is, in ``References`` and ``In-Reply-To``, so mail clients show the group as a thread:
+  ``<alert-HASH-DAY@alertmanager>``, HASH the first 16 hex digits of the SHA-256 of the group key, DAY the
+  hub's local date (``thread_by_date: daily``, a new thread each day) or nothing (``none``). Alertmanager
+  refuses threading beside a References or In-Reply-To header of the config's, and since 0.31 takes only
+  those two values for thread_by_date once threading is enabled (its docs give daily as the default; its
+  code refuses the key left out).
 
 4xx SMTP answers and connection trouble are worth another try; 5xx answers are not.
 """
 
+import hashlib
 import re
 import smtplib
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
@@ -35,8 +49,11 @@ from fleetmon.hub.alerting.receivers.tls import TlsSettings, system_tls
 from fleetmon.hub.alerting.templates import Field
 
 KEYS = ("to", "from", "smarthost", "hello", "auth_username", "auth_password", "auth_password_file", "auth_secret",
-        "auth_secret_file", "auth_identity", "require_tls", "tls_config", "headers", "html", "text", "send_resolved",
-        "timeout")
+        "auth_secret_file", "auth_identity", "require_tls", "force_implicit_tls", "tls_config", "headers", "html",
+        "text", "threading", "send_resolved", "timeout")
+THREADING_KEYS = ("enabled", "thread_by_date")
+THREAD_BY_DATE = ("none", "daily")
+THREAD_HEADERS = ("References", "In-Reply-To")
 _SMARTHOST = re.compile(r"^(?:\[(?P<ip6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\s\[\]]+)):(?P<port>\d{1,5})$")
 SMTPS_PORT = 465
 DEFAULT_SUBJECT = '{{ template "email.default.subject" . }}'
@@ -47,6 +64,18 @@ def _header_name(name: str) -> str:
     """Header names as Go's textproto writes them ('message-id' -> 'Message-Id'), so a configured header
     replaces the default one whatever its case."""
     return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def implicit_tls(force: bool | None, port: int) -> bool:
+    """Whether the session speaks TLS from the start: as ``force_implicit_tls`` says when it is set (the
+    entry's, else the global one), else on port 465 only (Alertmanager's rule)."""
+    return port == SMTPS_PORT if force is None else force
+
+
+def thread_root(group_key: str, day: str) -> str:
+    """The Message-Id of the thread a group's mails reply to (no mail carries it), as Alertmanager writes it;
+    ``day`` is YYYY-MM-DD, or empty with ``thread_by_date: none``."""
+    return f"<alert-{hashlib.sha256(group_key.encode()).hexdigest()[:16]}-{day}@alertmanager>"
 
 
 @dataclass(eq=False, kw_only=True)
@@ -62,11 +91,14 @@ class Email(Integration):
     secret: str = field(default="", repr=False)  # CRAM-MD5's
     identity: str = ""
     require_tls: bool = True
+    implicit_tls: bool = False  # TLS from the start (port 465, or force_implicit_tls) rather than STARTTLS
     tls: TlsSettings | None = None
     headers: dict[str, Field] = field(default_factory=dict)  # canonical names; they win over the defaults
     html: Field | None = None  # None: no HTML part
     text: Field | None = None  # None: no plain-text part
     configured: frozenset[str] = frozenset()  # "Subject", "html", "text" where the config sets them
+    thread_by_date: str | None = None  # with threading enabled: "daily" or "none"
+    clock: Callable[[], float] = field(default=time.time, repr=False)  # the thread's day is the hub's local date
 
     def message(self, notification: Notification) -> tuple[EmailMessage, str, list[str]]:
         """The mail, its envelope sender and its recipients."""
@@ -85,6 +117,10 @@ class Email(Integration):
         given = {key.removeprefix("headers."): value for key, value in texts.items() if key.startswith("headers.")}
         headers = {"From": texts["from"], "To": texts["to"], "Date": formatdate(localtime=False),
                    "Message-Id": make_msgid(domain=self.hello), **given}
+        if self.thread_by_date is not None:
+            day = "" if self.thread_by_date == "none" else time.strftime("%Y-%m-%d", time.localtime(self.clock()))
+            root = thread_root(notification.group_key, day)
+            headers.update(dict.fromkeys(THREAD_HEADERS, root))
         message = EmailMessage()
         for name, value in headers.items():
             message[name] = value
@@ -103,7 +139,7 @@ class Email(Integration):
         where = f"{self.host}:{self.port}"
         context = (self.tls or system_tls()).context
         try:
-            if self.port == SMTPS_PORT:
+            if self.implicit_tls:
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, local_hostname=self.hello,
                                                       timeout=self.timeout, context=context)
             else:
@@ -121,6 +157,10 @@ class Email(Integration):
                                 status=exc.smtp_code) from exc
         except ssl.SSLCertVerificationError as exc:
             raise DeliveryError(f"{where}: certificate not trusted: {exc.verify_message}", retryable=False) from exc
+        except ssl.SSLError as exc:  # worth another try, as in Alertmanager; the hint is for a server without SMTPS
+            hint = " (with implicit TLS; if the server speaks STARTTLS here, set force_implicit_tls: false)"
+            raise DeliveryError(f"{where}: TLS failed: {exc}" + (hint if self.implicit_tls else ""),
+                                retryable=True) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"{where}: {exc or type(exc).__name__}", retryable=True) from exc
         if refused:  # some recipients got it: a retry would mail them twice, so this failure is final
@@ -128,7 +168,7 @@ class Email(Integration):
 
     def _session(self, smtp: smtplib.SMTP, context: ssl.SSLContext, where: str) -> None:
         smtp.ehlo()
-        encrypted = self.port == SMTPS_PORT
+        encrypted = self.implicit_tls
         if self.require_tls and not encrypted:
             if not smtp.has_extn("starttls"):
                 raise DeliveryError(f"require_tls is set but {where} does not offer STARTTLS", retryable=False)
@@ -164,7 +204,8 @@ def parse(node: Node, setup: IntegrationSetup) -> Email:
     elif not match or not 0 < int(match["port"]) < 65536:
         smarthost_node.fail(f"must be host:port (got {smarthost!r})")
     templates = setup.templates
-    headers = {_header_name(name): value for name, value in template_map(node.child("headers"), templates).items()}
+    headers = _headers(node.child("headers"), setup)
+    thread_by_date = _threading(node)
     configured = frozenset(name for name in ("Subject",) if name in headers) | frozenset(
         key for key in ("html", "text") if not node.child(key).missing)
     headers.setdefault("Subject", templates.text(DEFAULT_SUBJECT))
@@ -180,6 +221,44 @@ def parse(node: Node, setup: IntegrationSetup) -> Email:
                  secret=secret(node, "auth_secret") or glob.smtp_auth_secret,
                  identity=node.child("auth_identity").string(glob.smtp_auth_identity),
                  require_tls=node.child("require_tls").boolean(glob.smtp_require_tls),
+                 implicit_tls=implicit_tls(_optional_boolean(node.child("force_implicit_tls"),
+                                                             glob.smtp_force_implicit_tls),
+                                           int(match["port"]) if match else 0),
                  tls=glob.smtp_tls if tls_node.missing else parse_smtp_tls(tls_node), headers=headers,
                  html=html, text=template(text_node, templates) if text_node.string() else None,
-                 configured=configured)
+                 configured=configured, thread_by_date=thread_by_date)
+
+
+def _optional_boolean(node: Node, default: bool | None) -> bool | None:
+    return default if node.missing else node.boolean(False)
+
+
+def _headers(node: Node, setup: IntegrationSetup) -> dict[str, Field]:
+    """The configured headers by their canonical names; two names that differ only in case are an error, as in
+    Alertmanager (which of them would win is up to the order YAML maps happen to keep)."""
+    headers: dict[str, Field] = {}
+    for name, value in template_map(node, setup.templates).items():
+        canonical = _header_name(name)
+        if canonical in headers:
+            node.child(name).fail(f"duplicate header {canonical!r} (header names are case-insensitive)")
+        headers[canonical] = value
+    return headers
+
+
+def _threading(node: Node) -> str | None:
+    """``threading``'s thread_by_date when it is enabled, else None; Alertmanager's checks (0.34's: an unset or
+    other thread_by_date is refused since 0.31)."""
+    threading = node.child("threading").mapping(THREADING_KEYS)
+    enabled = threading.child("enabled").boolean(False)
+    by_date = threading.child("thread_by_date")
+    if not enabled:
+        by_date.string()
+        return None
+    headers = node.child("headers")
+    for name in headers.value if isinstance(headers.value, dict) else ():
+        if isinstance(name, str) and _header_name(name) in THREAD_HEADERS:
+            headers.child(name).fail(f"threading.enabled sets {_header_name(name)} itself: leave one of them out")
+    if by_date.missing:
+        by_date.fail("required with threading.enabled: daily or none (Alertmanager 0.31+ refuses it left out)")
+        return None
+    return by_date.string("daily", choices=THREAD_BY_DATE)

@@ -17,8 +17,9 @@ PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 SLACK_APP_URL = "https://slack.com/api/chat.postMessage"
 GLOBAL_KEYS = ("resolve_timeout", "http_config", "smtp_from", "smtp_hello", "smtp_smarthost", "smtp_auth_username",
                "smtp_auth_password", "smtp_auth_password_file", "smtp_auth_secret", "smtp_auth_secret_file",
-               "smtp_auth_identity", "smtp_require_tls", "smtp_tls_config", "slack_api_url", "slack_api_url_file",
-               "slack_app_token", "slack_app_token_file", "slack_app_url", "pagerduty_url")
+               "smtp_auth_identity", "smtp_require_tls", "smtp_force_implicit_tls", "smtp_tls_config",
+               "slack_api_url", "slack_api_url_file", "slack_app_token", "slack_app_token_file", "slack_app_url",
+               "pagerduty_url")
 # The chat services' globals (receivers.chat and its kinds).
 CHAT_GLOBAL_KEYS = ("telegram_api_url", "telegram_bot_token", "telegram_bot_token_file", "webex_api_url",
                     "rocketchat_api_url", "rocketchat_token", "rocketchat_token_file", "rocketchat_token_id",
@@ -46,6 +47,7 @@ class GlobalConfig:
     smtp_auth_secret: str = field(default="", repr=False)  # CRAM-MD5's shared secret
     smtp_auth_identity: str = ""
     smtp_require_tls: bool = True
+    smtp_force_implicit_tls: bool | None = None  # None: implicit TLS on port 465 only (receivers.email)
     smtp_tls: TlsSettings | None = None
     slack_api_url: str = field(default="", repr=False)
     slack_app_token: str = field(default="", repr=False)
@@ -96,6 +98,8 @@ def parse_global(node: Node) -> GlobalConfig:
         smtp_auth_secret=secret(node, "smtp_auth_secret"),
         smtp_auth_identity=node.child("smtp_auth_identity").string(),
         smtp_require_tls=node.child("smtp_require_tls").boolean(True),
+        smtp_force_implicit_tls=(None if node.child("smtp_force_implicit_tls").missing
+                                 else node.child("smtp_force_implicit_tls").boolean(False)),
         smtp_tls=None if node.child("smtp_tls_config").missing else parse_smtp_tls(node.child("smtp_tls_config")),
         slack_api_url=secret(node, "slack_api_url"),
         slack_app_token=secret(node, "slack_app_token"),

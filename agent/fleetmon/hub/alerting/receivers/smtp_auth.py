@@ -61,7 +61,7 @@ def authenticate(smtp: smtplib.SMTP, credentials: Credentials, host: str, encryp
                             + "; ".join(passed_over) + ")", retryable=False)
     if mechanism == "PLAIN" and not encrypted and host not in LOCAL_HOSTS:
         raise DeliveryError(f"{where}: PLAIN auth over an unencrypted connection refused (set require_tls, or use "
-                            "port 465)", retryable=False)
+                            "implicit TLS: port 465 or force_implicit_tls)", retryable=False)
     try:
         smtp.auth(mechanism, _exchange(mechanism, credentials))
     except UnicodeEncodeError as exc:
