@@ -7,10 +7,13 @@ All three sample the same machine once a second for the same duration:
 - glances in quiet mode refreshing every second (`glances -q -t 1`).
 CPU is utime+stime from /proc/<pid>/stat (children included, so check subprocesses count), reported as
 CPU milliseconds per wall-clock second; RSS and PSS from /proc/<pid>/smaps_rollup at the end.
+The agent runs as a deployed host runs it (agent_install.py): a venv with requirements/agent.txt and fleetmon,
+byte-compiled, started with the unit template's ExecStart and Environment=.
 
 Usage: python benchmarks/agent_footprint.py [--duration 60] [--repeat N] [--jetson-replay FILE] [--python EXE]
-       [--json OUT]
-(--python runs the agent on another interpreter, e.g. .venv38/bin/python for JetPack 5's Python 3.8.)
+       [--source DIR] [--json OUT]
+(--python runs the agent on another interpreter, e.g. .venv38/bin/python for JetPack 5's Python 3.8, whose
+environment must hold the agent's requirements; --source installs fleetmon from another checkout, to compare.)
 """
 
 import argparse
@@ -26,6 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from agent_install import install, unit_command
 from procfs import cpu_seconds, free_port, memory_kib, stop_processes, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +54,8 @@ def measure(args: argparse.Namespace) -> dict:
     (work / "agent.yml").write_text(json.dumps({
         "host_id": "bench", "interval": 1, "state_dir": str(work / "state"),
         "broker": {"url": f"mqtt://127.0.0.1:{mqtt_port}"}, "collectors": jetson}))
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "agent"))
+    install(args.python, work / "venv", Path(args.source))
+    agent = unit_command(work / "venv", work / "agent.yml")
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     processes = {}
     stop, scrapes = threading.Event(), [0]
@@ -58,9 +63,8 @@ def measure(args: argparse.Namespace) -> dict:
         processes["mosquitto"] = subprocess.Popen([mosquitto, "-c", str(work / "mosquitto.conf")],
                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(mqtt_port)
-        processes["fleetmon agent"] = subprocess.Popen(
-            [args.python, "-m", "fleetmon", "agent", "run", "--config", str(work / "agent.yml")],
-            env=env, stdout=open(work / "agent.log", "wb"), stderr=subprocess.STDOUT)
+        processes["fleetmon agent"] = subprocess.Popen(agent.argv, env=agent.env, stdout=open(work / "agent.log", "wb"),
+                                                       stderr=subprocess.STDOUT)
         processes["node_exporter"] = subprocess.Popen(
             ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{exporter_port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -96,6 +100,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs; the table shows the median of each figure")
     parser.add_argument("--jetson-replay", metavar="FILE")
     parser.add_argument("--python", metavar="EXE", default=sys.executable, help="interpreter for the agent")
+    parser.add_argument("--source", metavar="DIR", default=str(ROOT), help="fleetmon checkout to install")
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args()
     for tool in ("mosquitto", "prometheus-node-exporter", "glances"):

@@ -19,8 +19,8 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 
 from fleetmon.agent.collectors.base import CollectorUnavailable
-from fleetmon.agent.collectors.jetson import JetsonCollector
 from fleetmon.agent.collectors.jetson.board import parse_nv_tegra_release, read_board_info
+from fleetmon.agent.collectors.jetson.collector import JetsonCollector
 from fleetmon.agent.collectors.jetson.jtop_source import (
     JtopSource,
     board_from_jtop,

@@ -15,14 +15,13 @@ import signal
 import threading
 import time
 from collections import deque
-from typing import Any, Deque, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional
 
 from fleetmon import __version__
 from fleetmon.agent.checks.schedule import CheckSchedule
 from fleetmon.agent.checks.spec import CheckSpec
 from fleetmon.agent.collectors.runner import CollectorRunner, build_collectors
 from fleetmon.agent.config import AgentConfig, load_config
-from fleetmon.agent.logs.shipper import LogShipper, find_journalctl
 from fleetmon.agent.spool import Outbox, Spool
 from fleetmon.agent.state import next_session, prepare_state_dir
 from fleetmon.config_reader import ConfigError
@@ -33,6 +32,9 @@ from fleetmon.protocol.evaluator import ThresholdEvaluator
 from fleetmon.protocol.metricset import MetricSet
 from fleetmon.protocol.thresholds import rule_to_json
 from fleetmon.protocol.topics import host_topics, hub_ack_topic, hub_status_topic
+
+if TYPE_CHECKING:  # imported with logs.enabled only
+    from fleetmon.agent.logs.shipper import LogShipper
 
 log = logging.getLogger("fleetmon.agent")
 
@@ -152,10 +154,12 @@ class Agent:
                         messages.encode(will), on_connected=self._on_connected, on_message=self._on_message,
                         subscriptions=(self.topics.status, self._hub_status_topic, self._ack_topic))
 
-    def _new_log_shipper(self, config: AgentConfig) -> Optional[LogShipper]:
+    def _new_log_shipper(self, config: AgentConfig) -> Optional["LogShipper"]:
         """Publishes through whatever link is current; delivers only while the hub (once seen) is online."""
         if not config.logs.enabled:
             return None
+        from fleetmon.agent.logs.shipper import LogShipper
+
         return LogShipper(config.logs, config.host_id, self.session, self.state_dir,
                           publish=lambda body: self.link.publish(self.topics.logs, body, qos=1),
                           can_deliver=lambda: self.link.connected.is_set() and (
@@ -360,6 +364,8 @@ class Agent:
             if new.collectors != self.config.collectors or new.interval != self.config.interval:
                 collectors = build_collectors(new.collectors, new.interval)
             if new.logs.enabled:
+                from fleetmon.agent.logs.shipper import find_journalctl
+
                 find_journalctl()
         except ConfigError as exc:
             log.error("reload refused, keeping the running config:\n  %s", "\n  ".join(exc.errors))

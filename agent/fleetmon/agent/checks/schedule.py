@@ -4,18 +4,24 @@ Probes run in a small pool so a slow one (a 10 s HTTP timeout) never delays samp
 back through a queue that the agent's main loop empties, so all the schedule's state is touched by that
 one thread. A reload rebuilds the schedule but keeps the streak and guard of each check whose settings did
 not change: a reload must not reset a recovery's rate limit.
+
+The probes (HTTP, journeys, programs) and the pool are imported and started with the first check that
+comes due, and the recovery code with the first check that has a recovery: an agent without checks,
+most of the fleet, does not carry them (0.4 to 0.6 MiB; docs/benchmarks.md).
 """
 
 import logging
 import queue
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
-from fleetmon.agent.checks.probes import run_check
-from fleetmon.agent.checks.recovery import RecoveryGuard
 from fleetmon.agent.checks.spec import CheckSpec
 from fleetmon.protocol.check_results import CheckResult, next_consecutive_failures
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fleetmon.agent.checks.recovery import RecoveryGuard
 
 log = logging.getLogger("fleetmon.agent")
 
@@ -27,13 +33,18 @@ class ScheduledCheck:
         self.spec = spec
         self.next_run = next_run  # time.monotonic()
         self.failures = 0  # consecutive
-        self.guard = RecoveryGuard(spec.name, spec.recovery) if spec.recovery else None
+        self.guard: Optional["RecoveryGuard"] = None
+        if spec.recovery:
+            from fleetmon.agent.checks.recovery import RecoveryGuard
+
+            self.guard = RecoveryGuard(spec.name, spec.recovery)
 
 
 class CheckSchedule:
     def __init__(self, on_result: Callable[[], None], workers: int = 4) -> None:
         self._on_result = on_result  # called from a pool thread: wake the main loop
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check")
+        self._workers = workers
+        self._pool: Optional["ThreadPoolExecutor"] = None  # with the first check that comes due
         self._results: "queue.Queue[Tuple[CheckSpec, Optional[CheckResult]]]" = queue.Queue()
         self._checks: Dict[str, ScheduledCheck] = {}
         # By name, not by check: a check changed by a reload waits for its previous version's probe.
@@ -56,7 +67,7 @@ class CheckSchedule:
             if check.next_run <= now and check.spec.name not in self._running:
                 check.next_run = now + check.spec.interval
                 self._running.add(check.spec.name)
-                self._pool.submit(self._probe, check.spec)
+                self._started_pool().submit(self._probe, check.spec)
 
     def finished(self) -> List[Tuple[ScheduledCheck, CheckResult]]:
         """The results that came back since the last call, with their check's updated failure streak."""
@@ -74,10 +85,20 @@ class CheckSchedule:
             batch.append((check, result))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+    def _started_pool(self) -> "ThreadPoolExecutor":
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="check")
+        return self._pool
 
     def _probe(self, spec: CheckSpec) -> None:
         try:
+            from fleetmon.agent.checks.probes import run_check  # imported once, by the first probe
+
             self._results.put((spec, run_check(spec)))
         except Exception:  # a probe bug must not kill the pool thread silently
             log.exception("check %s crashed", spec.name)

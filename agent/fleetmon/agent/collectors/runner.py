@@ -45,7 +45,12 @@ def build_collectors(config: CollectorsConfig, interval: float) -> List[Collecto
 
 def _jetson(config: CollectorsConfig, interval: float):
     def factory() -> Collector:
-        from fleetmon.agent.collectors.jetson import JetsonCollector
+        from fleetmon.agent.collectors.jetson import no_source_here
+
+        reason = no_source_here(config.jetson.source, config.jetson.tegrastats_path)
+        if reason:
+            raise CollectorUnavailable(reason)
+        from fleetmon.agent.collectors.jetson.collector import JetsonCollector
 
         return JetsonCollector(config.jetson, interval)
 

@@ -13,7 +13,6 @@ it switches multiprocessing to "fork" for the whole process.
 
 import importlib.util
 import logging
-import os
 import queue
 import re
 import threading
@@ -37,7 +36,6 @@ from fleetmon.agent.collectors.jetson.sources import SourceError
 
 log = logging.getLogger("fleetmon.agent.jetson")
 
-JTOP_SOCKET = "/run/jtop.sock"
 KIB = 1024
 KHZ = 1e3
 MHZ = 1e6
@@ -53,10 +51,6 @@ _CPU_KEY = re.compile(r"^CPU(\d+)$")
 def jtop_importable() -> bool:
     """Whether jetson-stats is installed, without importing it (the import has side effects)."""
     return importlib.util.find_spec("jtop") is not None
-
-
-def jtop_service_running(socket_path: str = JTOP_SOCKET) -> bool:
-    return os.path.exists(socket_path)
 
 
 def load_jtop() -> Tuple[Callable[..., Any], Tuple[Type[BaseException], ...]]:
