@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fleetmon.hub.store.codec import pack_values
 from fleetmon.hub.store.counters import Counters
 from fleetmon.hub.store.failures import describe, environmental_reason
-from fleetmon.hub.store.items import RAW_SQL, RECORD_SQL, SAMPLE, record_row, sample_metrics
+from fleetmon.hub.store.items import RAW_SQL, RECORD_SQL, SAMPLE, record_row, sample_metrics, storable_identity
 from fleetmon.hub.store.openfile import OpenFile
 
 log = logging.getLogger(__name__)
@@ -125,19 +125,32 @@ def _item_by_item(file: OpenFile, batch: list[tuple]) -> Outcome:
 
 
 def _stage(file: OpenFile, item: tuple, outcome: Outcome) -> tuple[tuple, tuple] | None:
-    """A sample's raw row and what it adds to the rollups; None (counted) when it is malformed."""
-    _, host, session, seq, ts, metrics, backfill = item
-    metrics = sample_metrics(host, session, seq, ts, metrics)
+    """A sample's raw row and what it adds to the rollups; None (counted) when it is malformed.
+
+    A sample as received (bytes) in the shape of its host's previous one is read by that shape
+    (``shapes``); any other goes the full path: decoded, each series looked up (``Registry.resolve``)."""
+    _, host, session, seq, ts, wire, backfill = item
+    registry = file.registry
+    if type(wire) is bytes and storable_identity(host, session, seq, ts):
+        host_id = registry.host_id(host)
+        recalled = registry.recall(host_id, wire)
+        if recalled is not None:
+            shape, values = recalled
+            ts = float(ts)
+            return ((host_id, ts, session, seq, shape.layout_id, pack_values(values)),
+                    (host_id, ts, shape.ids, values, backfill))
+    metrics = sample_metrics(host, session, seq, ts, wire)
     if metrics is None:
         outcome.samples_malformed += 1
         return None
-    registry = file.registry
     host_id = registry.host_id(host)
     ids, values, bad = registry.resolve(host_id, metrics)
     outcome.series_malformed += bad
+    layout_id = registry.layout_id(tuple(ids))
+    if type(wire) is bytes:
+        registry.remember(host_id, wire, ids, layout_id, values, bad)
     ts = float(ts)
-    return ((host_id, ts, session, seq, registry.layout_id(tuple(ids)), pack_values(values)),
-            (host_id, ts, ids, values, backfill))
+    return (host_id, ts, session, seq, layout_id, pack_values(values)), (host_id, ts, ids, values, backfill)
 
 
 def _commit(file: OpenFile, inserted: bool) -> None:

@@ -192,8 +192,9 @@ class Store:
         the writer settles them in that order, so ``durable_position`` says which are in the database.
 
         ``metrics`` is the wire form (not modified afterwards), or — what the hub passes — the metrics
-        message's JSON bytes as received: the writer process decodes them again, because pickling the
-        decoded mapping across the pipe costs the ingest thread ~100 µs a sample (bytes: ~4 µs).
+        message's JSON bytes as received: the writer process reads them again (by the shape of the host's
+        previous sample, ``shapes``, or decoding them), because pickling the decoded mapping across the pipe
+        costs the ingest thread ~100 µs a sample (bytes: ~4 µs).
         Malformed entries inside ``metrics`` are skipped and counted by the writer, not raised here.
         """
         return self._put((SAMPLE, host, session, seq, ts, metrics, backfill), sample=True)

@@ -47,11 +47,14 @@ def sample_metrics(host: object, session: object, seq: object, ts: object, metri
     JSON bytes is decoded here."""
     if isinstance(metrics, bytes):
         metrics = _metrics_of(metrics)
-    if not (isinstance(host, str) and host and type(session) is int and session in _INT64
-            and type(seq) is int and seq in _INT64 and type(ts) in (float, int) and finite(ts)
-            and isinstance(metrics, Mapping)):
-        return None
-    return metrics
+    return metrics if storable_identity(host, session, seq, ts) and isinstance(metrics, Mapping) else None
+
+
+def storable_identity(host: object, session: object, seq: object, ts: object) -> bool:
+    """Whether SQLite can store a sample's identity: a non-empty host, integer session and seq it holds, a
+    finite time."""
+    return (isinstance(host, str) and bool(host) and type(session) is int and session in _INT64
+            and type(seq) is int and seq in _INT64 and type(ts) in (float, int) and finite(ts))
 
 
 def finite(value: float) -> bool:

@@ -2,7 +2,8 @@
 
 The wire form (docs/protocol.md) maps a metric name to a number or to ``[[labels, value], ...]``. Looking
 up a series by its wire shape (name and labels in the order they arrived) is one dict hit per series; the
-canonical key (labels sorted, as JSON) is built only the first time a shape is seen.
+canonical key (labels sorted, as JSON) is built only the first time a shape is seen. A host's next sample
+in the same shape skips even that (``shapes``): the registry keeps each host's last shape.
 """
 
 import json
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 
 from fleetmon.hub.store.codec import pack_ids, unpack_ids
 from fleetmon.hub.store.items import finite
+from fleetmon.hub.store.shapes import Shape, learn, recall
 
 
 def canonical_labels(labels: Mapping[str, object]) -> str:
@@ -28,6 +30,9 @@ class Registry:
 
     def reload(self) -> None:
         conn = self._conn
+        #: Host id -> the shape of its last sample the full path stored whole (``shapes``).
+        self.shapes: dict[int, Shape] = {}
+        self._misses: dict[int, int] = {}  # host id -> samples in a row that took the full path
         self._hosts: dict[str, int] = dict(conn.execute("SELECT name, id FROM hosts"))
         self._series: dict[tuple[int, str, str], int] = {}
         self._by_wire: dict[int, dict[object, int]] = {}
@@ -114,6 +119,30 @@ class Registry:
             ids, values, dropped = _finite_and_unique(ids, values)
             bad += dropped
         return ids, values, bad
+
+    def remember(self, host_id: int, raw: bytes, ids: list[int], layout_id: int, values: list[float],
+                 bad: int) -> None:
+        """A sample of ``host_id`` as received (``raw``) took the full path: stored as ``ids`` and ``values``
+        with ``bad`` entries skipped. Its shape is learnt when nothing was skipped; from a host whose shape
+        keeps changing, ever more rarely (the 1st, 2nd, 4th, 8th... sample in a row not recalled), so that
+        learning costs it little."""
+        misses = self._misses.get(host_id, 0) + 1
+        self._misses[host_id] = misses
+        if bad or misses & (misses - 1):
+            return
+        shape = learn(raw, ids, layout_id, values)
+        if shape is not None:
+            self.shapes[host_id] = shape
+
+    def recall(self, host_id: int, raw: bytes) -> tuple[Shape, list[float]] | None:
+        """The shape and values of a sample of ``host_id`` as received, when it has the host's last shape."""
+        shape = self.shapes.get(host_id)
+        values = recall(shape, raw)
+        if values is None:
+            return None
+        if host_id in self._misses:
+            del self._misses[host_id]
+        return shape, values
 
     def _series_id(self, host_id: int, name: str, labels: Mapping[str, object]) -> int:
         key = (host_id, name, canonical_labels(labels))
