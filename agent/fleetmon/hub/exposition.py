@@ -83,6 +83,7 @@ class HubCounters:
         self.store: Any = None  # the Store, for its write counters
         self.sight: Any = None  # the hub's Sight (fleetmon.hub.sight), for blindness and probe lag
         self.evaluations = 0  # rule evaluations (rounds of the rules loop)
+        self.republish_skipped = 0  # fleet-view rounds skipped: the broker had not taken the previous one yet
         self.config_reloads = {"success": 0, "failure": 0}  # SIGHUP reloads, by result
         self._lag_counts = [0] * (len(LAG_BUCKETS) + 1)
         self._lag_sum = 0.0
@@ -118,6 +119,10 @@ class HubCounters:
         backfilled = CounterMetricFamily("fleetmon_hub_backfill_samples", "Back-filled samples received.")
         backfilled.add_metric([], self.backfilled)
         yield backfilled
+        skipped = CounterMetricFamily("fleetmon_hub_republish_skipped",
+                                      "Fleet-view rounds skipped: the previous round was still unsent.")
+        skipped.add_metric([], self.republish_skipped)
+        yield skipped
         lost = CounterMetricFamily("fleetmon_hub_samples_lost",
                                    "Samples asked for again in vain and given up: never in the history.")
         lost.add_metric([], self.samples_lost)

@@ -83,6 +83,7 @@ class Hub:
         self._series: list[SeriesHistory] = []
         self._history_at = 0.0
         self._retained_views: set[str] = set()  # hosts whose fleet view the broker held when we connected
+        self._republished: list = []  # the last fleet-view round's publications (MQTTMessageInfo)
         self._probe_topic = hub_probe_topic(self.prefix)
         self.link = MqttLink(config.broker, "fleetmon-hub", hub_status_topic(self.prefix), _hub_status("offline"),
                              on_connected=self._on_connected, on_message=self._on_message,
@@ -354,10 +355,7 @@ class Hub:
     def _storage_health(self, now: float) -> tuple[str, float | None]:
         """The store's problem, if any, and since when this hub has seen it."""
         problem = self.history.problem()
-        if not problem:
-            self._storage_since = None
-        elif self._storage_since is None:
-            self._storage_since = now
+        self._storage_since = None if not problem else self._storage_since or now
         return problem, self._storage_since
 
     def _relay_site_alerts(self, now: float) -> None:
@@ -369,12 +367,16 @@ class Hub:
                 record_alert(self.history, transition, SITE, now)
 
     def _republish(self, now: float) -> None:
+        # Skipped (counted) while the previous round is unsent: a slow link holds one round, not a growing queue.
+        if any(not info.is_published() for info in self._republished):
+            self.counters.republish_skipped += 1
+            return
         with self.lock:
             publications = fleet_view(self.fleet, self.prefix, now)
         publications.append(active_alerts(self.parts.source_alerts.firing(), self.prefix, now))
         expiry = int(self.config.republish.expiry)
-        for publication in publications:
-            self.link.publish(publication.topic, publication.payload, qos=1, retain=True, expiry=expiry)
+        sent = (self.link.publish(p.topic, p.payload, qos=1, retain=True, expiry=expiry) for p in publications)
+        self._republished = [info for info in sent if info is not None]
 
     def _publish_notification(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         """mqtt_configs receivers publish through the hub's own connection."""
