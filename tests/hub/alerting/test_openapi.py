@@ -447,7 +447,7 @@ def alertmanager_calls(client: Client, silence_id: str) -> None:
     """Alertmanager's API v2 while DiskFull fires on srv-01 and srv-02, both muted by ``silence_id``."""
     status = client.call("GET", "/api/v2/status").json()
     assert yaml.safe_load(status["config"]["original"])["receivers"] == [{"name": "team"}]
-    assert client.call("GET", "/api/v2/receivers").json() == [{"name": "team"}]
+    assert client.call("GET", "/api/v2/receivers").json() == [{"name": "team", "labels": {"name": "team"}}]
     alerts = client.call("GET", "/api/v2/alerts", "filter=alertname%3D%22DiskFull%22").json()
     assert sorted(a["labels"]["host"] for a in alerts) == ["srv-01", "srv-02"]
     assert {(a["status"]["state"], tuple(a["status"]["silencedBy"])) for a in alerts} == {("suppressed", (silence_id,))}

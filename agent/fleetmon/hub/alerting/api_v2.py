@@ -9,8 +9,10 @@ silences an operator); Alertmanager's clients authenticate with a bearer token o
 
 As Alertmanager answers: alerts are those not resolved, sorted by fingerprint; groups are sorted by their labels,
 then receiver; silences active first (soonest end first), then pending (soonest start), then expired (latest end);
-a refusal is a JSON string (what Alertmanager's clients decode), with the status Alertmanager gives it. Where the
-hub has more than Alertmanager:
+receivers come with their labels (``name`` among them), while an alert's or a group's receiver is a reference, its
+name only (Alertmanager's ``receiverReference``); ``receiver_matchers`` keeps the receivers, alerts (one of their
+receivers) and groups (theirs) whose receiver's labels match; a refusal is a JSON string (what Alertmanager's
+clients decode), with the status Alertmanager gives it. Where the hub has more than Alertmanager:
 - an alert's ``mutedBy`` names the hub's own mutes (a maintenance window, flapping) when one of them is the
   first reason the alert is muted; ``inhibitedBy`` lists the firing alerts (fingerprints) that inhibit it;
 - ``config.original`` is the alerting config with Alertmanager's keys only (fleetmon's additions left out) and
@@ -20,7 +22,7 @@ hub has more than Alertmanager:
 import functools
 import platform
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -29,10 +31,20 @@ from starlette.routing import Route
 
 from fleetmon import __version__
 from fleetmon.hub.alerting.alert import Alert, AlertError, parse_time, render_time
+from fleetmon.hub.alerting.api_v2_filters import (
+    BadRequest,
+    alert_filter,
+    filter_labels,
+    filter_matchers,
+    flag,
+    receiver_filter,
+    receiver_labelled,
+    receiver_matchers,
+)
 from fleetmon.hub.alerting.config import AlertingConfig
 from fleetmon.hub.alerting.groups import flush_order
 from fleetmon.hub.alerting.inhibit import Inhibitor
-from fleetmon.hub.alerting.matchers import Matcher, MatcherError, matches_all, parse_matcher
+from fleetmon.hub.alerting.matchers import Matcher, matches_all
 from fleetmon.hub.alerting.shown_config import original_config
 from fleetmon.hub.alerting.silences import Silence, SilenceError, SilenceNotFound, matchers_from_json
 from fleetmon.hub.web.bodies import BadBody, asking, read_json
@@ -40,14 +52,7 @@ from fleetmon.hub.web.bodies import BadBody, asking, read_json
 if TYPE_CHECKING:
     from fleetmon.hub.alerting.dispatch import Dispatcher
 
-#: What Alertmanager's strconv.ParseBool takes for a boolean query parameter.
-_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _SILENCE_ORDER = {"active": 0, "pending": 1, "expired": 2}
-
-
-class BadRequest(ValueError):
-    """A request Alertmanager answers 400, with this reason."""
 
 
 def alertmanager_routes(dispatcher: "Dispatcher", started: float | None = None) -> list[Route]:
@@ -63,13 +68,19 @@ def alertmanager_routes(dispatcher: "Dispatcher", started: float | None = None) 
             "uptime": render_time(started)})
 
     async def receivers(request: Request) -> Response:
-        return JSONResponse([{"name": name} for name in dispatcher.config.receivers])
+        try:
+            labelled = receiver_matchers(request)
+        except BadRequest as exc:
+            return _refuse(400, str(exc))
+        return JSONResponse([{"name": r.name, "labels": r.labels} for r in dispatcher.config.receivers.values()
+                             if filter_labels(labelled, r.labels)])
 
     async def alerts(request: Request) -> Response:
         now = time.time()
         try:
-            wanted = _alert_filter(request)
-            receiver = _receiver_filter(request)
+            wanted = alert_filter(request)
+            receiver = receiver_filter(request)
+            labelled = receiver_matchers(request)
         except BadRequest as exc:
             return _refuse(400, str(exc))
         config = dispatcher.config
@@ -77,6 +88,8 @@ def alertmanager_routes(dispatcher: "Dispatcher", started: float | None = None) 
         for view, status in _statuses(dispatcher, now):
             names = [route.receiver for route in config.route.match(view["labels"]) if route.receiver]
             if receiver is not None and not any(receiver.matches({"receiver": name}) for name in names):
+                continue
+            if labelled and not any(receiver_labelled(config, name, labelled) for name in names):
                 continue
             if wanted(view, status):
                 shown.append(gettable_alert(view, status, names))
@@ -86,14 +99,18 @@ def alertmanager_routes(dispatcher: "Dispatcher", started: float | None = None) 
     async def groups(request: Request) -> Response:
         now = time.time()
         try:
-            wanted = _alert_filter(request)
-            receiver = _receiver_filter(request)
+            wanted = alert_filter(request)
+            receiver = receiver_filter(request)
+            labelled = receiver_matchers(request)
         except BadRequest as exc:
             return _refuse(400, str(exc))
+        config = dispatcher.config
         by_fingerprint = {view["fingerprint"]: (view, status) for view, status in _statuses(dispatcher, now)}
         found, receivers_of = [], {}
         for group in dispatcher.group_views(now):
             if receiver is not None and not receiver.matches({"receiver": group["receiver"]}):
+                continue
+            if labelled and not receiver_labelled(config, group["receiver"], labelled):
                 continue
             members = [by_fingerprint[fp] for fp in group["alerts"] if fp in by_fingerprint]
             members = [(view, status) for view, status in members if wanted(view, status)]
@@ -114,8 +131,8 @@ def alertmanager_routes(dispatcher: "Dispatcher", started: float | None = None) 
     async def silences(request: Request) -> Response:
         now = time.time()
         try:
-            filters = _matchers(request)
-            states = {state for state in _SILENCE_ORDER if _flag(request, state, True)}
+            filters = filter_matchers(request)
+            states = {state for state in _SILENCE_ORDER if flag(request, state, True)}
         except BadRequest as exc:
             return _refuse(400, str(exc))
         shown = [s for s in dispatcher.silence_views(now)
@@ -165,60 +182,6 @@ def alertmanager_routes(dispatcher: "Dispatcher", started: float | None = None) 
 
 def _refuse(status: int, reason: str) -> Response:
     return JSONResponse(reason, status_code=status)
-
-
-# --- query parameters ------------------------------------------------------------------------------------
-
-def _flag(request: Request, name: str, default: bool) -> bool:
-    values = request.query_params.getlist(name)
-    if not values:
-        return default
-    if len(values) > 1:
-        raise BadRequest(f"{name} is given {len(values)} times")
-    if values[0] in _TRUE:
-        return True
-    if values[0] in _FALSE:
-        return False
-    raise BadRequest(f"{name} must be true or false, got {values[0][:80]!r}")
-
-
-def _matchers(request: Request) -> list[Matcher]:
-    try:
-        return [parse_matcher(text) for text in request.query_params.getlist("filter")]
-    except MatcherError as exc:
-        raise BadRequest(f"bad filter: {exc}") from None
-
-
-def _receiver_filter(request: Request) -> Matcher | None:
-    """``receiver``: a regex (anchored, RE2 classes) a receiver's name must match; absent or empty: any."""
-    text = request.query_params.get("receiver", "")
-    if not text:
-        return None
-    try:
-        return Matcher.make("receiver", "=~", text)
-    except MatcherError as exc:
-        raise BadRequest(f"failed to parse receiver param: {exc}") from None
-
-
-def _alert_filter(request: Request) -> Callable[[dict[str, Any], dict[str, Any]], bool]:
-    """Alertmanager's alert filter: matchers on the labels, and what ``active``, ``silenced``, ``inhibited`` and
-    ``unprocessed`` false leave out (alerts in that state; true shows them beside the others)."""
-    matchers = _matchers(request)
-    active, silenced = _flag(request, "active", True), _flag(request, "silenced", True)
-    inhibited, unprocessed = _flag(request, "inhibited", True), _flag(request, "unprocessed", True)
-
-    def wanted(view: dict[str, Any], status: dict[str, Any]) -> bool:
-        if not active and status["state"] == "active":
-            return False
-        if not unprocessed and status["state"] == "unprocessed":
-            return False
-        if not silenced and status["silencedBy"]:
-            return False
-        if not inhibited and status["inhibitedBy"]:
-            return False
-        return matches_all(matchers, view["labels"])
-
-    return wanted
 
 
 # --- alerts ----------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ The hub config's ``alerting:`` section is an alertmanager.yml (``global``, ``rou
 ``inhibit_rules``, ``time_intervals``/``mute_time_intervals``) with fleetmon's additions: ``external_url``,
 ``flapping``, ``history_retention`` and, per route, ``escalation``. ``alerting.include`` names an existing
 alertmanager.yml to read instead of writing those keys inline, so a migration starts by pointing at it.
-Every key we do not support is an error naming its path.
+Every key we do not support is an error naming its path; Alertmanager's ``tracing`` and ``event_recorder``
+(about Alertmanager's own workings) are refused saying what the hub keeps instead.
 
 ``templates:`` globs name Go template files, relative ones taken from the directory of the file that
 holds them (the alertmanager.yml of ``include``, else the hub config), as Alertmanager does; a file that
@@ -25,6 +26,14 @@ from fleetmon.hub.alerting.timeintervals import TimeIntervals, merge, parse_time
 ALERTMANAGER_KEYS = ("global", "route", "receivers", "inhibit_rules", "time_intervals", "mute_time_intervals",
                      "templates")
 FLEETMON_KEYS = ("include", "external_url", "flapping", "history_retention")
+#: Alertmanager's keys about Alertmanager itself, which the hub has no part of: refused with what it does instead.
+REFUSED_KEYS = {
+    "tracing": "the hub does not export OpenTelemetry traces; remove the key (its alert journal keeps what "
+               "happened: /api/v1/alerting/history and /api/v1/alerting/notifications)",
+    "event_recorder": "the hub does not write Alertmanager's event log (file, webhook, Kafka or stdout outputs); "
+                      "remove the key (its alert journal keeps every alert change and notification attempt: "
+                      "/api/v1/alerting/history and /api/v1/alerting/notifications)",
+}
 
 
 @dataclass(slots=True, frozen=True)
@@ -58,7 +67,7 @@ class AlertingConfig:
 def parse_alerting(node: Node, context: ReceiverContext | None = None, base_dir: str = "") -> AlertingConfig:
     """The ``alerting:`` section of a hub config (or a whole alertmanager.yml); errors go to the node's list.
     ``base_dir`` is the directory of the file it comes from, for relative template paths."""
-    node = node.mapping(ALERTMANAGER_KEYS + FLEETMON_KEYS)
+    node = _refusing(node.mapping(ALERTMANAGER_KEYS + FLEETMON_KEYS + tuple(REFUSED_KEYS)))
     include = node.child("include").string("")
     source = node
     if include:
@@ -70,7 +79,7 @@ def parse_alerting(node: Node, context: ReceiverContext | None = None, base_dir:
         except ConfigError as exc:
             node.child("include").fail("; ".join(exc.errors))
             document = {}
-        source = Node(document or {}, include, node.errors).mapping(ALERTMANAGER_KEYS)
+        source = _refusing(Node(document or {}, include, node.errors).mapping(ALERTMANAGER_KEYS + tuple(REFUSED_KEYS)))
         base_dir = os.path.dirname(include)
     templates = _templates(source.child("templates"), base_dir)
     glob = parse_global(source.child("global"))
@@ -84,6 +93,13 @@ def parse_alerting(node: Node, context: ReceiverContext | None = None, base_dir:
                           flapping=_flapping(node.child("flapping")),
                           history_retention=node.child("history_retention").duration(90 * 86400.0, minimum=3600),
                           templates=templates, document=source.value if isinstance(source.value, dict) else {})
+
+
+def _refusing(node: Node) -> Node:
+    for key, why in REFUSED_KEYS.items():
+        if key in node.value:
+            node.child(key).fail(why)
+    return node
 
 
 def _templates(node: Node, base_dir: str) -> TemplateSet:

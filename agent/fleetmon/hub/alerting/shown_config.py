@@ -38,7 +38,7 @@ def original_config(config: AlertingConfig) -> str:
     if isinstance(shown.get("route"), dict):
         shown["route"] = _route(shown["route"])
     if isinstance(shown.get("receivers"), list):
-        shown["receivers"] = [_receiver(r) if isinstance(r, dict) else r for r in shown["receivers"]]
+        shown["receivers"] = [_receiver(r, config) if isinstance(r, dict) else r for r in shown["receivers"]]
     if not shown:
         return ""
     return yaml.safe_dump(_masked(shown), sort_keys=False, allow_unicode=True)
@@ -51,12 +51,17 @@ def _route(route: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _receiver(receiver: dict[str, Any]) -> dict[str, Any]:
-    shown = {}
+def _receiver(receiver: dict[str, Any], config: AlertingConfig) -> dict[str, Any]:
+    """Its name, labels and Alertmanager integrations. The labels as Alertmanager writes them (after the name,
+    sorted, ``name`` among them), but only where the file sets some: Alertmanager 0.33+ shows them on every
+    receiver, which amtool before 0.33 cannot read back (``config routes``)."""
+    name = receiver.get("name")
+    shown = {"name": name} if "name" in receiver else {}
+    parsed = config.receivers.get(name) if isinstance(name, str) else None
+    if "labels" in receiver and parsed is not None:
+        shown["labels"] = dict(sorted(parsed.labels.items()))
     for key, value in receiver.items():
-        if key == "name":
-            shown[key] = value
-        elif key.endswith("_configs") and key.removesuffix("_configs") in ALERTMANAGER_KINDS:
+        if key.endswith("_configs") and key.removesuffix("_configs") in ALERTMANAGER_KINDS:
             dropped = FLEETMON_INTEGRATION_KEYS.get(key, ())
             items = value if isinstance(value, list) else []
             shown[key] = [_masked({k: v for k, v in item.items() if k not in dropped}, SECRET_KEYS_OF.get(key))
@@ -65,12 +70,13 @@ def _receiver(receiver: dict[str, Any]) -> dict[str, Any]:
 
 
 def _masked(node: Any, also: frozenset[str] | None = None) -> Any:
-    """``node`` with the values of secret keys (and of ``also`` at this level) replaced by ``<secret>``."""
+    """``node`` with the values of secret keys (and of ``also`` at this level) replaced by ``<secret>``. Labels
+    (a route's, a receiver's, Jira's) are never secrets, whatever their names: Alertmanager shows them."""
     if isinstance(node, list):
         return [_masked(item) for item in node]
     if not isinstance(node, dict):
         return node
-    return {key: _secret(value) if key in SECRET_KEYS or (also and key in also)
+    return {key: value if key == "labels" else _secret(value) if key in SECRET_KEYS or (also and key in also)
             else _url_password(value) if key == "proxy_url" else _masked(value)
             for key, value in node.items()}
 

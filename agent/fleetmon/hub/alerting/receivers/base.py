@@ -65,6 +65,9 @@ class Integration(abc.ABC):
 class Receiver:
     name: str
     integrations: list[Integration] = field(default_factory=list)
+    # Alertmanager 0.33's receiver labels, for Alertmanager's API v2 to show and filter by; ``name`` is always
+    # the receiver's own.
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

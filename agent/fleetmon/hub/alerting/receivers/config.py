@@ -3,11 +3,16 @@
 Names are Alertmanager's: ``<kind>_configs`` lists with Alertmanager's keys, so an existing file loads
 unchanged, plus fleetmon's own kinds (mqtt, alertmanager, file, apprise, datadog, sentry). Every key we do
 not know is an error naming its path.
+
+A receiver's ``labels`` (Alertmanager 0.33) are free: any names, string values, as Alertmanager takes them;
+they only describe the receiver to Alertmanager's API v2 (its ``receiver_matchers`` filter). As there, the
+label ``name`` is the receiver's name, added when absent and refused when it differs.
 """
 
 from collections.abc import Callable
 
 from fleetmon.config_reader import Node
+from fleetmon.hub.alerting.matchers import go_quote
 from fleetmon.hub.alerting.receivers import (
     alertmanager,
     apprise,
@@ -45,7 +50,7 @@ KINDS: dict[str, Callable[[Node, IntegrationSetup], Integration | None]] = {
     "opsgenie": opsgenie.parse, "victorops": victorops.parse, "jira": jira.parse, "sns": sns.parse,
     "wechat": wechat.parse, "incidentio": incidentio.parse, "datadog": datadog.parse, "sentry": sentry.parse,
 }
-RECEIVER_KEYS = ("name", *(f"{kind}_configs" for kind in KINDS))
+RECEIVER_KEYS = ("name", "labels", *(f"{kind}_configs" for kind in KINDS))
 
 
 def parse_receivers(node: Node, glob: GlobalConfig, context: ReceiverContext | None = None,
@@ -59,6 +64,7 @@ def parse_receivers(node: Node, glob: GlobalConfig, context: ReceiverContext | N
         entry = entry.mapping(RECEIVER_KEYS)
         name_node = entry.child("name")
         name = name_node.string()
+        labels = receiver_labels(entry.child("labels"), name)
         integrations = []
         for kind, parse in KINDS.items():
             for index, item in enumerate(entry.child(f"{kind}_configs").sequence()):
@@ -70,5 +76,26 @@ def parse_receivers(node: Node, glob: GlobalConfig, context: ReceiverContext | N
         elif name in receivers:
             name_node.fail(f"receiver {name!r} is defined twice")
         else:
-            receivers[name] = Receiver(name, integrations)
+            receivers[name] = Receiver(name, integrations, labels)
     return receivers
+
+
+def receiver_labels(node: Node, name: str) -> dict[str, str]:
+    """A receiver's labels with its ``name``. Values as Alertmanager reads a string: a number is its text,
+    nothing (``team:``) is ""; true and false are refused, as YAML may have read them from yes/no/on/off."""
+    labels: dict[str, str] = {}
+    if not node.missing and not isinstance(node.value, dict):
+        node.fail("must be a mapping of label names to values")
+        return {"name": name}
+    for label, item in node.items():
+        if item.value is None:
+            labels[label] = ""
+        elif isinstance(item.value, (str, int, float)) and not isinstance(item.value, bool):
+            labels[label] = str(item.value)
+        else:
+            item.fail("must be a string (quote it)")
+    if labels.get("name", name) != name:
+        node.child("name").fail(f'receiver label "name" must match receiver name {go_quote(name)}, '
+                                f'got {go_quote(labels["name"])}')
+    labels["name"] = name
+    return labels

@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 from fleetmon import __version__
 from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.receivers.base import DeliveryError
-from fleetmon.hub.alerting.receivers.common import secret
+from fleetmon.hub.alerting.receivers.common import secret, secret_source
 from fleetmon.hub.alerting.receivers.oauth2 import TokenSource, parse_oauth2
 from fleetmon.hub.alerting.receivers.proxy import PROXY_KEYS, Proxy, ProxyError, ProxySettings, parse_proxy, proxy_for
 from fleetmon.hub.alerting.receivers.redirects import Hop, follow, forwarded, same_site, where
@@ -71,10 +71,10 @@ def parse_http_config(node: Node) -> HttpConfig:
             auth.fail("credentials or credentials_file is required")
         authorization = f"{kind} {credentials}"
     elif not node.child("basic_auth").missing:
-        basic = node.child("basic_auth").mapping(("username", "password", "password_file"))
-        username = basic.child("username").string()
+        basic = node.child("basic_auth").mapping(("username", "username_file", "password", "password_file"))
+        username = secret(basic, "username")
         if not username:
-            basic.child("username").fail("required")
+            secret_source(basic, "username").fail("required")
         authorization = basic_authorization(username, secret(basic, "password"))
     elif not node.child("oauth2").missing:
         oauth2 = parse_oauth2(node.child("oauth2"))

@@ -7,7 +7,9 @@ The texts are Go templates with Alertmanager's defaults: the summary ``{{ templa
 source the client's, and the details ``firing``, ``resolved``, ``num_firing`` and ``num_resolved`` (a
 configured detail of the same name replaces one). The severity, unless configured, is fleetmon's choice:
 the most severe ``severity`` label among the alerts that PagerDuty knows (critical, error, warning, info),
-else error (Alertmanager always sends error).
+else error (Alertmanager always sends error). ``images`` (``src``, ``alt``, ``href``) and ``links`` (``href``,
+``text``) are templates too, sent as Alertmanager sends them: an image whose src renders empty, or a link whose
+href does, is left out.
 """
 
 import hashlib
@@ -34,8 +36,11 @@ DEFAULT_DETAILS = {"firing": '{{ template "pagerduty.default.instances" .Alerts.
                    "resolved": '{{ template "pagerduty.default.instances" .Alerts.Resolved }}',
                    "num_firing": "{{ .Alerts.Firing | len }}", "num_resolved": "{{ .Alerts.Resolved | len }}"}
 TEXT_KEYS = tuple(key for key in DEFAULTS if key != "severity")
-KEYS = ("routing_key", "routing_key_file", "url", "severity", "details", "send_resolved", "timeout", "http_config",
-        *TEXT_KEYS)
+KEYS = ("routing_key", "routing_key_file", "url", "severity", "details", "images", "links", "send_resolved",
+        "timeout", "http_config", *TEXT_KEYS)
+#: The keys of an image and of a link, the first the one it needs (Alertmanager's PagerdutyImage, PagerdutyLink).
+IMAGE_KEYS = ("src", "alt", "href")
+LINK_KEYS = ("href", "text")
 _MAX_SUMMARY = 1024  # characters; PagerDuty refuses longer summaries
 
 
@@ -52,6 +57,8 @@ class PagerDuty(Integration):
     configured: frozenset[str] = frozenset()  # the keys of DEFAULTS the config sets
     fields: dict[str, Field]  # every key of DEFAULTS
     details: dict[str, Field] = field(default_factory=dict)
+    images: list[dict[str, Field]] = field(default_factory=list)
+    links: list[dict[str, Field]] = field(default_factory=list)
 
     def event(self, notification: Notification) -> dict:
         texts = render(self.fields, notification)
@@ -70,6 +77,11 @@ class PagerDuty(Integration):
                  "payload": payload, "client": texts["client"]}
         if texts["client_url"]:
             event["client_url"] = texts["client_url"]
+        for key, items in (("images", self.images), ("links", self.links)):
+            rendered = [render(item, notification) for item in items]
+            kept = [item for item in rendered if next(iter(item.values()))]  # a src, an href
+            if kept:
+                event[key] = kept
         return event
 
     def send(self, notification: Notification) -> None:
@@ -79,6 +91,11 @@ class PagerDuty(Integration):
 def _severity(notification: Notification) -> str:
     labels = {alert.labels.get("severity", "").lower() for alert in notification.alerts}
     return next((severity for severity in SEVERITIES if severity in labels), "error")
+
+
+def _attachments(node: Node, keys: tuple[str, ...], setup: IntegrationSetup) -> list[dict[str, Field]]:
+    return [{key: template(entry.child(key), setup.templates) for key in keys}
+            for entry in (item.mapping(keys) for item in node.sequence())]
 
 
 def parse(node: Node, setup: IntegrationSetup) -> PagerDuty:
@@ -104,4 +121,5 @@ def parse(node: Node, setup: IntegrationSetup) -> PagerDuty:
     return PagerDuty(**integration_fields(node, setup, send_resolved=True), routing_key=routing_key, url=url,
                      http=entry_http_config(node, setup.glob.http_config),
                      configured=frozenset(key for key in DEFAULTS if not node.child(key).missing),
-                     fields=fields, details=details)
+                     fields=fields, details=details, images=_attachments(node.child("images"), IMAGE_KEYS, setup),
+                     links=_attachments(node.child("links"), LINK_KEYS, setup))

@@ -143,7 +143,7 @@ def parse_global(node: Node) -> GlobalConfig:
 
 def parse_smtp_tls(node: Node) -> TlsSettings:
     """tls_config for SMTP: smtplib checks the certificate against the smarthost's name, so no server_name."""
-    return parse_tls(node, ("ca_file", "cert_file", "key_file", "insecure_skip_verify", "min_version"))
+    return parse_tls(node, ("ca_file", "cert_file", "key_file", "insecure_skip_verify", "min_version", "max_version"))
 
 
 def integration_fields(node: Node, setup: IntegrationSetup, send_resolved: bool) -> dict:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fleetmon.config_reader import Node
 
-TLS_KEYS = ("ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify", "min_version")
+TLS_KEYS = ("ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify", "min_version", "max_version")
 _VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1, "TLS12": ssl.TLSVersion.TLSv1_2,
              "TLS13": ssl.TLSVersion.TLSv1_3}
 
@@ -29,6 +29,10 @@ def parse_tls(node: Node, keys: tuple[str, ...] = TLS_KEYS) -> TlsSettings:
     key_file = node.child("key_file").string()
     insecure = node.child("insecure_skip_verify").boolean(False)
     min_version = node.child("min_version").string("", choices=tuple(_VERSIONS))
+    max_version = node.child("max_version").string("", choices=tuple(_VERSIONS))
+    if min_version and max_version and _VERSIONS[max_version] < _VERSIONS[min_version]:  # prometheus/common's words
+        node.child("max_version").fail("tls_config.max_version must be greater than or equal to "
+                                       "tls_config.min_version if both are specified")
     context = ssl.create_default_context()
     if ca_file:
         try:
@@ -48,6 +52,8 @@ def parse_tls(node: Node, keys: tuple[str, ...] = TLS_KEYS) -> TlsSettings:
         context.verify_mode = ssl.CERT_NONE
     if min_version:
         context.minimum_version = _VERSIONS[min_version]
+    if max_version:
+        context.maximum_version = _VERSIONS[max_version]
     return TlsSettings(context, node.child("server_name").string())
 
 
