@@ -141,8 +141,10 @@ def site_state(hub, site: str) -> dict:
 def test_a_site_seen_paged_cut_off_and_caught_up_at_the_center(federation):
     center, site_hub, agent, relay, sink = federation
     # every host of the site is visible at the center with its site, state and health
-    wait_until(lambda: (center.host("east-1") or {}).get("state") == "online", timeout=30,
-               message="east-1 online at the center")
+    # online comes with the agent's birth, before its first sample: wait for a view that carries one
+    wait_until(lambda: (center.host("east-1") or {}).get("state") == "online"
+               and center.host("east-1").get("memory") is not None, timeout=30,
+               message="east-1 online at the center, with a sample")
     host, at_site = center.host("east-1"), site_hub.host("east-1")
     assert (host["site"], host["site_state"]) == ("east", "reachable")
     assert {k: host[k] for k in ("groups", "expected", "session", "agent_version")} == {
