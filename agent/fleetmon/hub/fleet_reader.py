@@ -34,7 +34,11 @@ class FleetReader:
         with self._lock:
             local = [host_summary(record, self._fleet.skewed(record))
                      for record in sorted(self._fleet.hosts.values(), key=lambda r: r.host)]
-        return local + (self._sites.hosts(time.time()) if self._sites is not None else [])
+        return local + self.site_hosts()
+
+    def site_hosts(self) -> list[dict[str, Any]]:
+        """A central hub's site hosts, as their site hubs published them (none on another hub)."""
+        return [] if self._sites is None else self._sites.hosts(time.time())
 
     def sites(self) -> list[dict[str, Any]] | None:
         """A central hub's sites (state, link, hub, host counts); None when the hub is not one."""

@@ -207,8 +207,7 @@ def with_sites(layout: dict[str, Any], hosts: Iterable[dict[str, Any]],
     reach (its hosts then as last known)."""
     by_site: dict[str, list[dict[str, Any]]] = {}
     for host in hosts:
-        if host.get("site"):
-            by_site.setdefault(host["site"], []).append(host)
+        by_site.setdefault(host["site"], []).append(host)
     sections = []
     for site in sites:
         name, state = site["site"], site["state"]

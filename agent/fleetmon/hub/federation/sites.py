@@ -167,7 +167,13 @@ class SiteBook:
                     for _, view in sorted(site.hosts.items())]
 
     def host(self, name: str, now: float) -> dict[str, Any] | None:
-        return next((view for view in self.hosts(now) if view["host"] == name), None)
+        states = self.states(now)
+        with self._lock:
+            for site in sorted(self._sites.values(), key=lambda s: s.name):
+                view = site.hosts.get(name)
+                if view is not None:
+                    return {**view, "site": site.name, "site_state": states.get(site.name, "reachable")}
+        return None
 
     def alerts(self) -> dict[str, list[dict[str, Any]] | None]:
         """Each site's firing alerts (None for a site not heard since this hub started), labelled ``site``."""

@@ -51,7 +51,7 @@ def fleet_layout(config: DashboardConfig, fleet: FleetReader) -> dict[str, Any]:
     """The layout in force with its hosts; on a central hub, its sites' sections after them."""
     layout = resolve(config, fleet.records())
     sites = fleet.sites()
-    return layout if sites is None else with_sites(layout, fleet.hosts(), sites)
+    return layout if sites is None else with_sites(layout, fleet.site_hosts(), sites)
 
 
 def static_routes() -> list[Route]:
