@@ -48,7 +48,7 @@ class Relay:
         with self._lock:
             listener, self._listener = self._listener, None
             sockets, self._sockets = self._sockets, []
-        for sock in [listener, *sockets]:  # shutdown wakes the thread blocked in accept() or recv()
+        for sock in [*([listener] if listener else []), *sockets]:  # shutdown wakes accept() and recv()
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
