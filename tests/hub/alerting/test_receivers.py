@@ -135,7 +135,7 @@ def test_missing_and_malformed_values_are_errors(tmp_path):
     errors = config_errors({"receivers": [
         {"name": "a", "webhook_configs": [{"send_resolved": True}, {"url": "ftp://x/"}],
          "slack_configs": [{}], "email_configs": [{"smarthost": "no-port"}],
-         "pagerduty_configs": [{"service_key": "v1"}], "mqtt_configs": [{"topic": "alerts/#"}],
+         "pagerduty_configs": [{"severity": "info"}], "mqtt_configs": [{"topic": "alerts/#"}],
          "file_configs": [{"path": str(tmp_path / "missing" / "x.jsonl")}],
          "alertmanager_configs": [{}]},
         {"name": "a"}, {"webhook_configs": []},
@@ -149,8 +149,8 @@ def test_missing_and_malformed_values_are_errors(tmp_path):
         "receivers[0].email_configs[0].to: required",
         "receivers[0].email_configs[0].from: required",
         "receivers[0].email_configs[0].smarthost: must be host:port",
-        "receivers[0].pagerduty_configs[0].service_key: Events API v1 is not supported",
-        "receivers[0].pagerduty_configs[0].routing_key: routing_key or routing_key_file is required",
+        "receivers[0].pagerduty_configs[0].routing_key: routing_key or routing_key_file (Events API v2), or "
+        "service_key",
         "receivers[0].mqtt_configs[0].topic: a topic to publish on cannot hold the wildcards",
         "receivers[0].file_configs[0].path: directory",
         "receivers[0].alertmanager_configs[0].url: required",
@@ -368,10 +368,11 @@ def test_pagerduty_trigger_then_resolve_share_the_dedup_key(http_sink):
     assert payload["summary"] == "[FIRING:2] HighCPU (prod)"  # pagerduty.default.description
     assert payload["severity"] == "critical"  # the most severe label among the alerts
     assert payload["component"] == "cpu" and payload["source"] == "Alertmanager" == trigger["client"]
-    details = payload["custom_details"]
-    assert details["num_firing"] == "2" and details["num_resolved"] == "0" and details["team"] == "ops"
-    assert details["firing"].startswith("Labels:\n - alertname = HighCPU\n - env = prod\n - host = a\n")
-    assert " - summary = CPU above 90% on b\nSource: http://hub.example/hosts/b\n" in details["firing"]
+    details = payload["custom_details"]  # Alertmanager 0.30+: the alerts as objects, the counts as numbers
+    assert details["num_firing"] == 2 and details["num_resolved"] == 0 and details["team"] == "ops"
+    assert [a["labels"]["host"] for a in details["firing"]] == ["a", "b"] and details["resolved"] == []
+    assert details["firing"][1]["annotations"] == {"summary": "CPU above 90% on b"}
+    assert details["firing"][0]["status"] == "firing" and details["firing"][0]["endsAt"] == "0001-01-01T00:00:00Z"
     assert trigger["client_url"] == "http://hub.example:9180/#/alerts?receiver=team%5C.ops"
 
 

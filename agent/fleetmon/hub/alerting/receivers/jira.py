@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-import yaml
-
 from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
@@ -32,8 +30,9 @@ from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_ht
 from fleetmon.hub.alerting.receivers.opsgenie import cut
 from fleetmon.hub.alerting.receivers.pagerduty import dedup_key as group_key_hash
 from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
+from fleetmon.hub.alerting.receivers.template_tree import parse_tree, render, render_tree
 from fleetmon.hub.alerting.receivers.webhook import encode
-from fleetmon.hub.alerting.templates import Data, Field, RenderError, TemplateSet, from_notification
+from fleetmon.hub.alerting.templates import Data, Field, TemplateSet, from_notification
 
 DEFAULTS = {"summary": '{{ template "jira.default.summary" . }}',
             "description": '{{ template "jira.default.description" . }}',
@@ -45,33 +44,6 @@ API_TYPES = ("auto", "cloud", "datacenter")
 MAX_SUMMARY = 255  # characters (runes)
 MAX_DESCRIPTION = 32767
 HEADERS = {"Accept-Language": "en"}
-
-
-class _YamlLoader(yaml.SafeLoader):
-    """YAML as Go's yaml.v2 reads it into an interface: timestamps stay strings."""
-
-
-_YamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-
-
-def structured(rendered: str) -> Any:
-    """A rendered ``fields`` string as Alertmanager sends it: the YAML value it reads as, unless that is a
-    string (or it does not parse), then the string itself. An empty string reads as null."""
-    try:
-        value = yaml.load(rendered, Loader=_YamlLoader)  # a SafeLoader subclass
-    except yaml.YAMLError:
-        return rendered
-    return rendered if isinstance(value, str) else _keep_string_keys(value)
-
-
-def _keep_string_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _keep_string_keys(item) for key, item in value.items() if isinstance(key, str)}
-    if isinstance(value, list):
-        return [_keep_string_keys(item) for item in value]
-    return value
 
 
 def go_quote(text: str) -> str:
@@ -123,11 +95,11 @@ class Jira(Integration):
     def issue_fields(self, data: Data, group_id: str, update: bool = False) -> dict[str, Any]:
         """The issue's fields (for an ``update``, without those that must not change); Go writes them as a
         map, so sorted by name, and the configured ``fields`` win over the ones of their own keys."""
-        fields: dict[str, Any] = {"project": {"key": _render(self.project, data)},
-                                  "issuetype": {"name": _render(self.issue_type, data)}}
+        fields: dict[str, Any] = {"project": {"key": render(self.project, data)},
+                                  "issuetype": {"name": render(self.issue_type, data)}}
         if not (update and not self.update_summary):
-            fields["summary"] = cut(_render(self.summary, data), MAX_SUMMARY)
-        description = cut(_render(self.description, data), MAX_DESCRIPTION)
+            fields["summary"] = cut(render(self.summary, data), MAX_SUMMARY)
+        description = cut(render(self.description, data), MAX_DESCRIPTION)
         if self.api_url.rstrip("/").endswith("/3"):
             description = description.strip()
             if description:
@@ -139,11 +111,11 @@ class Jira(Integration):
             fields["description"] = description
         if update and not self.update_description:
             fields.pop("description", None)
-        fields["labels"] = sorted([*(_render(label, data) for label in self.labels), f"ALERT{{{group_id}}}"])
-        priority = _render(self.priority, data)
+        fields["labels"] = sorted([*(render(label, data) for label in self.labels), f"ALERT{{{group_id}}}"])
+        priority = render(self.priority, data)
         if priority:
             fields["priority"] = {"name": priority}
-        fields.update({_render(key, data): _render_tree(value, data) for key, value in self.fields.items()})
+        fields.update({render(key, data): render_tree(value, data) for key, value in self.fields.items()})
         return dict(sorted(fields.items()))
 
     def request(self, method: str, url: str, body: dict | None = None) -> bytes:
@@ -154,7 +126,7 @@ class Jira(Integration):
         data = from_notification(notification)
         group_id = group_key_hash(notification.group_key)
         firing = bool(notification.firing)
-        issue = self.find_issue(_render(self.project, data), group_id, firing)
+        issue = self.find_issue(render(self.project, data), group_id, firing)
         if issue is None and not firing:
             return  # no issue is opened for a group that has already resolved
         if issue is None:
@@ -203,35 +175,6 @@ def _json(answer: bytes, what: str) -> dict:
     return value
 
 
-def _render(template_field: Field, data: Data) -> str:
-    try:
-        return template_field.render(data)
-    except RenderError as exc:
-        raise DeliveryError(f"template failed: {exc}", retryable=False) from exc
-
-
-def _render_tree(value: Any, data: Data) -> Any:
-    if isinstance(value, Field):
-        return structured(_render(value, data))
-    if isinstance(value, list):
-        return [_render_tree(item, data) for item in value]
-    if isinstance(value, dict):
-        return {_render(key, data): _render_tree(item, data) for key, item in value.items()}
-    return value
-
-
-def _template_tree(node: Node, templates: TemplateSet) -> Any:
-    """``fields`` as templates: every string (mapping keys too) parsed, other scalars kept."""
-    if isinstance(node.value, str):
-        return template(node, templates)
-    if isinstance(node.value, list):
-        return [_template_tree(item, templates) for item in node.sequence()]
-    if isinstance(node.value, dict):
-        return {template(Node(key, node.path, node.errors), templates): _template_tree(item, templates)
-                for key, item in node.items()}
-    return node.value
-
-
 def _text_field(node: Node, templates: TemplateSet, default: str) -> tuple[Field, bool]:
     """``summary``/``description``: a template, or {template, enable_update}."""
     if isinstance(node.value, dict):
@@ -263,7 +206,7 @@ def parse(node: Node, setup: IntegrationSetup) -> Jira:
                 update_description=update_description,
                 priority=template(node.child("priority"), templates, DEFAULTS["priority"]),
                 labels=[template(item, templates) for item in node.child("labels").sequence()],
-                fields=_template_tree(fields.mapping(), templates) if not fields.missing else {},
+                fields=parse_tree(fields.mapping(), templates) if not fields.missing else {},
                 reopen_transition=node.child("reopen_transition").string(),
                 resolve_transition=node.child("resolve_transition").string(),
                 wont_fix_resolution=node.child("wont_fix_resolution").string(),

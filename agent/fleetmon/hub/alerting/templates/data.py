@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from gotpl import TemplateExecutionError
@@ -318,6 +319,8 @@ def _plain(value: object) -> object:
         return {str(key): _plain(item) for key, item in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(Decimal(repr(value)))  # Go writes 1.0 as 1, 2**60 as 1152921504606847000 (shortest digits)
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     raise TemplateExecutionError(f"json: unsupported type: {type(value).__name__}")
