@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "agent"))
 
-from go_structs import ALERTMANAGER, GoPackage, GoSource, GoType
+from go_structs import ALERTMANAGER, INLINE_MAP, GoPackage, GoSource, GoType
 
 from fleetmon.config_reader import ConfigError
 from fleetmon.hub.config import parse_config
@@ -54,7 +54,8 @@ BY_KEY = {"to": "ops@example.com", "from": "hub@example.com", "smtp_from": "hub@
           "start_time": "09:00", "end_time": "17:00", "templates": [], "group_by": ["a"], "equal": ["a"],
           "mute_time_intervals": ["mti"], "active_time_intervals": ["ti"], "receiver": "r", "name": "r",
           "channel": "#ops", "api_type": "auto", "parse_mode": "HTML", "severity": "error",
-          "min_version": "TLS12", "max_version": "TLS13", "thread_by_date": "daily", "region": "us-east-1",
+          "min_version": "TLS12", "max_version": "TLS13", "grant_type": "client_credentials",
+          "thread_by_date": "daily", "region": "us-east-1",
           "topic_arn": "arn:aws:sns:us-east-1:123456789012:t", "chat_id": 1, "priority": "1",
           "Authorization.type": "Bearer", "OpsGenieConfigResponder.type": "team",
           "VictorOpsConfig.message_type": "CRITICAL", "WechatConfig.message_type": "text",
@@ -117,6 +118,8 @@ class Walker:
             return {"x": value if child is None else {}}, child_path, child
         short = type_name.rsplit(".", 1)[-1]
         go_type = self.source.resolve(type_name, within) if short not in ("string", "bool", "any") else None
+        if go_type is not None and go_type.fields and go_type.fields[0].key == INLINE_MAP:  # it reads as a map
+            return self.value_of(go_type.fields[0].type, go_type.package, path)
         helper = go_type and not go_type.fields and self.helper(go_type)
         if go_type is not None and (go_type.fields or helper):
             return {}, path, helper or go_type

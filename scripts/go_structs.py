@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ALERTMANAGER = "github.com/prometheus/alertmanager"
+INLINE_MAP = ""  # the key of a named map field tagged ``,inline``: yaml.v2 puts every key of the struct in it
 
 
 @dataclass
 class GoField:
-    key: str | None  # None: embedded inline
+    key: str | None  # None: embedded inline; INLINE_MAP: a map inline, whose keys are the struct's
     type: str
 
 
@@ -77,6 +78,9 @@ def struct_fields(body: str) -> list[GoField]:
         if found["names"] is None:  # embedded: its keys are this struct's only with ,inline
             if "inline" in options:
                 fields.append(GoField(None, found["type"]))
+            continue
+        if "inline" in options and found["type"].startswith("map["):
+            fields.append(GoField(INLINE_MAP, found["type"]))
             continue
         for name in re.split(r"\s*,\s*", found["names"]):
             if name[0].isupper():

@@ -105,9 +105,9 @@ receivers:
 def test_unknown_keys_are_errors_with_their_key_path():
     errors = config_errors({"receivers": [{"name": "a", "webhook_configs": [{"url": "http://x/", "foo": 1}],
                                            "email_configs": [{"to": "a@b", "smarthost": "h:25", "from": "f@b",
-                                                              "tls_config": {"server_name": "x"}}]}]})
+                                                              "tls_config": {"server_nam": "x"}}]}]})
     assert any(e.startswith("receivers[0].webhook_configs[0].foo: unknown key") for e in errors), errors
-    assert any(e.startswith("receivers[0].email_configs[0].tls_config.server_name: unknown key") for e in errors)
+    assert any(e.startswith("receivers[0].email_configs[0].tls_config.server_nam: unknown key") for e in errors)
     errors = config_errors({"global": {"smtp_auth_bogus": "x"}, "receivers": [{"name": "a", "bogus": 1}]})
     assert any(e.startswith("global.smtp_auth_bogus: unknown key") for e in errors), errors
     assert any(e.startswith("receivers[0].bogus: unknown key") for e in errors), errors

@@ -19,11 +19,13 @@ FLEETMON_INTEGRATION_KEYS = {"webhook_configs": ("hmac_secret", "hmac_secret_fil
 #: The keys whose values Alertmanager writes as ``<secret>`` (its Secret and SecretURL fields), wherever they are.
 SECRET_KEYS = frozenset({
     "alert_source_token", "api_key", "api_secret", "app_token", "auth_password", "auth_secret", "bearer_token",
-    "bot_token", "client_secret", "credentials", "mattermost_webhook_url", "opsgenie_api_key", "password",
-    "proxy_connect_header", "rocketchat_token", "rocketchat_token_id", "routing_key", "secret_key", "secrets",
-    "service_key", "slack_api_url", "slack_app_token", "smtp_auth_password", "smtp_auth_secret",
-    "telegram_bot_token", "token", "token_id", "user_key", "victorops_api_key", "webhook_url",
+    "bot_token", "client_certificate_key", "client_secret", "credentials", "mattermost_webhook_url",
+    "opsgenie_api_key", "password", "proxy_connect_header", "rocketchat_token", "rocketchat_token_id", "routing_key",
+    "secret_key", "secrets", "service_key", "slack_api_url", "slack_app_token", "smtp_auth_password",
+    "smtp_auth_secret", "telegram_bot_token", "token", "token_id", "user_key", "victorops_api_key", "webhook_url",
     "wechat_api_secret"})
+#: A tls_config's inline client key (prometheus/common's Secret), a secret only there.
+TLS_SECRET_KEYS = frozenset({"key"})
 #: Secrets by the integration they are in: a URL that is one there (Slack's and a webhook's), not elsewhere.
 SECRET_KEYS_OF = {"slack_configs": frozenset({"api_url"}), "webhook_configs": frozenset({"url"})}
 SECRET = "<secret>"
@@ -77,7 +79,8 @@ def _masked(node: Any, also: frozenset[str] | None = None) -> Any:
     if not isinstance(node, dict):
         return node
     return {key: value if key == "labels" else _secret(value) if key in SECRET_KEYS or (also and key in also)
-            else _url_password(value) if key == "proxy_url" else _masked(value)
+            else _url_password(value) if key == "proxy_url"
+            else _masked(value, TLS_SECRET_KEYS) if key in ("tls_config", "smtp_tls_config") else _masked(value)
             for key, value in node.items()}
 
 

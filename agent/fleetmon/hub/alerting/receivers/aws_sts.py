@@ -4,9 +4,12 @@ makes them for Alertmanager: ``AssumeRole`` for ``sigv4.role_arn``, signed with 
 account's), unsigned: the token is the credential.
 
 Both go to ``AWS_ENDPOINT_URL_STS``, else ``AWS_ENDPOINT_URL`` (the SDKs' endpoint variables), else the
-regional ``https://sts.<region>.amazonaws.com/``, with the receiver's ``http_config`` (TLS, proxy), and
-both keep their temporary credentials until a minute before they expire. A refusal names STS's error
-code and message.
+regional ``https://sts.<region>.amazonaws.com/``; with ``sigv4.use_fips_sts_endpoint``, to STS's FIPS
+endpoint as the AWS SDK for Go v2 resolves it (``https://sts-fips.<region>.amazonaws.com/``; in GovCloud,
+whose regional endpoint is FIPS already, ``https://sts.<region>.amazonaws.com/``), and, as in the SDK, not
+with an endpoint variable set: FIPS and a custom endpoint do not go together. Both go out with the
+receiver's ``http_config`` (TLS, proxy, http_headers), and both keep their temporary credentials until a
+minute before they expire. A refusal names STS's error code and message.
 """
 
 import os
@@ -34,10 +37,17 @@ _XML_FIELD = re.compile(r"<(Code|Message)>([^<]*)</\1>")
 _WEB_IDENTITY_RETRIED = ("IDPCommunicationError", "InvalidIdentityToken", "ExpiredTokenException")
 
 
-def sts_endpoint(region: str, env: Mapping[str, str] | None = None) -> str:
+def sts_endpoint(region: str, env: Mapping[str, str] | None = None, fips: bool = False) -> str:
+    """The URL of the STS calls; DeliveryError for FIPS with a custom endpoint, which the SDK refuses."""
     env = os.environ if env is None else env
     configured = env.get("AWS_ENDPOINT_URL_STS") or env.get("AWS_ENDPOINT_URL")
-    return configured or f"https://sts.{region}.amazonaws.com{'.cn' if region.startswith('cn-') else ''}/"
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    if not fips:
+        return configured or f"https://sts.{region}.{suffix}/"
+    if configured:
+        raise DeliveryError("sigv4.use_fips_sts_endpoint is set and so is AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL: "
+                            "FIPS and custom endpoint are not supported (the AWS SDK's rule)", retryable=False)
+    return f"https://sts.{region}.{suffix}/" if region.startswith("us-gov-") else f"https://sts-fips.{region}.{suffix}/"
 
 
 def expiry(text: str) -> float:
@@ -60,12 +70,12 @@ def parse_credentials(answer: bytes, action: str) -> tuple[sigv4.Credentials, fl
 
 
 def _call(params: dict[str, str], region: str, http: HttpConfig, timeout: float, base: sigv4.Credentials | None,
-          retried: tuple[str, ...] = ()) -> tuple[sigv4.Credentials, float]:
-    """One STS action, signed with ``base`` (unsigned without); an error whose code is in ``retried`` is
-    worth another attempt whatever its status."""
+          fips: bool, retried: tuple[str, ...] = ()) -> tuple[sigv4.Credentials, float]:
+    """One STS action, signed with ``base`` (unsigned without), at the FIPS endpoint when ``fips``; an error
+    whose code is in ``retried`` is worth another attempt whatever its status."""
     action = params["Action"]
     body = urlencode(params).encode("utf-8")
-    url = sts_endpoint(region)
+    url = sts_endpoint(region, fips=fips)
     headers = {"Content-Type": _FORM}
     if base is not None:
         headers = sigv4.signed_headers("POST", url, headers, body, base, region, "sts")
@@ -104,6 +114,7 @@ class AssumedRole:
 
     role_arn: str
     external_id: str = ""
+    fips: bool = False  # sigv4.use_fips_sts_endpoint
     _cache: _Cached = field(default_factory=_Cached, repr=False)
 
     def credentials(self, base: sigv4.Credentials, region: str, http: HttpConfig, timeout: float
@@ -116,7 +127,7 @@ class AssumedRole:
                       "RoleSessionName": str(time.time_ns()), "DurationSeconds": str(ROLE_SESSION_SECONDS)}
             if self.external_id:
                 params["ExternalId"] = self.external_id
-            return self._cache.keep((), _call(params, region, http, timeout, base))
+            return self._cache.keep((), _call(params, region, http, timeout, base, self.fips))
 
 
 @dataclass(eq=False)
@@ -125,6 +136,7 @@ class WebIdentity:
     expiry. The file is read at each renewal, since Kubernetes rotates the token in place; the session is
     ``AWS_ROLE_SESSION_NAME``, else the time in nanoseconds, as the SDK names it."""
 
+    fips: bool = False  # sigv4.use_fips_sts_endpoint
     _cache: _Cached = field(default_factory=_Cached, repr=False)
 
     def credentials(self, env: Mapping[str, str], region: str, http: HttpConfig, timeout: float
@@ -133,7 +145,7 @@ class WebIdentity:
         if not role_arn:
             raise DeliveryError("AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN, the role to assume with its "
                                 "token, is not", retryable=False)
-        key = (token_file, role_arn, env.get("AWS_ROLE_SESSION_NAME", ""), sts_endpoint(region, env))
+        key = (token_file, role_arn, env.get("AWS_ROLE_SESSION_NAME", ""), sts_endpoint(region, env, self.fips))
         with self._cache.lock:
             kept = self._cache.fresh(key)
             if kept is not None:
@@ -147,4 +159,4 @@ class WebIdentity:
                 raise DeliveryError(f"AWS_WEB_IDENTITY_TOKEN_FILE {token_file} is empty", retryable=True)
             params = {"Action": "AssumeRoleWithWebIdentity", "Version": VERSION, "RoleArn": role_arn,
                       "RoleSessionName": key[2] or str(time.time_ns()), "WebIdentityToken": token}
-            return self._cache.keep(key, _call(params, region, http, timeout, None, _WEB_IDENTITY_RETRIED))
+            return self._cache.keep(key, _call(params, region, http, timeout, None, self.fips, _WEB_IDENTITY_RETRIED))

@@ -35,6 +35,19 @@ def secret(node: Node, key: str) -> str:
     return ""
 
 
+#: Why prometheus/common's ``*_ref`` keys are refused: they name secrets of a secret manager, and Alertmanager
+#: builds its HTTP clients without one, so it cannot resolve them either (it fails the receiver's setup).
+NO_SECRET_MANAGER = "secret references need a secret manager, which Alertmanager (and the hub) does not have"
+
+
+def refuse_refs(node: Node, *keys: str) -> None:
+    """Fail each ``<key>_ref`` of mapping ``node`` that is set, saying why and what to use instead."""
+    for key in keys:
+        ref = node.child(f"{key}_ref")
+        if not ref.missing and ref.value != "":
+            ref.fail(f"{NO_SECRET_MANAGER}: use the inline key or its _file ({key} or {key}_file)")
+
+
 def secret_source(node: Node, key: str) -> Node:
     """The node a secret was read from, for errors about its value: ``key_file`` when that is set."""
     from_file = node.child(key + "_file")

@@ -7,6 +7,8 @@
   that does not offer it fails the attempt for good rather than getting the mail in clear text. Without
   require_tls the mail goes out in clear text, as in Alertmanager. Over implicit TLS require_tls has no
   part to play: the session is encrypted already.
+- ``tls_config`` (else the global smtp_tls_config) takes Prometheus' common TLS keys; the server's certificate
+  is checked against its ``server_name`` when set, else against the smarthost's host, as in Alertmanager.
 - With ``auth_username`` the hub authenticates with the first mechanism of the server's AUTH list it holds
   the credential for, as Alertmanager does (receivers.smtp_auth): CRAM-MD5 with ``auth_secret``, PLAIN or
   LOGIN with ``auth_password``; PLAIN only over TLS or to localhost. A server that offers no AUTH at that
@@ -43,9 +45,9 @@ from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import text
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, template, template_map
-from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields, parse_smtp_tls
+from fleetmon.hub.alerting.receivers.settings import IntegrationSetup, integration_fields
 from fleetmon.hub.alerting.receivers.smtp_auth import Credentials, authenticate
-from fleetmon.hub.alerting.receivers.tls import TlsSettings, system_tls
+from fleetmon.hub.alerting.receivers.tls import TlsSettings, parse_tls, system_tls
 from fleetmon.hub.alerting.templates import Field
 
 KEYS = ("to", "from", "smarthost", "hello", "auth_username", "auth_password", "auth_password_file", "auth_secret",
@@ -137,7 +139,10 @@ class Email(Integration):
     def send(self, notification: Notification) -> None:
         message, sender, recipients = self.message(notification)
         where = f"{self.host}:{self.port}"
-        context = (self.tls or system_tls()).context
+        tls = self.tls or system_tls()
+        context: ssl.SSLContext | _NamedContext = tls.context
+        if tls.server_name:
+            context = _NamedContext(tls.context, tls.server_name)
         try:
             if self.implicit_tls:
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, local_hostname=self.hello,
@@ -166,7 +171,7 @@ class Email(Integration):
         if refused:  # some recipients got it: a retry would mail them twice, so this failure is final
             raise DeliveryError(f"{where} refused some recipients: {_refusals(refused)}", retryable=False)
 
-    def _session(self, smtp: smtplib.SMTP, context: ssl.SSLContext, where: str) -> None:
+    def _session(self, smtp: smtplib.SMTP, context: "ssl.SSLContext | _NamedContext", where: str) -> None:
         smtp.ehlo()
         encrypted = self.implicit_tls
         if self.require_tls and not encrypted:
@@ -183,6 +188,22 @@ class Email(Integration):
                                 retryable=False)
         credentials = Credentials(self.username, self.password, self.secret, self.identity)
         authenticate(smtp, credentials, self.host, encrypted, where)
+
+
+@dataclass(slots=True, frozen=True)
+class _NamedContext:
+    """An ssl context that checks the server's certificate against ``server_name`` (tls_config's), where smtplib
+    would check it against the smarthost's host: as Alertmanager, which takes the smarthost's host only when
+    tls_config names no server. smtplib asks of its context only ``wrap_socket``."""
+
+    context: ssl.SSLContext
+    server_name: str
+
+    def wrap_socket(self, sock, server_side: bool = False, do_handshake_on_connect: bool = True,
+                    suppress_ragged_eofs: bool = True, server_hostname: str | None = None,
+                    session: ssl.SSLSession | None = None) -> ssl.SSLSocket:
+        return self.context.wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
+                                        self.server_name, session)
 
 
 def _refusals(recipients: dict) -> str:
@@ -224,7 +245,7 @@ def parse(node: Node, setup: IntegrationSetup) -> Email:
                  implicit_tls=implicit_tls(_optional_boolean(node.child("force_implicit_tls"),
                                                              glob.smtp_force_implicit_tls),
                                            int(match["port"]) if match else 0),
-                 tls=glob.smtp_tls if tls_node.missing else parse_smtp_tls(tls_node), headers=headers,
+                 tls=glob.smtp_tls if tls_node.missing else parse_tls(tls_node), headers=headers,
                  html=html, text=template(text_node, templates) if text_node.string() else None,
                  configured=configured, thread_by_date=thread_by_date)
 

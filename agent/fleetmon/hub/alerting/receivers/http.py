@@ -2,7 +2,9 @@
 SaaS services, an Alertmanager).
 
 ``http_config`` takes Prometheus' common keys (authorization, basic_auth, bearer_token, oauth2, tls_config,
-the proxy keys, follow_redirects) so an existing alertmanager.yml works unchanged. Requests go out with
+the proxy keys, follow_redirects, http_headers: receivers.headers) so an existing alertmanager.yml works
+unchanged; their ``*_ref`` keys (secrets of a secret manager, which Alertmanager does not have) are refused
+saying so. Requests go out with
 http.client, each on a connection of its own, through a proxy only when the config says so per URL
 (receivers.proxy picks it, receivers.tunnel connects through it: http://, https:// and socks5:// proxies).
 Redirects are followed as Go's client follows them (receivers.redirects: a POST turned into a GET by
@@ -32,7 +34,8 @@ from urllib.parse import unquote, urlsplit
 from fleetmon import __version__
 from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.receivers.base import DeliveryError
-from fleetmon.hub.alerting.receivers.common import secret, secret_source
+from fleetmon.hub.alerting.receivers.common import refuse_refs, secret, secret_source
+from fleetmon.hub.alerting.receivers.headers import HttpHeaders, parse_headers
 from fleetmon.hub.alerting.receivers.oauth2 import TokenSource, parse_oauth2
 from fleetmon.hub.alerting.receivers.proxy import PROXY_KEYS, Proxy, ProxyError, ProxySettings, parse_proxy, proxy_for
 from fleetmon.hub.alerting.receivers.redirects import Hop, follow, forwarded, same_site, where
@@ -44,7 +47,7 @@ AUTH_KEYS = ("authorization", "basic_auth", "bearer_token", "bearer_token_file",
 #: prometheus/common's transport switches: HTTP/2 (the hub speaks HTTP/1.1 whatever it says) and following
 #: redirects (default true, as there).
 TRANSPORT_KEYS = ("enable_http2", "follow_redirects")
-HTTP_KEYS = (*AUTH_KEYS, "tls_config", *PROXY_KEYS, *TRANSPORT_KEYS)
+HTTP_KEYS = (*AUTH_KEYS, "tls_config", "http_headers", *PROXY_KEYS, *TRANSPORT_KEYS)
 _MAX_ANSWER = 64 * 1024  # bytes of a response kept; enough for any error message
 
 
@@ -55,6 +58,7 @@ class HttpConfig:
     proxy: ProxySettings | None = None  # None: straight to the target
     oauth2: TokenSource | None = None  # sets the Authorization header per request
     follow_redirects: bool = True  # False: a 3xx is the answer
+    headers: HttpHeaders | None = None  # http_headers, added to every request
 
 
 def parse_http_config(node: Node) -> HttpConfig:
@@ -64,14 +68,19 @@ def parse_http_config(node: Node) -> HttpConfig:
         node.fail("set at most one of {} (got {})".format(", ".join(AUTH_KEYS), ", ".join(schemes)))
     authorization, oauth2 = "", None
     if not node.child("authorization").missing:
-        auth = node.child("authorization").mapping(("type", "credentials", "credentials_file"))
+        auth = node.child("authorization").mapping(("type", "credentials", "credentials_file", "credentials_ref"))
+        refuse_refs(auth, "credentials")
         kind = auth.child("type").string("Bearer")
+        if kind.lower() == "basic":  # prometheus/common's rule and words
+            auth.child("type").fail('authorization type cannot be set to "basic", use "basic_auth" instead')
         credentials = secret(auth, "credentials")
         if not credentials:
             auth.fail("credentials or credentials_file is required")
         authorization = f"{kind} {credentials}"
     elif not node.child("basic_auth").missing:
-        basic = node.child("basic_auth").mapping(("username", "username_file", "password", "password_file"))
+        basic = node.child("basic_auth").mapping(("username", "username_file", "username_ref", "password",
+                                                  "password_file", "password_ref"))
+        refuse_refs(basic, "username", "password")
         username = secret(basic, "username")
         if not username:
             secret_source(basic, "username").fail("required")
@@ -82,7 +91,8 @@ def parse_http_config(node: Node) -> HttpConfig:
         authorization = "Bearer " + secret(node, "bearer_token")
     tls = None if node.child("tls_config").missing else parse_tls(node.child("tls_config"))
     node.child("enable_http2").boolean(True)
-    return HttpConfig(authorization, tls, parse_proxy(node), oauth2, node.child("follow_redirects").boolean(True))
+    return HttpConfig(authorization, tls, parse_proxy(node), oauth2, node.child("follow_redirects").boolean(True),
+                      parse_headers(node.child("http_headers")))
 
 
 def entry_http_config(node: Node, fallback: HttpConfig) -> HttpConfig:
@@ -144,6 +154,8 @@ def post(url: str, body: bytes | None, config: HttpConfig, timeout: float, conte
     first = Hop(url, method, body)
     request_headers = {**({} if body is None else {"Content-Type": content_type}), "User-Agent": USER_AGENT,
                        **(headers or {})}
+    if config.headers is not None:  # its files are read for each attempt
+        request_headers = config.headers.added_to(request_headers)
     if config.oauth2 is None:
         return _verdict(_chain(first, request_headers, config, timeout, config.authorization, replaces=False))
     source = config.oauth2

@@ -1,5 +1,6 @@
 """``http_config.oauth2``: the OAuth 2.0 client-credentials grant (RFC 6749 §4.4), as Prometheus' common HTTP
-client gets its tokens (golang.org/x/oauth2/clientcredentials).
+client gets its tokens (golang.org/x/oauth2/clientcredentials), or, with ``grant_type:
+urn:ietf:params:oauth:grant-type:jwt-bearer``, a JWT signed with the client's key (receivers.oauth2_jwt).
 
 The token request is a form POST to ``token_url`` with ``grant_type=client_credentials``, the ``scopes``
 joined by spaces and the ``endpoint_params``, the client authenticating with HTTP basic auth (id and secret
@@ -7,7 +8,8 @@ form-encoded first, as RFC 6749 §2.3.1 says). It goes out with the block's own 
 keys. The token is kept until 10 s before ``expires_in`` runs out (Go's expiry margin; a token without
 ``expires_in`` is kept until the receiver refuses it); a receiver answering 401 makes the hub drop it and
 fetch a new one for one more try of the same request. The client secret file is read at each token
-request, so a rotated secret is picked up.
+request, so a rotated secret is picked up. ``grant_type`` is ``client_credentials`` (the default) or the
+JWT-bearer grant; ``client_secret_ref`` and ``client_certificate_key_ref`` are refused (no secret manager).
 """
 
 import base64
@@ -21,11 +23,14 @@ from urllib.parse import quote_plus, urlencode, urlsplit
 
 from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.receivers.base import DeliveryError
+from fleetmon.hub.alerting.receivers.common import refuse_refs
+from fleetmon.hub.alerting.receivers.oauth2_jwt import GRANT_TYPE, JWT_KEYS, JwtAssertion, parse_jwt
 from fleetmon.hub.alerting.receivers.proxy import PROXY_KEYS, ProxySettings, parse_proxy
 from fleetmon.hub.alerting.receivers.tls import TlsSettings, parse_tls
 
-OAUTH2_KEYS = ("client_id", "client_secret", "client_secret_file", "scopes", "token_url", "endpoint_params",
-               "tls_config", *PROXY_KEYS)
+OAUTH2_KEYS = ("client_id", "client_secret", "client_secret_file", "client_secret_ref", "grant_type", *JWT_KEYS,
+               "scopes", "token_url", "endpoint_params", "tls_config", *PROXY_KEYS)
+GRANT_TYPES = ("client_credentials", GRANT_TYPE)
 EXPIRY_MARGIN = 10.0  # seconds before its expiry a token counts as expired, as in golang.org/x/oauth2
 
 # fetch(url, form body, headers) -> the answer's body; raises DeliveryError (receivers.http.post, bound to
@@ -43,6 +48,7 @@ class TokenSource:
     endpoint_params: Mapping[str, str] = field(default_factory=dict)
     tls: TlsSettings | None = None
     proxy: ProxySettings | None = None
+    jwt: JwtAssertion | None = None  # the JWT-bearer grant's assertion; None: client credentials
     clock: Callable[[], float] = time.monotonic
     _token: str = field(default="", repr=False)
     _expires: float | None = None
@@ -71,12 +77,19 @@ class TokenSource:
             raise DeliveryError(f"oauth2: cannot read client_secret_file {self.client_secret_file}: {exc}",
                                 retryable=True) from exc
 
-    def _request(self, fetch: Fetch) -> tuple[str, float | None]:
+    def _form(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The token request's form and headers: the client authenticates with its secret (client credentials)
+        or by the signed assertion alone (JWT bearer)."""
+        if self.jwt is not None:
+            return self.jwt.form(self.endpoint_params), {}
         form = {"grant_type": "client_credentials", **({"scope": " ".join(self.scopes)} if self.scopes else {}),
                 **self.endpoint_params}
         credentials = f"{quote_plus(self.client_id)}:{quote_plus(self._secret())}".encode()
-        headers = {"Authorization": "Basic " + base64.b64encode(credentials).decode("ascii"),
-                   "Accept": "application/json"}
+        return form, {"Authorization": "Basic " + base64.b64encode(credentials).decode("ascii"),
+                      "Accept": "application/json"}
+
+    def _request(self, fetch: Fetch) -> tuple[str, float | None]:
+        form, headers = self._form()
         asked = self.clock()
         try:
             answer = fetch(self.token_url, urlencode(form).encode("ascii"), headers)
@@ -100,6 +113,8 @@ class TokenSource:
 
 def parse_oauth2(node: Node) -> TokenSource:
     node = node.mapping(OAUTH2_KEYS)
+    refuse_refs(node, "client_secret", "client_certificate_key")
+    grant_type = node.child("grant_type").string("client_credentials", choices=GRANT_TYPES)
     client_id = node.child("client_id").string()
     if not client_id:
         node.child("client_id").fail("required")
@@ -115,7 +130,14 @@ def parse_oauth2(node: Node) -> TokenSource:
     elif urlsplit(token_url).scheme not in ("http", "https") or not urlsplit(token_url).hostname:
         node.child("token_url").fail("must be an absolute http:// or https:// URL")
     params = node.child("endpoint_params").string_map()
-    return TokenSource(client_id, inline.string(), secret_file, token_url,
-                       tuple(node.child("scopes").string_list()), params,
+    scopes = tuple(node.child("scopes").string_list())
+    jwt = None
+    if grant_type == GRANT_TYPE:
+        jwt = parse_jwt(node, client_id, token_url, scopes, params)
+    else:  # the JWT keys do nothing here, as in prometheus/common, but their types are checked all the same
+        node.child("claims").mapping()
+        for key in (key for key in JWT_KEYS if key != "claims"):
+            node.child(key).string()
+    return TokenSource(client_id, inline.string(), secret_file, token_url, scopes, params,
                        None if node.child("tls_config").missing else parse_tls(node.child("tls_config")),
-                       parse_proxy(node))
+                       parse_proxy(node), jwt)

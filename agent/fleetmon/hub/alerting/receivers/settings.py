@@ -100,7 +100,7 @@ def parse_global(node: Node) -> GlobalConfig:
         smtp_require_tls=node.child("smtp_require_tls").boolean(True),
         smtp_force_implicit_tls=(None if node.child("smtp_force_implicit_tls").missing
                                  else node.child("smtp_force_implicit_tls").boolean(False)),
-        smtp_tls=None if node.child("smtp_tls_config").missing else parse_smtp_tls(node.child("smtp_tls_config")),
+        smtp_tls=None if node.child("smtp_tls_config").missing else parse_tls(node.child("smtp_tls_config")),
         slack_api_url=secret(node, "slack_api_url"),
         slack_app_token=secret(node, "slack_app_token"),
         slack_app_url=node.child("slack_app_url").string(SLACK_APP_URL),
@@ -139,11 +139,6 @@ def parse_global(node: Node) -> GlobalConfig:
         if getattr(glob, key):
             check_url(node.child(key), getattr(glob, key))
     return glob
-
-
-def parse_smtp_tls(node: Node) -> TlsSettings:
-    """tls_config for SMTP: smtplib checks the certificate against the smarthost's name, so no server_name."""
-    return parse_tls(node, ("ca_file", "cert_file", "key_file", "insecure_skip_verify", "min_version", "max_version"))
 
 
 def integration_fields(node: Node, setup: IntegrationSetup, send_resolved: bool) -> dict:

@@ -15,7 +15,9 @@ shared credentials file; the container's or EC2 instance's role. The region is `
 With ``sigv4.role_arn`` those credentials, whichever they are, only sign an STS ``AssumeRole``
 (receivers.aws_sts: ``external_id`` as ``ExternalId``, a 15-minute session as the AWS SDK asks by
 default), and the role's temporary credentials sign Publish, as Alertmanager chains them. STS requests go
-out with the receiver's ``http_config`` (TLS, proxy).
+out with the receiver's ``http_config`` (TLS, proxy), at STS's FIPS endpoint with
+``sigv4.use_fips_sts_endpoint`` (receivers.aws_sts). Requests are signed for the service ``sigv4.service_name``
+(default ``sns``): prometheus/sigv4's key, for an endpoint (``api_url``) that takes another signing name.
 """
 
 import os
@@ -28,7 +30,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import sigv4
 from fleetmon.hub.alerting.receivers.aws_credentials import CredentialChain
-from fleetmon.hub.alerting.receivers.aws_sts import AssumedRole
+from fleetmon.hub.alerting.receivers.aws_sts import AssumedRole, WebIdentity
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, template
 from fleetmon.hub.alerting.receivers.http import HttpConfig, check_url, entry_http_config, post
@@ -39,7 +41,8 @@ from fleetmon.hub.alerting.templates import Field
 DEFAULTS = {"subject": '{{ template "sns.default.subject" . }}', "message": '{{ template "sns.default.message" . }}',
             "api_url": "", "topic_arn": "", "phone_number": "", "target_arn": ""}
 KEYS = ("sigv4", "attributes", "use_aws_http_client", "send_resolved", "timeout", "http_config", *DEFAULTS)
-SIGV4_KEYS = ("region", "access_key", "secret_key", "secret_key_file", "profile", "role_arn", "external_id")
+SIGV4_KEYS = ("region", "access_key", "secret_key", "secret_key_file", "profile", "role_arn", "external_id",
+              "use_fips_sts_endpoint", "service_name")
 TARGETS = ("topic_arn", "phone_number", "target_arn")
 MAX_MESSAGE, MAX_SMS = 256 * 1024, 1600  # bytes
 _XML_FIELD = re.compile(r"<(Code|Message)>([^<]*)</\1>")
@@ -66,6 +69,7 @@ class Sns(Integration):
     fields: dict[str, Field]  # every key of DEFAULTS
     attributes: list[tuple[Field, Field]] = field(default_factory=list)
     role: AssumedRole | None = None
+    service: str = "sns"  # the signing name of the credential scope: sigv4.service_name
 
     def credentials(self) -> sigv4.Credentials:
         """The credentials that sign Publish: the role's when ``role_arn`` is set, else the chain's."""
@@ -116,7 +120,7 @@ class Sns(Integration):
         url = self.url(notification)
         content_type = "application/x-www-form-urlencoded; charset=utf-8"
         headers = sigv4.signed_headers("POST", url, {"Content-Type": content_type}, body, self.credentials(),
-                                       self.region, "sns")
+                                       self.region, self.service)
         try:
             post(url, body, self.http, self.timeout, content_type=content_type, headers=headers)
         except DeliveryError as exc:
@@ -136,6 +140,8 @@ def parse(node: Node, setup: IntegrationSetup) -> Sns:
     access_key, secret_key = auth.child("access_key").string(), secret(auth, "secret_key")
     if bool(access_key) != bool(secret_key):
         auth.fail("set both access_key and secret_key, or neither")
+    fips = auth.child("use_fips_sts_endpoint").boolean(False)
+    service = auth.child("service_name").string()
     region = auth.child("region").string() or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
     if not region:
         auth.child("region").fail("required (or the AWS_REGION environment variable)")
@@ -151,9 +157,9 @@ def parse(node: Node, setup: IntegrationSetup) -> Sns:
     attributes = node.child("attributes")
     http_config = entry_http_config(node, setup.glob.http_config)
     return Sns(**integration_fields(node, setup, send_resolved=True), region=region,
-               chain=CredentialChain(access_key, secret_key, auth.child("profile").string()),
+               chain=CredentialChain(access_key, secret_key, auth.child("profile").string(), WebIdentity(fips)),
                http=replace(http_config, authorization="", oauth2=None),  # SigV4 is the Authorization header
-               role=AssumedRole(role_arn, external_id) if role_arn else None,
+               role=AssumedRole(role_arn, external_id, fips) if role_arn else None, service=service or "sns",
                fields={key: template(node.child(key), templates, default) for key, default in DEFAULTS.items()},
                attributes=[(template(Node(name, attributes.path, attributes.errors), templates),
                             template(value, templates)) for name, value in attributes.items()])
