@@ -13,10 +13,8 @@ import json
 import re
 import ssl
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -29,6 +27,7 @@ from fleetmon.hub.alerting.receivers.aws_sts import sts_endpoint
 from tests.hub.alerting.conftest import Certificate, Received
 from tests.hub.alerting.test_receivers import alert, batch, config_errors, integration, send
 from tests.hub.alerting.test_receivers_incident import FakeSns
+from tests.hub.alerting.test_receivers_proxies import HttpProxy
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 NO_MANAGER = "secret references need a secret manager, which Alertmanager (and the hub) does not have"
@@ -416,44 +415,11 @@ def test_service_name_is_the_signing_name_of_the_credential_scope(make_http_sink
         send(sns(gateway), batch(alert("b")))
 
 
-class RecordingProxy:
-    """An HTTP proxy that records each CONNECT's target and refuses it (403): the hub's request goes no further,
-    so the test sees which host it asked for without any of them being reached."""
-
-    def __init__(self) -> None:
-        self.targets: list[str] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_CONNECT(self) -> None:
-                proxy.targets.append(self.path)
-                self.send_response(403, "Forbidden")
-                self.send_header("Content-Length", "0")
-                self.send_header("Connection", "close")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def recording_proxy(monkeypatch):
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"):
         monkeypatch.delenv(name, raising=False)
-    proxy = RecordingProxy()
+    proxy = HttpProxy(refuse_tunnels=True)  # the hub asks it for STS's host, which is never reached
     yield proxy
     proxy.close()
 
@@ -471,7 +437,7 @@ def test_use_fips_sts_endpoint_sends_assume_role_to_stss_fips_host(region, fips,
                                  "http_config": {"proxy_url": recording_proxy.url()}})
     with pytest.raises(DeliveryError, match="STS AssumeRole of arn:aws:iam::1:role/hub failed"):
         send(target, batch(alert("a")))
-    assert recording_proxy.targets == [f"{host}:443"] and http_sink.requests == []
+    assert [a.target for a in recording_proxy.asked] == [f"{host}:443"] and http_sink.requests == []
 
 
 def test_use_fips_sts_endpoint_applies_to_web_identity_and_refuses_a_custom_endpoint(http_sink, recording_proxy,
@@ -486,11 +452,11 @@ def test_use_fips_sts_endpoint_applies_to_web_identity_and_refuses_a_custom_endp
               "http_config": {"proxy_url": recording_proxy.url()}}
     with pytest.raises(DeliveryError, match="STS AssumeRoleWithWebIdentity"):
         send(integration("sns", config), batch(alert("a")))
-    assert recording_proxy.targets == ["sts-fips.eu-west-1.amazonaws.com:443"]
+    assert [a.target for a in recording_proxy.asked] == ["sts-fips.eu-west-1.amazonaws.com:443"]
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", http_sink.url("/"))
     with pytest.raises(DeliveryError, match="FIPS and custom endpoint are not supported") as refused:
         send(integration("sns", config), batch(alert("b")))
-    assert not refused.value.retryable and http_sink.requests == [] and len(recording_proxy.targets) == 1
+    assert not refused.value.retryable and http_sink.requests == [] and len(recording_proxy.asked) == 1
     assert sts_endpoint("eu-west-1", {"AWS_ENDPOINT_URL_STS": "http://sts.local/"}) == "http://sts.local/"
 
 

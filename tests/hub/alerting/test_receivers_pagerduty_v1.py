@@ -7,11 +7,8 @@ Alertmanager is told to trust.
 """
 
 import hashlib
-import socket
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -20,7 +17,7 @@ from fleetmon.hub.alerting.notification import AlertSnapshot, Notification
 from fleetmon.hub.alerting.receivers import DeliveryError
 from tests.hub.alerting.conftest import Certificate
 from tests.hub.alerting.test_receivers import alert, batch, config_errors, integration, send
-from tests.hub.alerting.test_receivers_proxies import _relay
+from tests.hub.alerting.test_receivers_proxies import HttpProxy
 
 
 @pytest.fixture(scope="module")
@@ -33,55 +30,23 @@ def pagerduty_certificate(tmp_path_factory) -> Certificate:
     return Certificate(cert, key)
 
 
-class TunnelEverywhere:
-    """A CONNECT proxy that tunnels whatever host is asked for to 127.0.0.1:``port``, and notes what was asked."""
-
-    def __init__(self, port: int) -> None:
-        self.asked: list[str] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_CONNECT(self) -> None:
-                proxy.asked.append(self.path)
-                self.close_connection = True
-                with socket.create_connection(("127.0.0.1", port), timeout=10) as upstream:
-                    self.send_response(200, "Connection established")
-                    self.end_headers()
-                    _relay(self.connection, upstream)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_a_v1_event_is_what_a_real_alertmanager_sends(alertmanager, make_http_sink, pagerduty_certificate):
     pagerduty_sink, ours_sink = make_http_sink(pagerduty_certificate), make_http_sink()
-    proxy = TunnelEverywhere(pagerduty_sink.port)
+    proxy = HttpProxy(route=lambda host, port: ("127.0.0.1", pagerduty_sink.port))  # every host is the sink
     try:
         entry = {"service_key": "S3RV1CE", "client": "fleet {{ .Status }}", "description": "{{ len .Alerts }} down",
                  "details": {"team": "ops"}}
         alertmanager.restart(yaml.safe_dump({
             "route": {"receiver": "team.ops", "group_by": ["alertname"], "group_wait": "0s", "group_interval": "1s"},
             "receivers": [{"name": "team.ops", "pagerduty_configs": [
-                {**entry, "http_config": {"proxy_url": proxy.url,
+                {**entry, "http_config": {"proxy_url": proxy.url(),
                                           "tls_config": {"ca_file": str(pagerduty_certificate.cert)}}}]}]}))
         start = time.time() - 300
         alertmanager.post_alerts([{"labels": {"alertname": "HighCPU", "host": "a"},
                                    "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))}])
         (request,) = pagerduty_sink.wait(1, timeout=20)
         assert request.path == "/generic/2010-04-15/create_event.json"
-        assert proxy.asked == ["events.pagerduty.com:443"]
+        assert [a.target for a in proxy.asked] == ["events.pagerduty.com:443"]
         theirs = request.json()
     finally:
         proxy.close()

@@ -19,6 +19,7 @@ import ssl
 import struct
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -70,9 +71,12 @@ class Asked:
 
 class HttpProxy:
     """A forward proxy on a free loopback port; ``https`` with a certificate. With ``credentials``
-    (``user:password``) it answers 407 to a request without them in Proxy-Authorization."""
+    (``user:password``) it answers 407 to a request without them in Proxy-Authorization. ``route`` says where
+    a CONNECT to (host, port) goes (by default: a ``.test`` host is 127.0.0.1); ``refuse_tunnels`` answers
+    every CONNECT 403, so a test sees which host a client asked for without any being reached."""
 
-    def __init__(self, certificate: Certificate | None = None, credentials: str = "") -> None:
+    def __init__(self, certificate: Certificate | None = None, credentials: str = "",
+                 route: Callable[[str, int], tuple[str, int]] | None = None, refuse_tunnels: bool = False) -> None:
         self.asked: list[Asked] = []
         proxy = self
 
@@ -101,9 +105,15 @@ class HttpProxy:
                 self.close_connection = True
                 if not self._admitted():
                     return
+                if refuse_tunnels:
+                    self.send_response(403, "Forbidden")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 host, _, port = self.path.rpartition(":")
+                address = (route or (lambda name, number: (_resolve(name), number)))(host.strip("[]"), int(port))
                 try:
-                    upstream = socket.create_connection((_resolve(host.strip("[]")), int(port)), timeout=10)
+                    upstream = socket.create_connection(address, timeout=10)
                 except OSError:
                     self.send_error(502)
                     return

@@ -106,6 +106,7 @@ def web_identity(make_http_sink, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_ROLE_ARN", ROLE)
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts.url("/"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))  # none: the machine's ~/.aws/config unread
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     return token, sts
 

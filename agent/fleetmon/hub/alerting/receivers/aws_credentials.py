@@ -2,34 +2,50 @@
 (``config.LoadDefaultConfig``, its credential chain), the first that has them winning:
 
 1. ``sigv4.access_key`` / ``secret_key``;
-2. with ``sigv4.profile``: that section of the shared credentials file, and nothing of the environment;
+2. with ``sigv4.profile``: that profile (step 5), and nothing of the environment's keys or web identity;
 3. else ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` (with ``AWS_SESSION_TOKEN``);
 4. else, with ``AWS_WEB_IDENTITY_TOKEN_FILE``: ``AWS_ROLE_ARN`` assumed with that OIDC token (an EKS
    service account's; receivers.aws_sts), whatever else is set;
-5. else the shared credentials file (``AWS_SHARED_CREDENTIALS_FILE`` or ``~/.aws/credentials``), section
-   ``AWS_PROFILE`` or ``default``;
+5. else the profile ``AWS_PROFILE`` or ``default`` of the shared config and credentials files
+   (receivers.aws_shared_config), as the SDK's ``resolveCredsFromProfile`` walks it: its
+   ``source_profile``'s credentials, else its keys, else its ``credential_source`` (``Environment``,
+   ``Ec2InstanceMetadata``, ``EcsContainer``), else its ``web_identity_token_file`` (its ``role_arn``
+   assumed with that token), else SSO (receivers.aws_sso), else ``credential_process``
+   (receivers.aws_credential_process), else step 6; then, with a ``role_arn``, that role assumed with
+   them (``role_session_name``, ``external_id``, ``duration_seconds``);
 6. then the container credentials endpoint (``AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`` on ECS, or
    ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` with ``AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)``), else the EC2
    instance metadata service (IMDSv2, at ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` or 169.254.169.254;
    ``AWS_EC2_METADATA_DISABLED=true`` skips it).
 
-Keys and files are read at each attempt, so rotated keys are picked up; temporary credentials (web
-identity, container, instance) are kept until a minute before they expire.
+Keys and files are read at each attempt, so rotated keys and edited profiles are picked up; temporary
+credentials (web identity, roles, SSO, a credential_process that gives an expiry, container, instance) are
+kept until a minute before they expire, each under what gave it, so an edited profile asks again.
 """
 
-import configparser
 import ipaddress
 import json
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fleetmon.hub.alerting.receivers import sigv4
-from fleetmon.hub.alerting.receivers.aws_sts import EXPIRY_MARGIN, WebIdentity, expiry
+from fleetmon.hub.alerting.receivers.aws_credential_process import process_credentials
+from fleetmon.hub.alerting.receivers.aws_shared_config import Profile, SharedFiles, load_profile
+from fleetmon.hub.alerting.receivers.aws_sso import portal_url, sso_credentials
+from fleetmon.hub.alerting.receivers.aws_sts import (
+    EXPIRY_MARGIN,
+    ROLE_SESSION_SECONDS,
+    WebIdentity,
+    assume_role,
+    assume_role_with_web_identity,
+    expiry,
+    sts_endpoint,
+)
 from fleetmon.hub.alerting.receivers.base import DeliveryError
 from fleetmon.hub.alerting.receivers.http import HttpConfig, post
 
@@ -102,35 +118,41 @@ def instance_credentials(env: Mapping[str, str]) -> tuple[sigv4.Credentials, flo
     return _from_json(answer, source)
 
 
+Found = tuple[sigv4.Credentials, float]  # temporary credentials and their expiry (unix seconds)
+
+
 @dataclass(eq=False)
-class MachineCredentials:
-    """The container's or instance's temporary credentials, kept until a minute before they expire."""
+class Kept:
+    """Temporary credentials by what gave them (a key naming the source and its settings), each kept until a
+    minute before it expires; an expiry already that close (none given: 0) keeps nothing."""
 
-    _credentials: sigv4.Credentials | None = field(default=None, repr=False)
-    _expiry: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _found: dict[tuple[str, ...], Found] = field(default_factory=dict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # a role's source fetches inside
 
-    def lookup(self, env: Mapping[str, str]) -> sigv4.Credentials | None:
+    def _fetched(self, key: tuple[str, ...], fetch: Callable[[], Found | None]) -> Found | None:
         with self._lock:
-            if self._credentials is None or time.time() >= self._expiry - EXPIRY_MARGIN:
-                found = container_credentials(env) or instance_credentials(env)
-                self._credentials, self._expiry = found if found else (None, 0.0)
-            return self._credentials
+            now = time.time()
+            found = self._found.get(key)
+            if found is None or now >= found[1] - EXPIRY_MARGIN:
+                found = fetch()
+                self._found = {k: v for k, v in self._found.items() if now < v[1] - EXPIRY_MARGIN and k != key}
+                if found is not None:
+                    self._found[key] = found
+            return found
 
+    def take(self, key: tuple[str, ...], fetch: Callable[[], Found]) -> sigv4.Credentials:
+        """The kept credentials of ``key``, else those ``fetch`` gets (or the DeliveryError it raises)."""
+        found = self._fetched(key, fetch)
+        assert found is not None  # fetch gives credentials or raises
+        return found[0]
 
-def _shared(profile: str, env: Mapping[str, str]) -> tuple[sigv4.Credentials | None, Path]:
-    """The keys of ``profile`` in the shared credentials file, and the file's path."""
-    path = Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials")
-    shared = configparser.ConfigParser(interpolation=None)
-    try:
-        shared.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        raise DeliveryError(f"cannot read AWS credentials from {path}: {exc}", retryable=False) from exc
-    section = shared[profile] if shared.has_section(profile) else {}
-    if section.get("aws_access_key_id") and section.get("aws_secret_access_key"):
-        return sigv4.Credentials(section["aws_access_key_id"], section["aws_secret_access_key"],
-                                 section.get("aws_session_token", "")), path
-    return None, path
+    def machine(self, env: Mapping[str, str], only: str = "") -> sigv4.Credentials | None:
+        """The container's credentials, else the EC2 instance's (``only`` one of ``container``, ``instance``):
+        None where none answers."""
+        fetch = {"container": container_credentials, "instance": instance_credentials}.get(
+            only, lambda env: container_credentials(env) or instance_credentials(env))
+        found = self._fetched(("machine", only), lambda: fetch(env))
+        return found[0] if found else None
 
 
 @dataclass(eq=False)
@@ -141,12 +163,12 @@ class CredentialChain:
     secret_key: str = field(default="", repr=False)
     profile: str = ""  # sigv4.profile
     web_identity: WebIdentity = field(default_factory=WebIdentity)
-    machine: MachineCredentials = field(default_factory=MachineCredentials)
+    kept: Kept = field(default_factory=Kept)
 
     def credentials(self, region: str, http: HttpConfig, timeout: float,
                     env: Mapping[str, str] | None = None) -> sigv4.Credentials:
-        """The first credentials of the chain; ``http`` and ``timeout`` are for the STS request of web
-        identity."""
+        """The first credentials of the chain; ``http`` and ``timeout`` are for the requests to STS and the
+        SSO portal."""
         if self.access_key:
             return sigv4.Credentials(self.access_key, self.secret_key)
         env = dict(os.environ) if env is None else env
@@ -156,15 +178,97 @@ class CredentialChain:
                                          env.get("AWS_SESSION_TOKEN", ""))
             if env.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
                 return self.web_identity.credentials(env, region, http, timeout)
-        profile = self.profile or env.get("AWS_PROFILE") or "default"
-        shared, path = _shared(profile, env)
-        if shared is not None:
-            return shared
-        machine = self.machine.lookup(env)
-        if machine is not None:
-            return machine
-        keys = "" if self.profile else "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_WEB_IDENTITY_TOKEN_FILE " \
-                                       "and AWS_ROLE_ARN, or "
-        raise DeliveryError(f"no AWS credentials: set sigv4.access_key/secret_key, {keys}profile {profile!r} in "
-                            f"{path}; no container credentials endpoint is set and no EC2 instance metadata "
-                            f"answered", retryable=False)
+        name = self.profile or env.get("AWS_PROFILE") or "default"
+        profile, files = load_profile(name, env)
+        if profile is not None:
+            return _Resolver(self, files, env, region, http, timeout).profile(profile)
+        machine = self.kept.machine(env)
+        if machine is None:
+            raise _none_left(self.profile, name, files)
+        return machine
+
+
+def _none_left(configured: str, name: str, files: SharedFiles) -> DeliveryError:
+    keys = "" if configured else "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_WEB_IDENTITY_TOKEN_FILE and " \
+                                 "AWS_ROLE_ARN, or "
+    return DeliveryError(f"no AWS credentials: set sigv4.access_key/secret_key, {keys}profile {name!r} in "
+                         f"{files.where}; no container credentials endpoint is set and no EC2 instance metadata "
+                         f"answered", retryable=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolver:
+    """One attempt's walk of a profile tree, as the SDK's ``resolveCredsFromProfile``: the source's
+    credentials, then the profile's role assumed with them."""
+
+    chain: CredentialChain
+    files: SharedFiles
+    env: Mapping[str, str]
+    region: str
+    http: HttpConfig
+    timeout: float
+
+    def profile(self, profile: Profile) -> sigv4.Credentials:
+        kept, fips = self.chain.kept, self.chain.web_identity.fips
+        if profile.kind == "web_identity_token_file":  # its role is the one assumed with the token
+            if not profile.get("role_arn"):  # met again in the chain, which drops its role
+                raise DeliveryError(f"profile {profile.name!r}: web_identity_token_file, but role ARN is not set",
+                                    retryable=False)
+            key = ("web identity", profile.get("web_identity_token_file"), profile.get("role_arn"),
+                   profile.get("role_session_name"), sts_endpoint(self.region, self.env, fips))
+            return kept.take(key, lambda: assume_role_with_web_identity(
+                key[1], key[2], key[3], self.region, self.http, self.timeout, fips,
+                f"web_identity_token_file of profile {profile.name!r}"))
+        base = self.base(profile)
+        role_arn = profile.get("role_arn")
+        if not role_arn:
+            return base
+        session, external_id, duration = profile.get("role_session_name"), profile.get("external_id"), profile.duration
+        key = ("role", role_arn, session, external_id, str(duration), sts_endpoint(self.region, self.env, fips),
+               base.access_key, base.session_token)
+        return kept.take(key, lambda: assume_role(  # the SDK's session name, and 15 minutes unless asked for more
+            base, role_arn, self.region, self.http, self.timeout, fips, session or f"aws-go-sdk-{time.time_ns()}",
+            external_id, duration or ROLE_SESSION_SECONDS))
+
+    def base(self, profile: Profile) -> sigv4.Credentials:
+        """The credentials the profile's role is assumed with, or the profile's own when it has no role."""
+        kind, kept, env = profile.kind, self.chain.kept, self.env
+        if profile.source is not None:
+            return self.profile(profile.source)
+        if profile.keys is not None:
+            return profile.keys
+        if kind == "credential_source":
+            return self.credential_source(profile)
+        if profile.sso is not None:
+            sso = profile.sso
+            return kept.take(("sso", sso.cache_key, sso.account_id, sso.role_name, portal_url(sso.region, env)),
+                             lambda: sso_credentials(sso, env, self.http, self.timeout))
+        if kind == "credential_process":
+            command = profile.get("credential_process")
+            return kept.take(("process", command), lambda: process_credentials(command, env))
+        machine = kept.machine(env)
+        if machine is None:
+            raise _none_left(self.chain.profile, profile.name, self.files)
+        return machine
+
+    def credential_source(self, profile: Profile) -> sigv4.Credentials:
+        source, env = profile.get("credential_source"), self.env
+        if source == "Environment":
+            if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+                return sigv4.Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"],
+                                         env.get("AWS_SESSION_TOKEN", ""))
+            raise DeliveryError(f"profile {profile.name!r}: credential_source Environment, but AWS_ACCESS_KEY_ID "
+                                f"and AWS_SECRET_ACCESS_KEY are not set", retryable=False)
+        if source == "EcsContainer":
+            if not (env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")):
+                raise DeliveryError(f"profile {profile.name!r}: EcsContainer was specified as the credential_source, "
+                                    f"but neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor "
+                                    f"AWS_CONTAINER_CREDENTIALS_FULL_URI is set", retryable=False)
+            found = self.chain.kept.machine(env, "container")
+        else:
+            found = self.chain.kept.machine(env, "instance")
+        if found is None:
+            raise DeliveryError(f"profile {profile.name!r}: credential_source {source}, but no "
+                                f"{'container credentials' if source == 'EcsContainer' else 'EC2 instance metadata'} "
+                                f"answered", retryable=True)
+        return found

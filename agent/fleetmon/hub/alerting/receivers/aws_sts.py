@@ -1,7 +1,8 @@
 """The two STS calls of sns_configs' credentials (Query API, version 2011-06-15), as the AWS SDK for Go v2
 makes them for Alertmanager: ``AssumeRole`` for ``sigv4.role_arn``, signed with the base credentials, and
 ``AssumeRoleWithWebIdentity`` for an OIDC token (``AWS_WEB_IDENTITY_TOKEN_FILE``, an EKS service
-account's), unsigned: the token is the credential.
+account's), unsigned: the token is the credential. The same two calls serve a shared config profile's
+``role_arn`` (receivers.aws_credentials: ``assume_role``, ``assume_role_with_web_identity``).
 
 Both go to ``AWS_ENDPOINT_URL_STS``, else ``AWS_ENDPOINT_URL`` (the SDKs' endpoint variables), else the
 regional ``https://sts.<region>.amazonaws.com/``; with ``sigv4.use_fips_sts_endpoint``, to STS's FIPS
@@ -108,6 +109,34 @@ class _Cached:
         return found[0]
 
 
+def assume_role(base: sigv4.Credentials, role_arn: str, region: str, http: HttpConfig, timeout: float,
+                fips: bool = False, session_name: str = "", external_id: str = "",
+                duration: int = ROLE_SESSION_SECONDS) -> tuple[sigv4.Credentials, float]:
+    """``AssumeRole`` of ``role_arn`` signed with ``base``: the role's credentials and their expiry. The
+    session is ``session_name``, else the time in nanoseconds."""
+    params = {"Action": "AssumeRole", "Version": VERSION, "RoleArn": role_arn,
+              "RoleSessionName": session_name or str(time.time_ns()), "DurationSeconds": str(duration)}
+    if external_id:
+        params["ExternalId"] = external_id
+    return _call(params, region, http, timeout, base, fips)
+
+
+def assume_role_with_web_identity(token_file: str, role_arn: str, session_name: str, region: str, http: HttpConfig,
+                                  timeout: float, fips: bool = False, source: str = "AWS_WEB_IDENTITY_TOKEN_FILE"
+                                  ) -> tuple[sigv4.Credentials, float]:
+    """``AssumeRoleWithWebIdentity`` of ``role_arn`` with the OIDC token read now from ``token_file`` (named
+    ``source`` in errors); the session is ``session_name``, else the time in nanoseconds."""
+    try:
+        token = Path(token_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeliveryError(f"cannot read {source} {token_file}: {exc}", retryable=True) from exc
+    if not token:
+        raise DeliveryError(f"{source} {token_file} is empty", retryable=True)
+    params = {"Action": "AssumeRoleWithWebIdentity", "Version": VERSION, "RoleArn": role_arn,
+              "RoleSessionName": session_name or str(time.time_ns()), "WebIdentityToken": token}
+    return _call(params, region, http, timeout, None, fips, _WEB_IDENTITY_RETRIED)
+
+
 @dataclass(eq=False)
 class AssumedRole:
     """The credentials of ``role_arn``, assumed with the base credentials and kept until near expiry."""
@@ -123,11 +152,8 @@ class AssumedRole:
             kept = self._cache.fresh(())
             if kept is not None:
                 return kept
-            params = {"Action": "AssumeRole", "Version": VERSION, "RoleArn": self.role_arn,
-                      "RoleSessionName": str(time.time_ns()), "DurationSeconds": str(ROLE_SESSION_SECONDS)}
-            if self.external_id:
-                params["ExternalId"] = self.external_id
-            return self._cache.keep((), _call(params, region, http, timeout, base, self.fips))
+            return self._cache.keep((), assume_role(base, self.role_arn, region, http, timeout, self.fips,
+                                                    external_id=self.external_id))
 
 
 @dataclass(eq=False)
@@ -150,13 +176,5 @@ class WebIdentity:
             kept = self._cache.fresh(key)
             if kept is not None:
                 return kept
-            try:
-                token = Path(token_file).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise DeliveryError(f"cannot read AWS_WEB_IDENTITY_TOKEN_FILE {token_file}: {exc}",
-                                    retryable=True) from exc
-            if not token:
-                raise DeliveryError(f"AWS_WEB_IDENTITY_TOKEN_FILE {token_file} is empty", retryable=True)
-            params = {"Action": "AssumeRoleWithWebIdentity", "Version": VERSION, "RoleArn": role_arn,
-                      "RoleSessionName": key[2] or str(time.time_ns()), "WebIdentityToken": token}
-            return self._cache.keep(key, _call(params, region, http, timeout, None, self.fips, _WEB_IDENTITY_RETRIED))
+            return self._cache.keep(key, assume_role_with_web_identity(token_file, role_arn, key[2], region, http,
+                                                                       timeout, self.fips))

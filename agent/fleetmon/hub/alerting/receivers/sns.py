@@ -9,8 +9,8 @@ message group and deduplication id; every ``attributes`` name and value is a tem
 Credentials come from receivers.aws_credentials, in the order of the AWS SDK for Go v2's default chain:
 ``sigv4.access_key``/``secret_key``; ``sigv4.profile``; the ``AWS_ACCESS_KEY_ID`` environment keys; web
 identity (``AWS_WEB_IDENTITY_TOKEN_FILE`` and ``AWS_ROLE_ARN``, an STS ``AssumeRoleWithWebIdentity``); the
-shared credentials file; the container's or EC2 instance's role. The region is ``sigv4.region``, else
-``AWS_REGION`` or ``AWS_DEFAULT_REGION``.
+shared config and credentials files' profile; the container's or EC2 instance's role. The region is
+``sigv4.region``, else ``AWS_REGION`` or ``AWS_DEFAULT_REGION``, else the profile's ``region``.
 
 With ``sigv4.role_arn`` those credentials, whichever they are, only sign an STS ``AssumeRole``
 (receivers.aws_sts: ``external_id`` as ``ExternalId``, a 15-minute session as the AWS SDK asks by
@@ -30,6 +30,7 @@ from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers import sigv4
 from fleetmon.hub.alerting.receivers.aws_credentials import CredentialChain
+from fleetmon.hub.alerting.receivers.aws_shared_config import profile_region
 from fleetmon.hub.alerting.receivers.aws_sts import AssumedRole, WebIdentity
 from fleetmon.hub.alerting.receivers.base import DeliveryError, Integration
 from fleetmon.hub.alerting.receivers.common import render, secret, template
@@ -142,7 +143,8 @@ def parse(node: Node, setup: IntegrationSetup) -> Sns:
         auth.fail("set both access_key and secret_key, or neither")
     fips = auth.child("use_fips_sts_endpoint").boolean(False)
     service = auth.child("service_name").string()
-    region = auth.child("region").string() or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
+    region = auth.child("region").string() or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") \
+        or profile_region(auth.child("profile").string(), os.environ)
     if not region:
         auth.child("region").fail("required (or the AWS_REGION environment variable)")
     targets = [key for key in TARGETS if node.child(key).string()]
