@@ -15,7 +15,7 @@ include mk/console.mk
 # A Python 3.8 (JetPack 5's) to run the agent's tests on, when this machine has one.
 PY38 ?= $(firstword $(foreach c,$(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python /usr/bin/python3.8 /usr/local/bin/python3.8),$(c)))
 
-.PHONY: help deps venv run demo demo-down test test-py38 chaos lint docs screenshots bench clean
+.PHONY: help deps venv run demo demo-down test test-python test-py38 chaos lint docs screenshots bench clean
 
 help:
 	@echo "make demo   - a lab of four systemd hosts deployed with site.yml: broker, hub, servers, a Jetson"
@@ -67,10 +67,16 @@ screenshots: deps venv
 	mkdir -p docs/images
 	FLEETMON_SCREENSHOTS=docs/images $(VENV)/bin/pytest -q -p no:cacheprovider tests/console
 
-test: deps venv lint
+# Two lanes at once, as a 2-core machine has room for (each waits on timers, brokers and hosts much of the
+# time): the Python tests (the controller's, the agent's on Python 3.8, the roles' own), and the roles on the
+# lab (the linters, molecule). Each lane takes its test ports from its own range (tests/conftest.py free_port).
+test: deps lab-deps venv deploy-venv lint
+	scripts/test-lanes.sh "python 20000-25999 test-python" "lab 26000-31999 test-molecule"
+
+test-python: venv
 	$(VENV)/bin/pytest -q --ignore=tests/deploy
 	$(MAKE) --no-print-directory test-py38
-	$(MAKE) --no-print-directory test-deploy
+	$(MAKE) --no-print-directory test-deploy-units
 
 # The agent runs on JetPack 5's Python 3.8: besides vermin's static check, run its tests on a real 3.8.
 test-py38:

@@ -141,6 +141,7 @@ SupportDir: /usr/lib/apt-cacher-ng
 Port: $LAB_APT_PORT
 BindAddress: $BRIDGE_IP
 ExThreshold: 4
+NetworkTimeout: 30
 PidFile: $LAB_STATE/acng.pid
 EOF
     setsid apt-cacher-ng -c "$conf" ForeGround=1 </dev/null >"$LAB_STATE/acng-log/stdout.log" 2>&1 &
@@ -173,7 +174,9 @@ boot_host() {
     install -d -m 700 "$root/root/.ssh"
     install -m 600 "$SSH_KEY.pub" "$root/root/.ssh/authorized_keys"
     cp "$LAB_STATE/etc-hosts" "$root/etc/hosts"
-    printf 'Acquire::http::Proxy "http://%s:%s";\n' "$BRIDGE_IP" "$LAB_APT_PORT" >"$root/etc/apt/apt.conf.d/01lab-proxy"
+    # A download that stalls is given up after 30 s and tried again, rather than holding a play forever.
+    printf 'Acquire::http::Proxy "http://%s:%s";\nAcquire::http::Timeout "30";\nAcquire::Retries "5";\n' \
+        "$BRIDGE_IP" "$LAB_APT_PORT" >"$root/etc/apt/apt.conf.d/01lab-proxy"
 
     ip netns add "$ns"
     ip link add "$veth" type veth peer name "fmp-$ID-$index"

@@ -8,7 +8,8 @@ LAB_APT_PACKAGES := debootstrap systemd-container apt-cacher-ng openssh-client o
 N ?= 3
 DEPLOY_ENV := PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" ANSIBLE_ROLES_PATH="$(CURDIR)/roles" ANSIBLE_FORCE_COLOR=0
 
-.PHONY: lab-deps deploy-venv lab-up lab-down lab-status deploy-lint deploy-catalog test-deploy
+.PHONY: lab-deps deploy-venv lab-up lab-down lab-status deploy-lint deploy-catalog test-deploy test-deploy-units \
+	test-molecule
 
 lab-deps:
 	@missing=$$(for p in $(LAB_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -49,8 +50,13 @@ deploy-lint: deploy-venv
 
 # The roles on real systemd hosts. Needs root (namespaces, overlays, nspawn): anything else is a failure,
 # never a skip, so a CI runner that cannot build the lab is noticed.
-test-deploy: lab-deps deploy-venv venv
-	@if [ "$$(id -u)" != 0 ]; then echo "test-deploy: FAILED: the lab needs root (systemd-nspawn, namespaces, overlay mounts)" >&2; exit 1; fi
+test-deploy: test-deploy-units test-molecule
+
+# The roles' own tests on this machine (rendering, filters, preflights, a real Prometheus on the rules).
+test-deploy-units: deploy-venv venv
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests/deploy
+
+test-molecule: lab-deps deploy-venv venv
+	@if [ "$$(id -u)" != 0 ]; then echo "test-molecule: FAILED: the lab needs root (systemd-nspawn, namespaces, overlay mounts)" >&2; exit 1; fi
 	$(MAKE) --no-print-directory deploy-lint
 	$(DEPLOY_ENV) $(DEPLOY_VENV)/bin/molecule test --all

@@ -1,9 +1,12 @@
 """Fixtures shared by all tests: a real mosquitto on a free loopback port, an MQTT recorder, the agent
 as a real subprocess."""
 
+import functools
 import getpass
+import itertools
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -12,7 +15,7 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Dict, Iterator, List, Optional, Set
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -28,9 +31,32 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free on 127.0.0.1 now, for a server a test starts next. With FLEETMON_TEST_PORTS=LOW-HIGH (make
+    test runs two lanes of tests at once, each with its own range, below the kernel's ephemeral ports) the
+    next free one of that range, so the lanes never pick the same port and a process never picks one twice in a
+    row; else one the kernel picks."""
+    span = os.environ.get("FLEETMON_TEST_PORTS")
+    if not span:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    low, high = (int(part) for part in span.split("-"))
+    for _ in range(high - low + 1):
+        port = next(_lane_ports(low, high))
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in FLEETMON_TEST_PORTS={span}")
+
+
+@functools.lru_cache(maxsize=None)
+def _lane_ports(low: int, high: int) -> Iterator[int]:
+    """The range's ports round and round, from a random one: this process's turn through them."""
+    start = random.randint(low, high)
+    return itertools.cycle([*range(start, high + 1), *range(low, start)])
 
 
 def publish_retained(broker: "Broker", topic: str, payload: Dict) -> None:

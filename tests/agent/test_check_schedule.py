@@ -1,11 +1,11 @@
 """The check schedule: what runs when, and what a reload keeps (real probes of a closed local port)."""
 
-import socket
 import threading
 
 from fleetmon.agent.checks.schedule import CheckSchedule
 from fleetmon.agent.checks.spec import parse_checks
 from fleetmon.config_reader import Errors, Node
+from tests.conftest import free_port
 from tests.polling import wait_until
 
 
@@ -17,9 +17,7 @@ def specs(**checks):
 
 
 def closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()  # nothing listens there: the check is refused
 
 
 def failing(interval="10s", timeout="1s"):

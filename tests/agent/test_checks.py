@@ -27,6 +27,7 @@ from fleetmon.protocol.check_results import (
     result_to_json,
 )
 from fleetmon.protocol.metricset import MetricSet
+from tests.conftest import free_port
 from tests.polling import wait_until
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "agent" / "fleetmon" / "protocol" / "schemas"
@@ -41,9 +42,7 @@ def check(check_name="probe", **settings):
 
 
 def closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()  # nothing listens there: the check is refused
 
 
 # --- tcp -------------------------------------------------------------------------------------------
