@@ -164,16 +164,44 @@ class Certificate:
         return context
 
 
+_EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+
+
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def self_signed(directory: Path, name: str, alt_names: str) -> Certificate:
+    """A certificate for ``alt_names`` (``IP:127.0.0.1,DNS:localhost``) that is its own CA."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    openssl("req", "-x509", *_EC_KEY, "-days", "2", "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert),
+            "-addext", f"subjectAltName={alt_names}")
+    return Certificate(cert, key)
+
+
+def make_ca(directory: Path) -> Certificate:
+    """A CA's certificate and key, for ``signed``."""
+    ca = Certificate(directory / "ca.pem", directory / "ca.key")
+    openssl("req", "-x509", *_EC_KEY, "-days", "2", "-subj", "/CN=fleetmon test CA", "-keyout", str(ca.key),
+            "-out", str(ca.cert))
+    return ca
+
+
+
+def signed(directory: Path, ca: Certificate, name: str, extensions: str) -> Certificate:
+    """A certificate ``ca`` signed, with ``extensions`` (lines of openssl's extension config)."""
+    cert, key, request = directory / f"{name}.pem", directory / f"{name}.key", directory / f"{name}.csr"
+    openssl("req", "-new", *_EC_KEY, "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(request))
+    (directory / f"{name}.ext").write_text(f"basicConstraints=CA:FALSE\n{extensions}")
+    openssl("x509", "-req", "-in", str(request), "-CA", str(ca.cert), "-CAkey", str(ca.key), "-CAcreateserial",
+            "-days", "2", "-extfile", str(directory / f"{name}.ext"), "-out", str(cert))
+    return Certificate(cert, key)
+
+
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory) -> Certificate:
     """A self-signed certificate for 127.0.0.1 and localhost; it is its own CA."""
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert),
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
-    return Certificate(cert, key)
+    return self_signed(tmp_path_factory.mktemp("tls"), "localhost", "IP:127.0.0.1,DNS:localhost")
 
 
 @dataclass

@@ -12,7 +12,6 @@ import base64
 import json
 import re
 import ssl
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,17 +23,13 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from fleetmon.hub.alerting.receivers import DeliveryError, sigv4
 from fleetmon.hub.alerting.receivers.aws_sts import sts_endpoint
-from tests.hub.alerting.conftest import Certificate, Received
+from tests.hub.alerting.conftest import Certificate, Received, make_ca, openssl, self_signed, signed
 from tests.hub.alerting.test_receivers import alert, batch, config_errors, integration, send
 from tests.hub.alerting.test_receivers_incident import FakeSns
 from tests.hub.alerting.test_receivers_proxies import HttpProxy
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 NO_MANAGER = "secret references need a secret manager, which Alertmanager (and the hub) does not have"
-
-
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
 @dataclass(frozen=True)
@@ -50,26 +45,13 @@ class Pki:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> Pki:
     directory = tmp_path_factory.mktemp("pki")
-    ca, ca_key = directory / "ca.pem", directory / "ca.key"
-    curve = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *curve, "-days", "2", "-subj", "/CN=fleetmon test CA", "-keyout", str(ca_key),
-             "-out", str(ca))
-    made = {}
-    for name, extension in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
-                            ("client", "extendedKeyUsage=clientAuth\n")):
-        cert, key, request = directory / f"{name}.pem", directory / f"{name}.key", directory / f"{name}.csr"
-        _openssl("req", "-new", *curve, "-subj", f"/CN=fleet-{name}", "-keyout", str(key), "-out", str(request))
-        (directory / f"{name}.ext").write_text(f"basicConstraints=CA:FALSE\n{extension}")
-        _openssl("x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-                 "-days", "2", "-extfile", str(directory / f"{name}.ext"), "-out", str(cert))
-        made[name] = Certificate(cert, key)
-    mail_cert, mail_key = directory / "mail.pem", directory / "mail.key"
-    _openssl("req", "-x509", *curve, "-days", "2", "-subj", "/CN=mail.test", "-keyout", str(mail_key),
-             "-out", str(mail_cert), "-addext", "subjectAltName=DNS:mail.test")
+    ca = make_ca(directory)
+    server = signed(directory, ca, "server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    client = signed(directory, ca, "client", "extendedKeyUsage=clientAuth\n")
     rsa_key, ec_key = directory / "oauth.key", directory / "ec.key"
-    _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(rsa_key))
-    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", str(ec_key))
-    return Pki(ca, made["server"], made["client"], Certificate(mail_cert, mail_key), rsa_key, ec_key)
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(rsa_key))
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", str(ec_key))
+    return Pki(ca.cert, server, client, self_signed(directory, "mail.test", "DNS:mail.test"), rsa_key, ec_key)
 
 
 def webhook(url: str, **http_config) -> object:

@@ -7,7 +7,6 @@ Alertmanager is told to trust.
 """
 
 import hashlib
-import subprocess
 import time
 
 import pytest
@@ -15,19 +14,14 @@ import yaml
 
 from fleetmon.hub.alerting.notification import AlertSnapshot, Notification
 from fleetmon.hub.alerting.receivers import DeliveryError
-from tests.hub.alerting.conftest import Certificate
+from tests.hub.alerting.conftest import Certificate, self_signed
 from tests.hub.alerting.test_receivers import alert, batch, config_errors, integration, send
 from tests.hub.alerting.test_receivers_proxies import HttpProxy
 
 
 @pytest.fixture(scope="module")
 def pagerduty_certificate(tmp_path_factory) -> Certificate:
-    directory = tmp_path_factory.mktemp("pagerduty")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-days", "2", "-subj", "/CN=events.pagerduty.com", "-keyout", str(key), "-out", str(cert),
-                    "-addext", "subjectAltName=DNS:events.pagerduty.com"], check=True, capture_output=True)
-    return Certificate(cert, key)
+    return self_signed(tmp_path_factory.mktemp("pagerduty"), "events.pagerduty.com", "DNS:events.pagerduty.com")
 
 
 def test_a_v1_event_is_what_a_real_alertmanager_sends(alertmanager, make_http_sink, pagerduty_certificate):

@@ -28,7 +28,7 @@ import pytest
 
 from fleetmon.hub.alerting.receivers import DeliveryError
 from tests.conftest import free_port
-from tests.hub.alerting.conftest import Certificate
+from tests.hub.alerting.conftest import Certificate, make_ca, signed
 from tests.hub.alerting.test_receivers import alert, batch, integration, send
 from tests.polling import wait_until
 
@@ -251,28 +251,14 @@ class Pki:
     receiver: Certificate  # for receiver.test and 127.0.0.1
 
 
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> Pki:
     """A test CA and two server certificates it signed."""
     directory = tmp_path_factory.mktemp("pki")
-    ca, ca_key = directory / "ca.pem", directory / "ca.key"
-    curve = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *curve, "-days", "2", "-subj", "/CN=fleetmon test CA", "-keyout", str(ca_key),
-             "-out", str(ca))
-    made = {}
-    for name, names in (("proxy", "IP:127.0.0.1,DNS:proxy.test"), ("receiver", "DNS:receiver.test,IP:127.0.0.1")):
-        cert, key, request = directory / f"{name}.pem", directory / f"{name}.key", directory / f"{name}.csr"
-        _openssl("req", "-new", *curve, "-subj", f"/CN={name}.test", "-keyout", str(key), "-out", str(request))
-        extensions = directory / f"{name}.ext"
-        extensions.write_text(f"subjectAltName={names}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-        _openssl("x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-                 "-days", "2", "-extfile", str(extensions), "-out", str(cert))
-        made[name] = Certificate(cert, key)
-    return Pki(ca, made["proxy"], made["receiver"])
+    ca = make_ca(directory)
+    server = "extendedKeyUsage=serverAuth\nsubjectAltName="
+    return Pki(ca.cert, signed(directory, ca, "proxy.test", server + "IP:127.0.0.1,DNS:proxy.test\n"),
+               signed(directory, ca, "receiver.test", server + "DNS:receiver.test,IP:127.0.0.1\n"))
 
 
 @pytest.fixture
