@@ -12,6 +12,7 @@ import math
 import time
 
 import pytest
+import yaml
 
 from fleetmon.config_reader import Errors, Node
 from fleetmon.hub.alerting.notification import AlertSnapshot, Notification
@@ -217,3 +218,17 @@ def test_a_label_value_of_nested_aliases_cannot_grow_a_huge_payload(http_sink):
         read(bomb)
     request = sent(http_sink, {"v": "{{ .CommonLabels.bomb }}"}, notification({"alertname": "A", "bomb": bomb}))
     assert json.loads(request.body) == {"v": bomb}
+
+
+def test_config_original_shows_a_payload_as_it_is_whatever_its_keys():
+    """A payload is free-form: Alertmanager shows it, a key named like a secret (token) included."""
+    from fleetmon.hub.alerting.shown_config import original_config
+    from fleetmon.hub.config import parse_config
+
+    config = parse_config({"alerting": {"route": {"receiver": "r"}, "receivers": [{"name": "r", "webhook_configs": [
+        {"url": "http://receiver.test/hook", "payload": {"token": "{{ .Status }}", "password": "plain"}}],
+        "pagerduty_configs": [{"routing_key": "k", "details": {"token": "shown"}}]}]}})
+    shown = yaml.safe_load(original_config(config.alerting))["receivers"][0]
+    assert shown["webhook_configs"][0]["payload"] == {"token": "{{ .Status }}", "password": "plain"}
+    assert shown["webhook_configs"][0]["url"] == shown["pagerduty_configs"][0]["routing_key"] == "<secret>"
+    assert shown["pagerduty_configs"][0]["details"] == {"token": "shown"}

@@ -71,14 +71,18 @@ def _receiver(receiver: dict[str, Any], config: AlertingConfig) -> dict[str, Any
     return shown
 
 
+_SHOWN_AS_IS = frozenset({"labels", "payload", "details", "fields"})
+
+
 def _masked(node: Any, also: frozenset[str] | None = None) -> Any:
     """``node`` with the values of secret keys (and of ``also`` at this level) replaced by ``<secret>``. Labels
-    (a route's, a receiver's, Jira's) are never secrets, whatever their names: Alertmanager shows them."""
+    (a route's, a receiver's, Jira's) and free-form values (a webhook's payload, PagerDuty's and Opsgenie's
+    details, Jira's and Slack's fields) are never secrets, whatever their keys: Alertmanager shows them."""
     if isinstance(node, list):
         return [_masked(item) for item in node]
     if not isinstance(node, dict):
         return node
-    return {key: value if key == "labels" else _secret(value) if key in SECRET_KEYS or (also and key in also)
+    return {key: value if key in _SHOWN_AS_IS else _secret(value) if key in SECRET_KEYS or (also and key in also)
             else _url_password(value) if key == "proxy_url"
             else _masked(value, TLS_SECRET_KEYS) if key in ("tls_config", "smtp_tls_config") else _masked(value)
             for key, value in node.items()}
