@@ -37,6 +37,7 @@ class SlackStandIn:
         self.sink, self.token = sink, token
         self.messages: dict[tuple[str, str], dict] = {}  # (channel ID, ts): the message as last posted or edited
         self.calls: list[tuple[str, str, str]] = []  # (method, channel ID, ts) of every call Slack accepted
+        self.refuse_edits = ""  # set: every chat.update is refused with this error (edit_window_closed, ...)
         self._posted = 0
         sink.answer = self.answer
 
@@ -60,6 +61,8 @@ class SlackStandIn:
             ts = f"{1_700_000_000 + self._posted}.000100"
         elif method == "chat.update":
             channel, ts = body.get("channel", ""), body.get("ts", "")
+            if self.refuse_edits:
+                return reply(ok=False, error=self.refuse_edits)
             if (channel, ts) not in self.messages:
                 return reply(ok=False, error="message_not_found")
         else:
@@ -247,20 +250,36 @@ def test_update_message_edits_the_groups_message_across_a_restart_until_the_grou
     assert all(attempt.ok for attempt in hub.attempts)
 
 
-def test_an_edit_slack_refuses_fails_for_good_and_the_next_tick_edits_again(slack, tmp_path):
-    """As in Alertmanager: a message deleted in Slack keeps failing its group's edits, tick after tick."""
+def test_a_message_deleted_in_slack_is_posted_anew_and_later_notifications_edit_the_new_one(slack, tmp_path):
+    """Alertmanager fails every later notification of the group on its edit of the deleted message (none is
+    seen again); the hub posts the notification as a new message instead, and edits that one from then on."""
     hub = Hub(config(slack).replace("\n  - {channel: '#team', update_message: true}", ""), tmp_path / "alerting.db")
     hub.fire(host="a")
     hub.at(30)
     slack.messages.clear()  # someone deleted the message
     hub.fire(host="b")
     hub.at(330)
+    hub.fire(host="c")
     hub.at(630)
     hub.stop()
-    failed = [(a.ok, a.final, a.error) for a in hub.attempts[1:]]
-    refusal = 'channel "C0OPS": error response from Slack: message_not_found'
-    assert failed == [(False, True, refusal), (False, True, refusal)]  # one attempt per tick: not retried
-    assert [r.path for r in slack.sink.requests] == ["/api/chat.postMessage", "/api/chat.update", "/api/chat.update"]
+    assert all(attempt.ok for attempt in hub.attempts)
+    assert [r.path for r in slack.sink.requests] == ["/api/chat.postMessage", "/api/chat.update",
+                                                     "/api/chat.postMessage", "/api/chat.update"]
+    (ts,) = {ts for method, _, ts in slack.calls[2:]}  # the new message's: posted, then edited
+    assert title(slack.messages[("C0OPS", ts)]) == "[FIRING:3] HighCPU "
+
+
+def test_an_edit_slack_refuses_for_another_reason_fails_for_good(slack, tmp_path):
+    hub = Hub(config(slack).replace("\n  - {channel: '#team', update_message: true}", ""), tmp_path / "alerting.db")
+    hub.fire(host="a")
+    hub.at(30)
+    slack.refuse_edits = "cant_update_message"
+    hub.fire(host="b")
+    hub.at(330)
+    hub.stop()
+    (failed,) = [(a.ok, a.final, a.error) for a in hub.attempts[1:]]
+    assert failed == (False, True, 'channel "C0OPS": error response from Slack: cant_update_message')
+    assert [r.path for r in slack.sink.requests] == ["/api/chat.postMessage", "/api/chat.update"]
 
 
 def test_a_restarted_hub_edits_the_message_it_posted_before(start_hub, slack):

@@ -142,19 +142,26 @@ class Slack(Integration):
         return message
 
     def send(self, notification: Notification) -> None:
-        message, url = self.message(notification), self.api_url
+        message = self.message(notification)
         data = notification.receiver_data  # the group's message so far, for update_message (nflog)
         edit = slack_api.edit_of(message, data) if self.update_message else None
-        if edit is not None:
-            message, url = edit, slack_api.update_url(url)
+        if edit is None:
+            answer = self.post(self.api_url, message)
+        else:
+            try:
+                answer = self.post(slack_api.update_url(self.api_url), edit)
+            except slack_api.MessageGone:  # deleted in Slack: this notification starts a new message
+                answer = self.post(self.api_url, message)
+        if self.update_message:
+            slack_api.remember(data, answer)
+
+    def post(self, url: str, message: dict) -> dict:
         channel = message.get("channel", "")
         try:
             body = http_post(url, encode(message), self.http, self.timeout)
         except DeliveryError as exc:
             raise DeliveryError(f'channel "{channel}": {exc}', exc.retryable, exc.status) from exc
-        answer = slack_api.read_answer(body, channel)
-        if self.update_message:
-            slack_api.remember(data, answer)
+        return slack_api.read_answer(body, channel)
 
 
 def parse(node: Node, setup: IntegrationSetup) -> Slack:

@@ -16,7 +16,10 @@ sorted by receivers.http). The answer's Content-Type is not at hand here, so JSO
 ``update_message`` (Alertmanager 0.32+) keeps the ``ts`` and ``channel`` of the message a group's first
 notification posted in the notification log (fleetmon.hub.alerting.nflog, receiver data), where they survive a
 restart; the group's later notifications, repeats and the resolution included, call chat.update on that
-message instead of posting. A group that resolved and fires again posts a new one. Alertmanager takes it only
+message instead of posting. A group that resolved and fires again posts a new one. When the message is gone
+(deleted in Slack: chat.update answers ``message_not_found``), the notification is posted as a new message,
+which later ones edit; Alertmanager fails each later notification of the group there, so none is seen.
+Alertmanager takes it only
 with an ``api_url`` of exactly https://slack.com/api/chat.postMessage (with a token it cannot load the
 config: alertmanager#5164) and sends the edit to https://slack.com/api/chat.update; here the URL it posts to,
 ``api_url`` or ``app_url``, must end in ``/chat.postMessage``, and the edit goes beside it, so a proxy or a
@@ -101,6 +104,10 @@ def edit_of(message: dict[str, Any], data: dict[str, str]) -> dict[str, Any] | N
     return {"channel": channel, "ts": ts, **{key: value for key, value in message.items() if key != "channel"}}
 
 
+class MessageGone(DeliveryError):
+    """The message an edit names is no longer in Slack."""
+
+
 def read_answer(body: bytes, channel: str) -> dict[str, Any]:
     """Slack's 2xx answer: the Web API's JSON ({} for a webhook's ``ok``); DeliveryError when it refuses."""
     if body == b"ok":
@@ -114,7 +121,9 @@ def read_answer(body: bytes, channel: str) -> dict[str, Any]:
     except ValueError as exc:
         raise DeliveryError(f"{where}: could not read the JSON Slack answered: {exc}", retryable=True) from exc
     if answer.get("ok") is not True:
-        raise DeliveryError(f"{where}: error response from Slack: {answer.get('error') or shown}", retryable=False)
+        error = answer.get("error") or shown
+        refused = MessageGone if error == "message_not_found" else DeliveryError
+        raise refused(f"{where}: error response from Slack: {error}", retryable=False)
     return answer
 
 
