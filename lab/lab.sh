@@ -174,6 +174,9 @@ boot_host() {
     install -d -m 700 "$root/root/.ssh"
     install -m 600 "$SSH_KEY.pub" "$root/root/.ssh/authorized_keys"
     cp "$LAB_STATE/etc-hosts" "$root/etc/hosts"
+    # apt's daily timers would run `apt-get update` at a random hour, holding apt's lock under a play's apt task.
+    ln -sf /dev/null "$root/etc/systemd/system/apt-daily.timer"
+    ln -sf /dev/null "$root/etc/systemd/system/apt-daily-upgrade.timer"
     # A download that stalls is given up after 30 s and tried again, rather than holding a play forever.
     printf 'Acquire::http::Proxy "http://%s:%s";\nAcquire::http::Timeout "30";\nAcquire::Retries "5";\n' \
         "$BRIDGE_IP" "$LAB_APT_PORT" >"$root/etc/apt/apt.conf.d/01lab-proxy"
