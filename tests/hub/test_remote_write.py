@@ -165,6 +165,24 @@ def test_a_receiver_away_too_long_costs_counted_drops_not_a_growing_queue(store,
     assert writer.counters.samples_failed == 0
 
 
+def test_samples_pruned_before_they_were_sent_are_counted(store, receiver, running):
+    """A receiver away longer than the raw tier keeps samples: those pruned unsent are counted, in host-samples."""
+    receiver.script = [503] * 10_000
+    writer = running(batch_size=2)  # one host-sample a request: the others wait in the raw tier
+    fill(store, "srv-01", range(1, 6))
+    wait_until(lambda: writer.counters.requests_retried >= 2, message="retries")
+    store.prune(T0 + 5 + store.config.raw_window)  # seqs 1..4 are past the raw window then
+    fill(store, "srv-01", [300, 301])
+    with receiver.lock:
+        receiver.script.clear()  # the receiver is back
+    wait_until(lambda: writer.counters.backlog == 0 and writer.counters.samples_sent == 8,
+               message="what is left sent")
+    assert writer.counters.host_samples_pruned == 3  # 2, 3 and 4 (1 was in the request being retried)
+    sent = sorted(receiver.samples()[(("__name__", CPU), ("host", "srv-01"))])
+    assert sent == expected("srv-01", [1, 5, 300, 301])[(("__name__", CPU), ("host", "srv-01"))]
+    assert writer.counters.samples_dropped == writer.counters.samples_failed == 0
+
+
 def test_a_restarted_writer_goes_on_where_it_stopped(store, receiver, running):
     first = running()
     fill(store, "srv-01", [1, 2])

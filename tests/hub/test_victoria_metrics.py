@@ -143,7 +143,8 @@ def test_the_fleet_and_a_back_fill_after_a_broker_outage_are_all_in_victoria_met
         assert len(spooled) >= 25, "the samples the agent took while the broker was down (back-filled) are there"
         assert hub.metric("fleetmon_hub_backfill_samples_total") >= len(spooled) - 2
         assert (hub.metric("fleetmon_hub_remote_write_samples_failed_total"),
-                hub.metric("fleetmon_hub_remote_write_samples_dropped_total")) == (0, 0)
+                hub.metric("fleetmon_hub_remote_write_samples_dropped_total"),
+                hub.metric("fleetmon_hub_remote_write_host_samples_pruned_total")) == (0, 0, 0)
 
         # The console's host chart of the agent, across the outage: read from VictoriaMetrics ...
         series = hub.get(f"/api/v1/hosts/{HOST}/series")["series"]

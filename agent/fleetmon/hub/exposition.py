@@ -240,6 +240,8 @@ REMOTE_WRITE_COUNTERS = (
      "host-samples waited for the receiver.", "samples_dropped"),
     ("fleetmon_hub_remote_write_requests_retried", "Remote-write requests tried again after a 5xx, 429 or "
      "network error.", "requests_retried"),
+    ("fleetmon_hub_remote_write_host_samples_pruned", "Host-samples pruned from the raw tier (older than "
+     "history.raw_window) before remote write sent them.", "host_samples_pruned"),
 )
 
 

@@ -11,7 +11,8 @@ posts it. So:
   the store ignored is not sent again;
 - the backlog while the receiver is away is the raw tier itself, not memory: the process holds one request
   at a time. The backlog is bounded by ``max_backlog`` host-samples; beyond it the oldest are skipped and
-  counted as dropped;
+  counted as dropped; samples the raw tier prunes (older than ``raw_window``) before they are sent are
+  counted too, as the ids missing among the rows sent or skipped (``raw.id`` has no gaps but for them);
 - its position is kept beside the database (``<db stem>.remote-write.json``), so a restarted hub goes on
   where it stopped. Samples stored before remote write was first configured are not sent.
 
@@ -52,6 +53,7 @@ class RemoteWriteCounters:
     samples_sent: int = 0  # series samples the receiver took
     samples_failed: int = 0  # refused by the receiver with a 4xx other than 429: not retried
     samples_dropped: int = 0  # skipped: the backlog passed max_backlog while the receiver was away
+    host_samples_pruned: int = 0  # pruned from the raw tier (past raw_window) before they were sent
     requests_retried: int = 0  # failed requests tried again (5xx, 429, network)
     backlog: int = 0  # host-samples stored and not yet sent
     failing_since: float = 0.0  # Unix time of the first failure of the request now being retried; 0: sending
@@ -124,7 +126,10 @@ class RemoteWriter:
                 return False
         self._waiting_since = None
         body = compress(write_request(self._encode(conn, rows)))
+        before = self._position
         self._send(stop, conn, body, samples, rows[-1][0])
+        if self._position >= rows[-1][0]:  # past these rows: the ids missing among them were pruned unsent
+            self.counters.host_samples_pruned += rows[-1][0] - before - len(rows)
         self.counters.backlog = max(0, newest - self._position)
         return full
 
@@ -204,9 +209,10 @@ class RemoteWriter:
         keep_from = newest - self._config.max_backlog
         if self._position >= keep_from:
             return
-        dropped = conn.execute("SELECT coalesce(sum(length(vals)), 0) / 8 FROM raw WHERE id > ? AND id <= ?",
-                               (self._position, keep_from)).fetchone()[0]
+        dropped, rows = conn.execute("SELECT coalesce(sum(length(vals)), 0) / 8, count(*) FROM raw "
+                                     "WHERE id > ? AND id <= ?", (self._position, keep_from)).fetchone()
         self.counters.samples_dropped += dropped
+        self.counters.host_samples_pruned += keep_from - self._position - rows
         self._once("backlog", "remote write: more than %d host-samples waiting for the receiver; the oldest are "
                    "dropped (counted in fleetmon_hub_remote_write_samples_dropped_total)", self._config.max_backlog)
         self._position = keep_from
