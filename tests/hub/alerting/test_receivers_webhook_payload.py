@@ -17,7 +17,7 @@ import yaml
 from fleetmon.config_reader import Errors, Node
 from fleetmon.hub.alerting.notification import AlertSnapshot, Notification
 from fleetmon.hub.alerting.receivers import DeliveryError
-from fleetmon.hub.alerting.receivers.go_yaml import MAX_VALUES, read
+from fleetmon.hub.alerting.receivers.go_yaml import MAX_VALUES, read, read_yaml
 from fleetmon.hub.alerting.receivers.template_tree import parse_tree, render_tree
 from fleetmon.hub.alerting.templates import TemplateSet, example_data
 from tests.hub.alerting.test_receivers import config_errors, integration, send
@@ -208,6 +208,33 @@ def test_what_yaml_v2_cannot_read_is_an_error_and_the_payload_keeps_the_string(t
     with pytest.raises(ValueError):
         read(text)
     assert rendered(text) == text
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": 1, "b": [true, false, null], "c": {"d": "e"}}', '[1.5, -0, 1e3, 1E-2, 2.5e+10, 0.1]',
+    '"a string"', '{"esc": "tab\\t nl\\n quote\\" slash\\/ \\u00e9 \\u2028"}', '{"dup": 1, "dup": 2}',
+    '[9223372036854775807, -9223372036854775808, 18446744073709551615]', ' {"spaced" : [ 1 , 2 ] } ',
+    '{"when": "2026-01-01", "num": "123", "yes": "y"}', '[[[[["deep"]]]]]', '{}', '[]',
+])
+def test_json_takes_the_shortcut_and_reads_as_yaml_v2_reads_it(text):
+    assert read(text) == read_yaml(text)
+    assert type(read(text)) is type(read_yaml(text))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[18446744073709551616]", [1.8446744073709552e19]),  # beyond uint64: a float, as yaml.v2 reads it
+    ('{"x": 1e400}', {"x": "1e400"}),  # out of float range: the text
+    ("[NaN]", ["NaN"]),
+    ('{"a": 1} trailing', {"a": 1}),  # yaml.v2 reads the first document and looks no further
+])
+def test_json_that_yaml_v2_reads_otherwise_goes_the_yaml_way(text, expected):
+    assert read(text) == read_yaml(text) == expected
+
+
+def test_a_deeply_nested_label_value_is_sent_as_text_and_crashes_nothing():
+    """libyaml's parser would overflow the C stack here; the pure-Python one gives up (RecursionError)."""
+    deep = "[" * 100_000 + "]" * 100_000
+    assert rendered(deep) == deep
 
 
 def test_a_label_value_of_nested_aliases_cannot_grow_a_huge_payload(http_sink):
