@@ -107,14 +107,10 @@ class PagerDuty(Integration):
         return event
 
     def send(self, notification: Notification) -> None:
-        event = self.event(notification)
-        if not self.v1:
-            post(self.url, encode(event), self.http, self.timeout)
-            return
         try:
-            post(self.url, encode(event), self.http, self.timeout)
-        except DeliveryError as exc:  # v1 is rate limited with a 403, and a 429 means nothing there
-            if exc.status in (403, 429):
+            post(self.url, encode(self.event(notification)), self.http, self.timeout)
+        except DeliveryError as exc:
+            if self.v1 and exc.status in (403, 429):  # v1's rate limit answers 403; a 429 means nothing there
                 raise DeliveryError(str(exc), retryable=exc.status == 403, status=exc.status) from exc
             raise
 
