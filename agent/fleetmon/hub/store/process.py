@@ -70,14 +70,15 @@ def serve(path: str, config: StoreConfig, items: Any, results: Any, shared: Any,
 
 
 def _publish(counters: Counters, consumed: int, shared: Any, text: Any) -> None:
+    # The failure's text first: a reader that sees failing_since set finds the failure it belongs to.
+    encoded = counters.failure.encode(errors="replace")[:TEXT_SIZE - 1]
+    if encoded != text.value:
+        text.value = encoded
     for index, name in enumerate(FIELDS):
         shared[index] = getattr(counters, name)
     shared[CONSUMED] = consumed
     for index, reason in enumerate(REASONS, start=CONSUMED + 1):
         shared[index] = counters.failures[reason]
-    encoded = counters.failure.encode(errors="replace")[:TEXT_SIZE - 1]
-    if encoded != text.value:
-        text.value = encoded
 
 
 class CounterView:

@@ -43,16 +43,19 @@ class FailureEpisode:
         reason, text = failure_reason(exc, lambda: filesystem_read_only(self._path))
         counters.write_errors += 1
         counters.failures[reason] += 1
+        logged = text != counters.failure
+        # The failure before failing_since: the thread that publishes the counters may run between any two of
+        # these, and a failing_since without its failure reads "writes failing since ...: " (no reason).
+        counters.failing_reason = REASONS.index(reason) + 1
+        counters.failure = text
         if not counters.failing_since:
             counters.failing_since = time.time()
             self.retry_delay = RETRY_FIRST
-        if text != counters.failure:
+        if logged:
             if reason == "unexpected":
                 log.error("history store: writes failing, retrying", exc_info=exc)
             else:
                 log.error("history store: writes failing, retrying: %s", text)
-        counters.failing_reason = REASONS.index(reason) + 1
-        counters.failure = text
         self.next_probe = time.monotonic() + self.retry_delay
         if reason == "corrupt" and move_aside(self._path, text):
             counters.databases_replaced += 1
