@@ -13,7 +13,14 @@ from pathlib import Path
 from fleetmon.config_reader import Node
 from fleetmon.hub.alerting.notification import Notification
 from fleetmon.hub.alerting.receivers.base import DeliveryError
-from fleetmon.hub.alerting.templates import Field, RenderError, TemplateSet, TemplateSyntaxError, from_notification
+from fleetmon.hub.alerting.templates import (
+    Data,
+    Field,
+    RenderError,
+    TemplateSet,
+    TemplateSyntaxError,
+    from_notification,
+)
 from fleetmon.hub.alerting.templates import syntax_error as describe_syntax_error
 
 
@@ -76,10 +83,10 @@ def template_map(node: Node, templates: TemplateSet) -> dict[str, Field]:
     return fields
 
 
-def render(fields: Mapping[str, Field], notification: Notification) -> dict[str, str]:
-    """Each field rendered with the notification's template data; a render error is a DeliveryError that
-    no retry can fix."""
-    data = from_notification(notification)
+def render(fields: Mapping[str, Field], notification: Notification | Data) -> dict[str, str]:
+    """Each field rendered with the notification's template data (or that data, made once for several calls);
+    a render error is a DeliveryError that no retry can fix."""
+    data = notification if isinstance(notification, Data) else from_notification(notification)
     rendered = {}
     for key, field in fields.items():
         try:

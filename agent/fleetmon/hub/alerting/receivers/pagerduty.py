@@ -69,11 +69,11 @@ class PagerDuty(Integration):
     links: list[dict[str, Field]] = field(default_factory=list)
 
     def event(self, notification: Notification) -> dict:
-        texts = render({**self.fields, "key": self.key}, notification)
+        data = from_notification(notification)  # once, for every template of the event
+        texts = render({**self.fields, "key": self.key}, data)
         if not texts["key"]:
             raise DeliveryError(("service" if self.v1 else "routing") + " key is empty after templating",
                                 retryable=False)
-        data = from_notification(notification)
         details = {key: render_tree(value, data) for key, value in sorted(self.details.items())}  # a Go map
         if notification.incident is not None and "description" not in self.configured:
             texts["description"] = text.title(notification)
@@ -100,7 +100,7 @@ class PagerDuty(Integration):
         if texts["client_url"]:
             event["client_url"] = texts["client_url"]
         for key, items in (("images", self.images), ("links", self.links)):
-            rendered = [render(item, notification) for item in items]
+            rendered = [render(item, data) for item in items]
             kept = [item for item in rendered if next(iter(item.values()))]  # a src, an href
             if kept:
                 event[key] = kept
