@@ -121,14 +121,16 @@ class Notification:
     def with_alerts(self, alerts: Iterable[AlertSnapshot]) -> "Notification":
         return replace(self, alerts=list(alerts))
 
+    def truncated(self, max_alerts: int) -> "Notification":
+        """The notification of its first ``max_alerts`` alerts (0: all of them)."""
+        return self.with_alerts(self.alerts[:max_alerts]) if 0 < max_alerts < len(self.alerts) else self
+
     def webhook_payload(self, max_alerts: int = 0) -> dict[str, Any]:
         """The webhook body; with ``max_alerts`` > 0 only the first that many alerts, the rest counted in
         truncatedAlerts. Status and common labels describe the alerts sent, as in Alertmanager."""
         if self.incident is not None:
             return self.incident_payload()
-        shown = self
-        if 0 < max_alerts < len(self.alerts):
-            shown = self.with_alerts(self.alerts[:max_alerts])
+        shown = self.truncated(max_alerts)
         payload: dict[str, Any] = {
             "receiver": quote_meta(self.receiver),
             "status": shown.status,

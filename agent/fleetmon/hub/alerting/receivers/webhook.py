@@ -58,10 +58,7 @@ class Webhook(Integration):
         """What the payload and url templates see: the alerts sent. None when neither is a template."""
         if self.payload is None and isinstance(self.url, str):
             return None
-        alerts = notification.alerts
-        if 0 < self.max_alerts < len(alerts):
-            notification = notification.with_alerts(alerts[:self.max_alerts])
-        return from_notification(notification)
+        return from_notification(notification.truncated(self.max_alerts))
 
     def body(self, notification: Notification, data: Data | None) -> bytes:
         if self.payload is None or data is None:
